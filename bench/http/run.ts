@@ -1,0 +1,79 @@
+// bench/http: the same small JSON route served by (a) Ballast's full stack, (b) bare Fastify and
+// (c) Express 5 + helmet + cors, loaded by autocannon one after another in one run.
+// Usage: node bench/http/run.ts [--seconds 5] [--rounds 5] [--connections 50]
+import { parseArgs } from 'node:util';
+import { describeMachine, fixed, load, median, startServer, type BenchServer, type LoadResult } from '../support/harness.ts';
+import { makeTempDir } from '../../platform/src/testing/temp.ts';
+
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '5' },
+    rounds: { type: 'string', default: '5' },
+    connections: { type: 'string', default: '50' },
+    warmup: { type: 'string', default: '3' },
+  },
+});
+const options = {
+  seconds: Number(values.seconds),
+  connections: Number(values.connections),
+  warmupSeconds: Number(values.warmup),
+  rounds: Number(values.rounds),
+};
+const results = new Map<string, LoadResult>();
+const path = '/api/bench/hello?name=ballast';
+
+const targets: { key: string; label: string; script: string; env?: Record<string, string> }[] = [
+  {
+    key: 'a',
+    label: 'Ballast (full stack)',
+    script: 'bench/http/ballast-server.ts',
+    env: {
+      DATA_DIR: makeTempDir('ballast-bench-'),
+      ...(process.env['DATABASE_URL'] === undefined ? {} : { DATABASE_URL: process.env['DATABASE_URL'] }),
+      LOAD_SHED_MAX_EVENT_LOOP_DELAY_MS: '0',
+    },
+  },
+  { key: 'b', label: 'bare Fastify', script: 'bench/http/fastify-server.ts' },
+  { key: 'c', label: 'Express 5 + helmet + cors', script: 'bench/http/express-server.ts' },
+];
+
+// All three run at once (idle while not measured) and are measured in interleaved rounds, so a
+// noisy neighbour or CPU boost drift hits each of them alike; each figure is a median of rounds.
+const servers = new Map<string, BenchServer>();
+try {
+  for (const target of targets) {
+    const server = await startServer(target.script, target.env);
+    const check = await fetch(`${server.url}${path}`);
+    if (!check.ok) throw new Error(`${target.label} answered ${check.status}`);
+    servers.set(target.key, server);
+  }
+  const rounds = new Map<string, LoadResult[]>(targets.map((t) => [t.key, []]));
+  for (let round = 1; round <= options.rounds; round++) {
+    for (const target of targets) {
+      process.stderr.write(`round ${round}/${options.rounds}: ${target.label}...\n`);
+      const warm = round === 1 ? options.warmupSeconds : 0;
+      rounds.get(target.key)!.push(await load(`${servers.get(target.key)!.url}${path}`, { ...options, warmupSeconds: warm }));
+    }
+  }
+  for (const target of targets) results.set(target.key, median(rounds.get(target.key)!));
+} finally {
+  for (const server of servers.values()) await server.stop();
+}
+
+const a = results.get('a')!;
+const b = results.get('b')!;
+const c = results.get('c')!;
+const lines = [
+  `bench/http: GET ${path}, ${options.connections} connections, median of ${options.rounds} interleaved rounds of ${options.seconds} s (after ${options.warmupSeconds} s warm-up)`,
+  `machine: ${describeMachine()}`,
+  '',
+  '| server | requests/s | p50 ms | p99 ms | errors | non-2xx |',
+  '| --- | ---: | ---: | ---: | ---: | ---: |',
+  ...targets.map((t) => {
+    const r = results.get(t.key)!;
+    return `| (${t.key}) ${t.label} | ${fixed(r.requestsPerSecond, 0)} | ${fixed(r.p50Ms, 1)} | ${fixed(r.p99Ms, 1)} | ${r.errors} | ${r.non2xx} |`;
+  }),
+  '',
+  `a/b = ${fixed(a.requestsPerSecond / b.requestsPerSecond)} (aim >= 0.6)   a/c = ${fixed(a.requestsPerSecond / c.requestsPerSecond)} (aim >= 1.5)`,
+];
+process.stdout.write(`${lines.join('\n')}\n`);

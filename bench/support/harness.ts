@@ -1,0 +1,90 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import os from 'node:os';
+import path from 'node:path';
+import autocannon from 'autocannon';
+import getPort from 'get-port';
+
+export const projectRoot = path.resolve(import.meta.dirname, '../..');
+
+/** One line about the machine a figure was measured on. */
+export function describeMachine(): string {
+  const cpu = os.cpus()[0]?.model.trim() ?? 'unknown CPU';
+  return `${cpu}, ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`;
+}
+
+/** A server under test, run in its own process so it has a core to itself. */
+export interface BenchServer {
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `script` (a TypeScript file run by this Node) with PORT set, and waits until `readyPath`
+ * answers 200.
+ */
+export async function startServer(
+  script: string,
+  env: Record<string, string> = {},
+  readyPath = '/healthz',
+): Promise<BenchServer> {
+  const port = await getPort();
+  const child: ChildProcess = spawn(process.execPath, [path.join(projectRoot, script)], {
+    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', PORT: String(port), HOST: '127.0.0.1', ...env },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`${script} exited with ${child.exitCode}`);
+    try {
+      if ((await fetch(`${url}${readyPath}`)).ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`${script} did not become ready`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  return {
+    url,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+export interface LoadResult {
+  readonly requestsPerSecond: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly errors: number;
+  readonly non2xx: number;
+}
+
+/** Drives `url` with autocannon: a warm-up, then the measured run. */
+export async function load(url: string, options: { connections: number; seconds: number; warmupSeconds: number }): Promise<LoadResult> {
+  if (options.warmupSeconds > 0) await autocannon({ url, connections: options.connections, duration: options.warmupSeconds });
+  const result = await autocannon({ url, connections: options.connections, duration: options.seconds });
+  return {
+    requestsPerSecond: result.requests.average,
+    p50Ms: result.latency.p50,
+    p99Ms: result.latency.p99,
+    errors: result.errors + result.timeouts,
+    non2xx: result.non2xx,
+  };
+}
+
+/** A number with a fixed number of decimals, for tables. */
+export function fixed(value: number, digits = 2): string {
+  return value.toFixed(digits);
+}
+
+/** The round with the median throughput (its latencies stay consistent with it). */
+export function median(results: readonly LoadResult[]): LoadResult {
+  const sorted = [...results].sort((x, y) => x.requestsPerSecond - y.requestsPerSecond);
+  const middle = sorted[Math.floor(sorted.length / 2)];
+  if (middle === undefined) throw new Error('no results');
+  return middle;
+}

@@ -1,0 +1,77 @@
+import type {
+  FastifyBaseLogger,
+  FastifyInstance,
+  RawReplyDefaultExpression,
+  RawRequestDefaultExpression,
+  RawServerDefault,
+} from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { Kysely } from 'kysely';
+import type { z } from 'zod';
+import type { Config } from '#platform/config/load-config.ts';
+import type { SettingsModule } from '#platform/config/settings.ts';
+import type { Logger } from '#platform/logging/logger.ts';
+import type { ScheduleDefinition, TaskDefinition } from '#platform/tasks/define-task.ts';
+
+/** A Fastify instance whose route schemas are zod schemas (validation, types and OpenAPI). */
+export type Router = FastifyInstance<
+  RawServerDefault,
+  RawRequestDefaultExpression,
+  RawReplyDefaultExpression,
+  FastifyBaseLogger,
+  ZodTypeProvider
+>;
+
+/** What an app's routes receive from the platform. */
+export interface AppContext<Settings = unknown> {
+  /** This app's settings, parsed and frozen. */
+  readonly settings: Settings;
+  /** The whole platform configuration (read-only). */
+  readonly config: Config;
+  /** Kysely bound to the app's own schema; declare your tables with `ctx.db<Tables>()`. */
+  db<Tables>(): Kysely<Tables>;
+  readonly log: Logger;
+}
+
+/** Where an app stands on the home page. */
+export type AppStatus = 'available' | 'coming-soon';
+
+/** The contract through which an app plugs into Ballast. */
+export interface AppDefinition<Settings = unknown> {
+  /** Lower-case identifier: the Postgres schema, the URL segment (`/api/<name>`), the settings prefix. */
+  readonly name: string;
+  readonly title: string;
+  /** One sentence for the home page. */
+  readonly summary: string;
+  readonly status: AppStatus;
+  /** The app's settings (names prefixed with the app name, e.g. `COACH_...`). */
+  readonly settings?: SettingsModule<string, z.ZodObject, Settings>;
+  /** Folder of this app's migrations, applied in its own schema. */
+  readonly migrations?: string;
+  /** Registers the app's API under `/api/<name>`. */
+  readonly routes?: (router: Router, ctx: AppContext<Settings>) => Promise<void>;
+  readonly tasks?: readonly TaskDefinition[];
+  readonly schedules?: readonly ScheduleDefinition[];
+}
+
+const appName = /^[a-z][a-z0-9]{1,30}$/;
+const reserved = new Set(['platform', 'public', 'api', 'docs', 'assets', 'admin', 'pgboss', 'pg_catalog']);
+
+/** Declares an app; checks its name and that its settings and tasks carry its prefix. */
+export function defineApp<Settings>(definition: AppDefinition<Settings>): AppDefinition<Settings> {
+  const { name } = definition;
+  if (!appName.test(name) || reserved.has(name)) {
+    throw new Error(`app name "${name}" must be lower-case letters/digits and not one of ${[...reserved].join(', ')}`);
+  }
+  if (definition.settings !== undefined) {
+    if (definition.settings.key !== name) throw new Error(`app ${name}: settings key must be "${name}"`);
+    const prefix = `${name.toUpperCase()}_`;
+    for (const key of Object.keys(definition.settings.schema.shape)) {
+      if (!key.startsWith(prefix)) throw new Error(`app ${name}: setting ${key} must start with ${prefix}`);
+    }
+  }
+  for (const item of [...(definition.tasks ?? []), ...(definition.schedules ?? [])]) {
+    if (!item.name.startsWith(`${name}.`)) throw new Error(`app ${name}: "${item.name}" must start with "${name}."`);
+  }
+  return Object.freeze({ ...definition });
+}

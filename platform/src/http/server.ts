@@ -1,0 +1,171 @@
+import path from 'node:path';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import fastifyStatic from '@fastify/static';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import fastifyUnderPressure from '@fastify/under-pressure';
+import fastifyWebsocket from '@fastify/websocket';
+import {
+  createJsonSchemaTransform,
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from 'fastify-type-provider-zod';
+import type { Redis } from 'ioredis';
+import type { AppDefinition, AppContext } from '#platform/apps/define-app.ts';
+import type { Config } from '#platform/config/load-config.ts';
+import { AppError } from '#platform/core/errors.ts';
+import type { Database } from '#platform/db/database.ts';
+import type { ReadinessCheck } from '#platform/health/checks.ts';
+import { healthRoutes } from '#platform/health/health.routes.ts';
+import type { Logger } from '#platform/logging/logger.ts';
+import { instrumentHttp, type Metrics } from '#platform/metrics/metrics.ts';
+import { handleError, handleNotFound } from './errors.ts';
+import { homeRoutes } from './home.routes.ts';
+import { registerRateLimit } from './rate-limit.ts';
+import { requestIdFor } from './request-id.ts';
+import { registerSecurity } from './security.ts';
+import './request-context.ts';
+
+export interface CreateServerOptions {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly apps: readonly AppDefinition[];
+  readonly database: Database;
+  readonly redis: Redis | undefined;
+  readonly metrics: Metrics;
+  readonly checks: () => readonly ReadinessCheck[];
+  readonly isShuttingDown: () => boolean;
+  readonly version: string;
+}
+
+const LOAD_SHED_RETRY_AFTER_SECONDS = 5;
+
+/**
+ * Builds the web server: hardened defaults first (request ids, errors, security headers, CORS,
+ * rate limits, load shedding), then docs, health, the home page and every app's API.
+ */
+export async function createServer(options: CreateServerOptions): Promise<FastifyInstance> {
+  const { config, log } = options;
+  const app = Fastify({
+    // pino's Logger is what Fastify expects; only the declared generic differs.
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- tsc needs it
+    loggerInstance: log as FastifyBaseLogger,
+    genReqId: requestIdFor,
+    requestIdHeader: false,
+    // Fastify takes a hop count too (proxy-addr), though its types omit it.
+    trustProxy: config.http.trustProxy as unknown as boolean | string[],
+    bodyLimit: config.http.bodyLimitBytes,
+    // One line per request, written when it completes (see the onResponse hook below).
+    logController: new LogController({ disableRequestLogging: true }),
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.decorateRequest('user', null);
+  app.setErrorHandler(handleError);
+  app.setNotFoundHandler(handleNotFound);
+  app.addHook('onRequest', async (request, reply) => {
+    void reply.header('x-request-id', request.id);
+    request.log.debug({ req: request }, 'incoming request');
+  });
+  // While draining, in-flight responses close their keep-alive connection so the server can
+  // finish instead of waiting for idle clients to hang up.
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (options.isShuttingDown()) void reply.header('connection', 'close');
+    return payload;
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.info({ req: request, res: reply, responseTime: reply.elapsedTime }, 'request completed');
+  });
+  instrumentHttp(app, options.metrics);
+
+  if (config.http.maxEventLoopDelayMs > 0) {
+    await app.register(fastifyUnderPressure, {
+      maxEventLoopDelay: config.http.maxEventLoopDelayMs,
+      retryAfter: LOAD_SHED_RETRY_AFTER_SECONDS,
+      pressureHandler: (request, _reply, type, value) => {
+        if (request.routeOptions.config.shedLoad === false) return;
+        request.log.warn({ type, value }, 'shedding load');
+        throw new AppError('unavailable', 'http.overloaded', 'The server is overloaded; retry shortly', {
+          headers: { 'retry-after': String(LOAD_SHED_RETRY_AFTER_SECONDS) },
+        });
+      },
+    });
+  }
+  await registerSecurity(app, {
+    production: config.isProduction,
+    corsOrigins: config.http.corsOrigins,
+    publicOrigin: config.http.publicOrigin,
+  });
+  await registerRateLimit(app, {
+    max: config.http.rateLimit.max,
+    windowMs: config.http.rateLimit.windowMs,
+    redis: options.redis,
+  });
+  await app.register(fastifyWebsocket, {
+    options: { maxPayload: 64 * 1024 },
+    // On shutdown every socket is told the server is going away (1001) rather than dropped.
+    preClose: async function closeSockets(this: FastifyInstance) {
+      for (const socket of this.websocketServer.clients) socket.close(1001, 'server shutting down');
+      await new Promise<void>((resolve) => this.websocketServer.close(() => resolve()));
+    },
+  });
+
+  if (config.http.apiDocs) {
+    await app.register(fastifySwagger, {
+      openapi: {
+        openapi: '3.1.0',
+        info: {
+          title: 'Ballast API',
+          version: options.version,
+          description: 'Every error is an RFC 9457 problem (`application/problem+json`) carrying a `requestId`.',
+        },
+        // Relative: the docs call whichever host served them (PUBLIC_URL, a node, a tunnel).
+        servers: [{ url: '/' }],
+      },
+      transform: createJsonSchemaTransform({ skipList: ['/docs/openapi.json'] }),
+    });
+    await app.register(fastifySwaggerUi, {
+      routePrefix: '/docs',
+      // Swagger UI sets inline styles; only its pages get 'unsafe-inline' for styles (never scripts).
+      transformStaticCSP: (header) => header.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'"),
+    });
+    app.get('/docs/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  }
+
+  await app.register(fastifyStatic, {
+    root: path.join(import.meta.dirname, 'public'),
+    prefix: '/assets/',
+    decorateReply: false,
+    maxAge: config.isProduction ? '1h' : 0,
+  });
+  await app.register(healthRoutes, {
+    checks: options.checks,
+    metrics: options.metrics,
+    metricsToken: config.http.metricsToken,
+    version: options.version,
+    isShuttingDown: options.isShuttingDown,
+  });
+  await app.register(homeRoutes, { apps: options.apps, version: options.version, apiDocs: config.http.apiDocs });
+
+  for (const definition of options.apps) {
+    if (definition.routes === undefined) continue;
+    const routes = definition.routes;
+    const ctx: AppContext = {
+      settings: config.apps[definition.name],
+      config,
+      db: <Tables>() => options.database.forSchema<Tables>(definition.name),
+      log: log.child({ app: definition.name }),
+    };
+    await app.register(
+      async (scope) => {
+        await routes(scope.withTypeProvider<ZodTypeProvider>(), ctx);
+      },
+      { prefix: `/api/${definition.name}` },
+    );
+  }
+  return app;
+}

@@ -1,0 +1,49 @@
+/**
+ * @ballast/platform: the production core the apps build on. Apps import only this entry.
+ */
+export { defineApp, type AppContext, type AppDefinition, type AppStatus, type Router } from './apps/define-app.ts';
+export {
+  booleanSetting,
+  defineSettings,
+  integerSetting,
+  listSetting,
+  type Environment,
+  type SettingsModule,
+} from './config/settings.ts';
+export { loadConfig, type Config } from './config/load-config.ts';
+export {
+  AppError,
+  StartupError,
+  isAppError,
+  type ErrorKind,
+  type FieldError,
+  type StartupProblem,
+} from './core/errors.ts';
+export { constantTimeEqual } from './core/crypto.ts';
+export type { AnyKysely, Database } from './db/database.ts';
+export { rateLimit, noRateLimit, type RateLimitPolicy } from './http/rate-limit.ts';
+export type { RequestUser } from './http/request-context.ts';
+export type { Logger } from './logging/logger.ts';
+export { createBallast, type Ballast, type CreateBallastOptions, type Role } from './runtime/ballast.ts';
+export {
+  defineSchedule,
+  defineTask,
+  type ScheduleDefinition,
+  type TaskContext,
+  type TaskDefinition,
+} from './tasks/define-task.ts';
+export { formatDoctorReport, runDoctor, type DoctorCheck, type DoctorReport } from './health/doctor.ts';
+export { migrateToLatest, findPendingMigrations, type MigrationSet } from './db/migrations.ts';
+export { openDatabase } from './db/database.ts';
+export { createLogger } from './logging/logger.ts';
+export { migrationSetsFor, appSettingsModules } from './runtime/ballast.ts';
+export {
+  sql,
+  type Kysely,
+  type Transaction,
+  type Selectable,
+  type Insertable,
+  type Updateable,
+  type Generated,
+} from 'kysely';
+export { z } from 'zod';

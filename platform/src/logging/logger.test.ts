@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { captureLogs } from '#platform/testing/logs.ts';
+import { REDACTED, createLogger, redactUrl, scrub } from './logger.ts';
+
+describe('scrub', () => {
+  it('replaces sensitive keys at any depth, whatever their case or separators', () => {
+    const input = {
+      user: { email: 'a@b.co', Password: 'p1' },
+      headers: { 'set-cookie': ['s=1'], 'X-Api-Key': 'k', accept: '*/*' },
+      attempts: [{ otp: '123456' }, { note: 'ok' }],
+      client_secret: 'c',
+    };
+    expect(scrub(input)).toEqual({
+      user: { email: 'a@b.co', Password: REDACTED },
+      headers: { 'set-cookie': REDACTED, 'X-Api-Key': REDACTED, accept: '*/*' },
+      attempts: [{ otp: REDACTED }, { note: 'ok' }],
+      client_secret: REDACTED,
+    });
+  });
+
+  it('never changes the caller’s objects, and returns them untouched when clean', () => {
+    const input = { user: { password: 'p1' }, other: { fine: true } };
+    const output = scrub(input) as typeof input;
+    expect(input.user.password).toBe('p1');
+    expect(output.other).toBe(input.other);
+    const clean = { a: 1, b: [1, 2] };
+    expect(scrub(clean)).toBe(clean);
+  });
+});
+
+describe('the logger', () => {
+  it('writes JSON lines without secrets, from fields and from child bindings', () => {
+    const logs = captureLogs();
+    const log = createLogger({ level: 'info', pretty: false, destination: logs.stream });
+    log.child({ apiKey: 'binding-key-1' }).info({ token: 'field-token-2', nested: { authorization: 'Bearer 3' } }, 'hello');
+    const text = logs.text();
+    expect(text).not.toMatch(/binding-key-1|field-token-2|Bearer 3/);
+    expect(logs.lines()[0]).toMatchObject({ level: 'info', msg: 'hello', token: REDACTED, apiKey: REDACTED });
+  });
+
+  it('masks credentials in URL query strings', () => {
+    expect(redactUrl('/cb?code=abc&state=x&access_token=t&sig=s')).toBe(
+      `/cb?code=${REDACTED}&state=x&access_token=${REDACTED}&sig=${REDACTED}`,
+    );
+  });
+});

@@ -1,0 +1,182 @@
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { Redis } from 'ioredis';
+import type { DestinationStream } from 'pino';
+import type { AppDefinition } from '#platform/apps/define-app.ts';
+import { loadConfig, type Config, defaultProjectRoot } from '#platform/config/load-config.ts';
+import type { SettingsModule } from '#platform/config/settings.ts';
+import { openDatabase, type Database } from '#platform/db/database.ts';
+import { migrateToLatest, type MigrationSet } from '#platform/db/migrations.ts';
+import { databaseCheck, diskCheck, migrationsCheck, redisCheck, type ReadinessCheck } from '#platform/health/checks.ts';
+import { createServer } from '#platform/http/server.ts';
+import { createLogger, type Logger } from '#platform/logging/logger.ts';
+import { createMetrics, type Metrics } from '#platform/metrics/metrics.ts';
+import { ensureInstallation, type Installation } from './installation.ts';
+import { readVersion } from './version.ts';
+
+/** The parts of Ballast a process runs: the web server, the worker, or both. */
+export type Role = 'web' | 'worker';
+
+/** A component with a lifecycle that Ballast starts after the database and stops before it. */
+export interface Service {
+  readonly name: string;
+  start(): Promise<void>;
+  /** Stops taking new work and finishes what runs. */
+  stop(): Promise<void>;
+}
+
+export interface CreateBallastOptions {
+  readonly apps: readonly AppDefinition[];
+  /** The environment; only the process entry point passes `process.env`. */
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly roles: readonly Role[];
+  readonly projectRoot?: string;
+  /** Where log lines go (tests read them); stdout by default. */
+  readonly logDestination?: DestinationStream;
+}
+
+/** One running Ballast process. */
+export interface Ballast {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly database: Database;
+  readonly redis: Redis | undefined;
+  readonly metrics: Metrics;
+  readonly installation: Installation;
+  readonly server: FastifyInstance | undefined;
+  readonly version: string;
+  /** Starts listening (web) and working (worker). Resolves with the URL when serving. */
+  start(): Promise<string | undefined>;
+  /**
+   * Graceful stop, idempotent: stop accepting, drain in-flight requests and websockets, stop
+   * the worker after its running tasks, close Redis and the database, stop the embedded server.
+   */
+  stop(): Promise<void>;
+}
+
+/** The platform's own migrations live beside its source. */
+export const platformMigrations: MigrationSet = {
+  schema: 'platform',
+  folder: path.resolve(import.meta.dirname, '../../migrations'),
+};
+
+/** The migration sets of the platform and the given apps, in the order they apply. */
+export function migrationSetsFor(apps: readonly AppDefinition[]): MigrationSet[] {
+  return [
+    platformMigrations,
+    ...apps.flatMap((app) => (app.migrations === undefined ? [] : [{ schema: app.name, folder: app.migrations }])),
+  ];
+}
+
+/** Settings modules of the given apps. */
+export function appSettingsModules(apps: readonly AppDefinition[]): SettingsModule[] {
+  return apps.flatMap((app) => (app.settings === undefined ? [] : [app.settings]));
+}
+
+/**
+ * Boots a Ballast process: parses the configuration (refusing unsafe production settings),
+ * opens the database (embedded or `DATABASE_URL`), applies pending migrations, and builds the
+ * web server and/or the worker. Call `start()` to serve.
+ */
+export async function createBallast(options: CreateBallastOptions): Promise<Ballast> {
+  const projectRoot = options.projectRoot ?? defaultProjectRoot;
+  const config = loadConfig({ env: options.env, apps: appSettingsModules(options.apps), projectRoot });
+  const role = options.roles.join('+');
+  const log = createLogger({
+    level: config.log.level,
+    pretty: config.log.pretty,
+    base: { role },
+    ...(options.logDestination === undefined ? {} : { destination: options.logDestination }),
+  });
+  const version = readVersion(projectRoot);
+  const database = await openDatabase({ config, log, applicationName: `ballast-${role}` });
+  let redis: Redis | undefined;
+  try {
+    const migrationSets = migrationSetsFor(options.apps);
+    if (config.db.migrateOnStart) {
+      for (const report of await migrateToLatest(database.db, migrationSets)) {
+        if (report.applied.length > 0)
+          log.info({ schema: report.schema, applied: report.applied }, 'migrations applied');
+      }
+    }
+    const installation = await ensureInstallation(database);
+    redis = config.redis.url === undefined ? undefined : connectRedis(config.redis.url, log);
+    const metrics = createMetrics({ pool: database.pool, poolMax: config.db.poolMax, role });
+    const checks: ReadinessCheck[] = [
+      databaseCheck(database),
+      migrationsCheck(database, migrationSets),
+      diskCheck(config.dataDir),
+      ...(redis === undefined ? [] : [redisCheck(redis)]),
+    ];
+    let shuttingDown = false;
+    const server = options.roles.includes('web')
+      ? await createServer({
+          config,
+          log,
+          apps: options.apps,
+          database,
+          redis,
+          metrics,
+          checks: () => checks,
+          isShuttingDown: () => shuttingDown,
+          version,
+        })
+      : undefined;
+    const services: Service[] = [];
+
+    let stopping: Promise<void> | undefined;
+    const connectedRedis = redis;
+    return {
+      config,
+      log,
+      database,
+      redis,
+      metrics,
+      installation,
+      server,
+      version,
+      async start() {
+        for (const service of services) await service.start();
+        if (server === undefined) {
+          log.info({ version }, 'Ballast worker started');
+          return undefined;
+        }
+        await server.listen({ host: config.http.host, port: config.http.port });
+        const address = server.server.address();
+        const port = typeof address === 'object' && address !== null ? address.port : config.http.port;
+        const url = `http://${config.http.host === '0.0.0.0' || config.http.host === '::' ? 'localhost' : config.http.host}:${port}`;
+        log.info({ url, version, roles: options.roles }, 'Ballast is serving');
+        return url;
+      },
+      stop() {
+        stopping ??= (async () => {
+          shuttingDown = true;
+          log.info('shutting down: draining requests');
+          if (server !== undefined) await server.close();
+          for (const service of [...services].reverse()) await service.stop();
+          if (connectedRedis !== undefined) await connectedRedis.quit().catch(() => connectedRedis.disconnect());
+          await database.close();
+          log.info('shutdown complete');
+        })();
+        return stopping;
+      },
+    };
+  } catch (error) {
+    redis?.disconnect();
+    await database.close();
+    throw error;
+  }
+}
+
+function connectRedis(url: string, log: Logger): Redis {
+  const redis = new Redis(url, { maxRetriesPerRequest: 2, connectTimeout: 5000, lazyConnect: false });
+  let lastWarning = 0;
+  redis.on('error', (error: Error) => {
+    // A Redis outage produces an error per reconnect attempt; one line every 10 s is enough.
+    if (Date.now() - lastWarning > 10_000) {
+      lastWarning = Date.now();
+      log.warn({ err: error }, 'redis unavailable');
+    }
+  });
+  return redis;
+}

@@ -1,0 +1,8 @@
+/**
+ * Test support for Ballast and its apps: real databases, real servers, captured logs.
+ * Imported by tests only (`@ballast/platform/testing`).
+ */
+export { createTestDatabase, type TestDatabase } from './database.ts';
+export { startTestBallast, type TestBallast, type StartTestBallastOptions } from './ballast.ts';
+export { captureLogs, type CapturedLogs } from './logs.ts';
+export { makeTempDir } from './temp.ts';

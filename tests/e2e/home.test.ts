@@ -1,0 +1,76 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestBallast, type TestBallast } from '@ballast/platform/testing';
+import { apps } from '../../cli/src/apps.ts';
+import { browserUnavailable, launchBrowser } from '../support/browser.ts';
+import { projectRoot } from '../support/process.ts';
+
+const unavailable = browserUnavailable();
+let server: TestBallast;
+let browser: Browser | undefined;
+
+beforeAll(async () => {
+  server = await startTestBallast({ apps });
+  if (unavailable === undefined) browser = await launchBrowser();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await server.close();
+});
+
+/** Opens a page that records every console error, uncaught exception and CSP violation. */
+async function openPage(url: string): Promise<{ page: Page; problems: string[] }> {
+  const page = await browser!.newPage();
+  const problems: string[] = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error') problems.push(`console: ${message.text()}`);
+  });
+  page.on('pageerror', (error) => problems.push(`uncaught: ${error.message}`));
+  await page.goto(url, { waitUntil: 'networkidle' });
+  return { page, problems };
+}
+
+function screenshotPath(name: string): string {
+  const dir = path.join(projectRoot, 'test-results');
+  fs.mkdirSync(dir, { recursive: true });
+  return path.join(dir, name);
+}
+
+describe('the home page in a real browser', () => {
+  it('lists the four apps, links the docs and health pages, and runs without JavaScript errors', async (ctx) => {
+    if (unavailable !== undefined) ctx.skip(unavailable);
+    const { page, problems } = await openPage(server.url);
+    expect(await page.title()).toBe('Ballast');
+    const cards = page.locator('.app-card h3');
+    expect(await cards.allTextContents()).toEqual(['Voice coach', 'AI interviewer', 'AI assistant', 'Complaint desk']);
+    expect(await page.locator('.app-card .badge').allTextContents()).toEqual(Array(4).fill('coming soon'));
+    await page.locator('#readiness[data-state="ok"]').waitFor();
+    expect(await page.locator('#readiness').textContent()).toBe('ready');
+    for (const href of ['/docs', '/healthz', '/readyz', '/metrics']) {
+      expect(await page.locator(`main a[href="${href}"]`).count()).toBeGreaterThan(0);
+    }
+    await page.screenshot({ path: screenshotPath('home.png'), fullPage: true });
+    expect(problems).toEqual([]);
+  });
+
+  it('opens the API docs under the same content security policy, without errors', async (ctx) => {
+    if (unavailable !== undefined) ctx.skip(unavailable);
+    const { page, problems } = await openPage(server.url);
+    await page.locator('main a[href="/docs"]').click();
+    await page.waitForURL(/\/docs/);
+    await page.locator('.swagger-ui .info .title').waitFor();
+    expect(await page.locator('.swagger-ui .info .title').textContent()).toContain('Ballast API');
+    await page.screenshot({ path: screenshotPath('docs.png') });
+    expect(problems).toEqual([]);
+  });
+
+  it('shows a real 404 page for a missing address', async (ctx) => {
+    if (unavailable !== undefined) ctx.skip(unavailable);
+    const { page, problems } = await openPage(`${server.url}/no/such/page`);
+    expect(await page.locator('h1').textContent()).toBe('This page does not exist');
+    expect(problems.filter((p) => !p.includes('404'))).toEqual([]);
+  });
+});

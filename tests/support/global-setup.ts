@@ -1,0 +1,77 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import type { TestProject } from 'vitest/node';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../platform/src/db/embedded-postgres.ts';
+import { createLogger } from '../../platform/src/logging/logger.ts';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** A superuser connection string; each test file creates and drops its own database with it. */
+    adminDatabaseUrl: string;
+    /** Redis for the tests of multi-node features, or '' when none answers. */
+    redisUrl: string;
+  }
+}
+
+async function postgresAnswers(url: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    await client.query('select 1');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+async function redisAnswers(url: string): Promise<boolean> {
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    connectTimeout: 1500,
+    retryStrategy: () => null,
+  });
+  redis.on('error', () => {});
+  try {
+    await redis.connect();
+    return (await redis.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/**
+ * Finds the PostgreSQL the tests use: TEST_DATABASE_URL, else the local server on 5432, else an
+ * embedded one started for this run. Finds Redis the same way (TEST_REDIS_URL, REDIS_URL, local).
+ */
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const env = process.env;
+  let adminUrl = env['TEST_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  let embedded: EmbeddedPostgres | undefined;
+  let dataDir: string | undefined;
+  if (!(await postgresAnswers(adminUrl))) {
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ballast-test-pg-'));
+    embedded = await startEmbeddedPostgres({
+      dataDir,
+      preferredPort: 0,
+      log: createLogger({ level: 'silent', pretty: false }),
+      database: 'postgres',
+    });
+    adminUrl = embedded.url;
+  }
+  project.provide('adminDatabaseUrl', adminUrl);
+  const redisUrl = env['TEST_REDIS_URL'] ?? env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+  project.provide('redisUrl', (await redisAnswers(redisUrl)) ? redisUrl : '');
+  return async () => {
+    await embedded?.stop();
+    if (dataDir !== undefined) fs.rmSync(dataDir, { recursive: true, force: true });
+  };
+}
