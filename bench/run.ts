@@ -5,9 +5,13 @@ import path from 'node:path';
 const benches = ['http'];
 let failed = 0;
 for (const name of benches) {
-  const result = spawnSync(process.execPath, [path.join(import.meta.dirname, name, 'run.ts'), ...process.argv.slice(2)], {
-    stdio: 'inherit',
-  });
+  const result = spawnSync(
+    process.execPath,
+    [path.join(import.meta.dirname, name, 'run.ts'), ...process.argv.slice(2)],
+    {
+      stdio: 'inherit',
+    },
+  );
   if (result.status !== 0) failed++;
 }
 process.exitCode = failed === 0 ? 0 : 1;

@@ -2,7 +2,15 @@
 // (c) Express 5 + helmet + cors, loaded by autocannon one after another in one run.
 // Usage: node bench/http/run.ts [--seconds 5] [--rounds 5] [--connections 50]
 import { parseArgs } from 'node:util';
-import { describeMachine, fixed, load, median, startServer, type BenchServer, type LoadResult } from '../support/harness.ts';
+import {
+  describeMachine,
+  fixed,
+  load,
+  median,
+  startServer,
+  type BenchServer,
+  type LoadResult,
+} from '../support/harness.ts';
 import { makeTempDir } from '../../platform/src/testing/temp.ts';
 
 const { values } = parseArgs({
@@ -52,7 +60,9 @@ try {
     for (const target of targets) {
       process.stderr.write(`round ${round}/${options.rounds}: ${target.label}...\n`);
       const warm = round === 1 ? options.warmupSeconds : 0;
-      rounds.get(target.key)!.push(await load(`${servers.get(target.key)!.url}${path}`, { ...options, warmupSeconds: warm }));
+      rounds
+        .get(target.key)!
+        .push(await load(`${servers.get(target.key)!.url}${path}`, { ...options, warmupSeconds: warm }));
     }
   }
   for (const target of targets) results.set(target.key, median(rounds.get(target.key)!));

@@ -29,7 +29,13 @@ export async function startServer(
 ): Promise<BenchServer> {
   const port = await getPort();
   const child: ChildProcess = spawn(process.execPath, [path.join(projectRoot, script)], {
-    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', PORT: String(port), HOST: '127.0.0.1', ...env },
+    env: {
+      PATH: process.env['PATH'] ?? '',
+      HOME: process.env['HOME'] ?? '',
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      ...env,
+    },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;
@@ -64,8 +70,12 @@ export interface LoadResult {
 }
 
 /** Drives `url` with autocannon: a warm-up, then the measured run. */
-export async function load(url: string, options: { connections: number; seconds: number; warmupSeconds: number }): Promise<LoadResult> {
-  if (options.warmupSeconds > 0) await autocannon({ url, connections: options.connections, duration: options.warmupSeconds });
+export async function load(
+  url: string,
+  options: { connections: number; seconds: number; warmupSeconds: number },
+): Promise<LoadResult> {
+  if (options.warmupSeconds > 0)
+    await autocannon({ url, connections: options.connections, duration: options.warmupSeconds });
   const result = await autocannon({ url, connections: options.connections, duration: options.seconds });
   return {
     requestsPerSecond: result.requests.average,

@@ -37,9 +37,11 @@ afterAll(async () => {
 
 describe('in production', () => {
   it('sends HSTS and upgrades insecure requests', async () => {
-    const response = await server.ballast.server!.inject({ method: 'GET', url: '/healthz' });
-    expect(response.headers['strict-transport-security']).toBe('max-age=31536000; includeSubDomains');
-    expect(String(response.headers['content-security-policy'])).toContain('upgrade-insecure-requests');
+    const api = await server.ballast.server!.inject({ method: 'GET', url: '/healthz' });
+    expect(api.headers['strict-transport-security']).toBe('max-age=31536000; includeSubDomains');
+    const page = await server.ballast.server!.inject({ method: 'GET', url: '/', headers: { accept: 'text/html' } });
+    expect(page.headers['strict-transport-security']).toBe('max-age=31536000; includeSubDomains');
+    expect(String(page.headers['content-security-policy'])).toContain('upgrade-insecure-requests');
   });
 
   it('answers an unexpected error with a 500 problem that carries no stack or internals', async () => {

@@ -82,16 +82,33 @@ function postJson(path: string, body: unknown, headers: Record<string, string> =
 }
 
 describe('security headers', () => {
-  it('sends CSP, frame, nosniff and referrer headers on every response', async () => {
-    for (const response of [await get('/healthz'), await get('/nope'), await get('/')]) {
-      const csp = response.headers.get('content-security-policy') ?? '';
-      expect(csp).toContain("default-src 'self'");
-      expect(csp).toContain("frame-ancestors 'none'");
-      expect(csp).toContain("script-src 'self'");
+  it('sends nosniff, frame and referrer headers on every response, and no HSTS outside production', async () => {
+    for (const response of [
+      await get('/healthz'),
+      await get('/nope'),
+      await get('/'),
+      await get('/assets/ballast.css'),
+    ]) {
+      expect(response.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
       expect(response.headers.get('x-content-type-options')).toBe('nosniff');
       expect(response.headers.get('x-frame-options')).toBe('DENY');
       expect(response.headers.get('referrer-policy')).toBe('strict-origin-when-cross-origin');
       expect(response.headers.get('strict-transport-security')).toBeNull();
+    }
+  });
+
+  it('gives pages a CSP that allows only our own scripts and styles', async () => {
+    const csp = (await get('/')).headers.get('content-security-policy') ?? '';
+    expect(csp).toContain("default-src 'self'");
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).toContain("style-src 'self'");
+    expect(csp).not.toContain('unsafe-inline');
+  });
+
+  it('gives API answers a CSP that allows nothing, and no caching', async () => {
+    for (const response of [await get('/healthz'), await get('/nope')]) {
+      expect(response.headers.get('content-security-policy')).toBe("default-src 'none'; frame-ancestors 'none'");
+      expect(response.headers.get('cache-control')).toBe('no-store');
     }
   });
 });

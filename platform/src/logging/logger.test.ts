@@ -32,7 +32,9 @@ describe('the logger', () => {
   it('writes JSON lines without secrets, from fields and from child bindings', () => {
     const logs = captureLogs();
     const log = createLogger({ level: 'info', pretty: false, destination: logs.stream });
-    log.child({ apiKey: 'binding-key-1' }).info({ token: 'field-token-2', nested: { authorization: 'Bearer 3' } }, 'hello');
+    log
+      .child({ apiKey: 'binding-key-1' })
+      .info({ token: 'field-token-2', nested: { authorization: 'Bearer 3' } }, 'hello');
     const text = logs.text();
     expect(text).not.toMatch(/binding-key-1|field-token-2|Bearer 3/);
     expect(logs.lines()[0]).toMatchObject({ level: 'info', msg: 'hello', token: REDACTED, apiKey: REDACTED });

@@ -52,10 +52,11 @@ const MAX_DEPTH = 6;
 export function scrub(value: unknown, depth = 0): unknown {
   if (value === null || typeof value !== 'object' || depth > MAX_DEPTH) return value;
   if (Array.isArray(value)) {
+    const items: readonly unknown[] = value;
     let copy: unknown[] | undefined;
-    value.forEach((item, index) => {
+    items.forEach((item, index) => {
       const cleaned = scrub(item, depth + 1);
-      if (cleaned !== item) (copy ??= [...value])[index] = cleaned;
+      if (cleaned !== item) (copy ??= [...items])[index] = cleaned;
     });
     return copy ?? value;
   }
@@ -98,7 +99,6 @@ function scrubLogObject(object: Record<string, unknown>): Record<string, unknown
   }
   return copy ?? object;
 }
-
 
 const sensitiveQuery = /([?&](?:token|access_token|id_token|key|api_key|signature|sig|password|secret|code)=)[^&#]*/gi;
 
