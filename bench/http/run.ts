@@ -41,6 +41,17 @@ const targets: { key: string; label: string; script: string; env?: Record<string
       LOAD_SHED_MAX_EVENT_LOOP_DELAY_MS: '0',
     },
   },
+  {
+    key: 'a2',
+    label: 'Ballast, request log off (LOG_LEVEL=warn)',
+    script: 'bench/http/ballast-server.ts',
+    env: {
+      DATA_DIR: makeTempDir('ballast-bench-'),
+      ...(process.env['DATABASE_URL'] === undefined ? {} : { DATABASE_URL: process.env['DATABASE_URL'] }),
+      LOAD_SHED_MAX_EVENT_LOOP_DELAY_MS: '0',
+      LOG_LEVEL: 'warn',
+    },
+  },
   { key: 'b', label: 'bare Fastify', script: 'bench/http/fastify-server.ts' },
   { key: 'c', label: 'Express 5 + helmet + cors', script: 'bench/http/express-server.ts' },
 ];
@@ -60,9 +71,7 @@ try {
     for (const target of targets) {
       process.stderr.write(`round ${round}/${options.rounds}: ${target.label}...\n`);
       const warm = round === 1 ? options.warmupSeconds : 0;
-      rounds
-        .get(target.key)!
-        .push(await load(`${servers.get(target.key)!.url}${path}`, { ...options, warmupSeconds: warm }));
+      rounds.get(target.key)!.push(await load(servers.get(target.key)!, path, { ...options, warmupSeconds: warm }));
     }
   }
   for (const target of targets) results.set(target.key, median(rounds.get(target.key)!));
@@ -77,13 +86,15 @@ const lines = [
   `bench/http: GET ${path}, ${options.connections} connections, median of ${options.rounds} interleaved rounds of ${options.seconds} s (after ${options.warmupSeconds} s warm-up)`,
   `machine: ${describeMachine()}`,
   '',
-  '| server | requests/s | p50 ms | p99 ms | errors | non-2xx |',
-  '| --- | ---: | ---: | ---: | ---: | ---: |',
+  '| server | requests/s | server CPU µs/request | p50 ms | p99 ms | errors | non-2xx |',
+  '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
   ...targets.map((t) => {
     const r = results.get(t.key)!;
-    return `| (${t.key}) ${t.label} | ${fixed(r.requestsPerSecond, 0)} | ${fixed(r.p50Ms, 1)} | ${fixed(r.p99Ms, 1)} | ${r.errors} | ${r.non2xx} |`;
+    return `| (${t.key}) ${t.label} | ${fixed(r.requestsPerSecond, 0)} | ${fixed(r.cpuMicrosPerRequest, 1)} | ${fixed(r.p50Ms, 1)} | ${fixed(r.p99Ms, 1)} | ${r.errors} | ${r.non2xx} |`;
   }),
   '',
-  `a/b = ${fixed(a.requestsPerSecond / b.requestsPerSecond)} (aim >= 0.6)   a/c = ${fixed(a.requestsPerSecond / c.requestsPerSecond)} (aim >= 1.5)`,
+  `throughput: a/b = ${fixed(a.requestsPerSecond / b.requestsPerSecond)} (aim >= 0.6)   a/c = ${fixed(a.requestsPerSecond / c.requestsPerSecond)} (aim >= 1.5)`,
+  `server CPU per request (inverse, higher is better): b/a = ${fixed(b.cpuMicrosPerRequest / a.cpuMicrosPerRequest)}   c/a = ${fixed(c.cpuMicrosPerRequest / a.cpuMicrosPerRequest)}`,
+  'Load generator and servers share the machine; on few cores the CPU-per-request figures are the fairer comparison.',
 ];
 process.stdout.write(`${lines.join('\n')}\n`);

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
@@ -15,7 +16,24 @@ export function describeMachine(): string {
 /** A server under test, run in its own process so it has a core to itself. */
 export interface BenchServer {
   readonly url: string;
+  /** CPU seconds (user + system) the server process has used so far; NaN where /proc is missing. */
+  cpuSeconds(): number;
   stop(): Promise<void>;
+}
+
+/** Linux's USER_HZ, the unit of utime/stime in /proc/<pid>/stat; 100 on every mainstream build. */
+const CLOCK_TICKS_PER_SECOND = 100;
+
+/** CPU seconds used by process `pid`, from /proc (fields 14 and 15 after the command name). */
+export function processCpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return Number.NaN;
+  }
 }
 
 /**
@@ -52,6 +70,7 @@ export async function startServer(
   }
   return {
     url,
+    cpuSeconds: () => processCpuSeconds(child.pid),
     stop: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null) return resolve();
@@ -63,22 +82,32 @@ export async function startServer(
 
 export interface LoadResult {
   readonly requestsPerSecond: number;
+  /**
+   * Server CPU time per answered request, in microseconds: what a request costs the server,
+   * independent of how fast the load generator (sharing this machine's cores) can go.
+   */
+  readonly cpuMicrosPerRequest: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
   readonly errors: number;
   readonly non2xx: number;
 }
 
-/** Drives `url` with autocannon: a warm-up, then the measured run. */
+/** Drives `url` on `server` with autocannon: a warm-up, then the measured run. */
 export async function load(
-  url: string,
+  server: BenchServer,
+  path: string,
   options: { connections: number; seconds: number; warmupSeconds: number },
 ): Promise<LoadResult> {
+  const url = `${server.url}${path}`;
   if (options.warmupSeconds > 0)
     await autocannon({ url, connections: options.connections, duration: options.warmupSeconds });
+  const cpuBefore = server.cpuSeconds();
   const result = await autocannon({ url, connections: options.connections, duration: options.seconds });
+  const cpu = server.cpuSeconds() - cpuBefore;
   return {
     requestsPerSecond: result.requests.average,
+    cpuMicrosPerRequest: (cpu * 1e6) / Math.max(1, result.requests.total),
     p50Ms: result.latency.p50,
     p99Ms: result.latency.p99,
     errors: result.errors + result.timeouts,

@@ -162,5 +162,5 @@ export function createLogger(options: CreateLoggerOptions): Logger {
   }
   // Asynchronous writes: a log line never blocks a request on a syscall. pino flushes what is
   // buffered when the process exits.
-  return pino(settings, pino.destination({ dest: 1, sync: false }));
+  return pino(settings, pino.destination({ dest: 1, sync: false, minLength: 4096 }));
 }

@@ -157,6 +157,7 @@ export async function createBallast(options: CreateBallastOptions): Promise<Ball
           if (connectedRedis !== undefined) await connectedRedis.quit().catch(() => connectedRedis.disconnect());
           await database.close();
           log.info('shutdown complete');
+          await new Promise<void>((resolve) => log.flush(() => resolve()));
         })();
         return stopping;
       },
