@@ -15,6 +15,8 @@ export interface Database {
   /** Kysely over the pool; unqualified table names resolve to `public`. */
   readonly db: AnyKysely;
   readonly pool: pg.Pool;
+  /** The connection string, for components that need connections of their own (LISTEN, pg-boss). */
+  readonly url: string;
   /** Set when Ballast runs the embedded PostgreSQL for this process. */
   readonly embedded: EmbeddedPostgres | undefined;
   /** Kysely bound to one schema: unqualified tables resolve there. */
@@ -59,6 +61,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   return {
     db,
     pool,
+    url: connectionString,
     embedded,
     forSchema: <Tables>(schema: string) => db.withSchema(schema) as unknown as Kysely<Tables>,
     async ping(timeoutMs = 2000) {
