@@ -25,6 +25,15 @@ export { rateLimit, noRateLimit, type RateLimitPolicy } from './http/rate-limit.
 export type { RequestUser } from './http/request-context.ts';
 export type { Logger } from './logging/logger.ts';
 export { createBallast, type Ballast, type CreateBallastOptions, type Role } from './runtime/ballast.ts';
+export type {
+  Realtime,
+  RealtimeAuthenticator,
+  RealtimeHooks,
+  RealtimeIdentity,
+  RealtimeMessage,
+  TopicAuthorizer,
+} from './realtime/realtime-hub.ts';
+export { issueRealtimeTicket, verifyRealtimeTicket, type RealtimeTicket } from './realtime/ticket.ts';
 export {
   defineSchedule,
   defineTask,

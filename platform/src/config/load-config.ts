@@ -5,6 +5,7 @@ import type { z } from 'zod';
 import { StartupError, type StartupProblem } from '#platform/core/errors.ts';
 import { databaseSettings } from '#platform/db/database.settings.ts';
 import { httpSettings } from '#platform/http/http.settings.ts';
+import { realtimeSettings } from '#platform/realtime/realtime.settings.ts';
 import { redisSettings } from '#platform/runtime/redis.settings.ts';
 import { logSettings, runtimeSettings } from './runtime.settings.ts';
 import { describeSecretWeakness, loadOrCreateDevSecrets } from './secret-store.ts';
@@ -18,6 +19,7 @@ export const coreSettingsModules = [
   httpSettings,
   databaseSettings,
   redisSettings,
+  realtimeSettings,
   securitySettings,
 ] as const;
 
@@ -39,6 +41,7 @@ export type Config = DeepReadonly<{
   http: Resolved<typeof httpSettings>;
   db: Resolved<typeof databaseSettings>;
   redis: Resolved<typeof redisSettings>;
+  realtime: Resolved<typeof realtimeSettings>;
   security: Resolved<typeof securitySettings>;
   apps: Record<string, unknown>;
 }>;
@@ -128,6 +131,7 @@ export function loadConfig(options: LoadConfigOptions): Config {
     http: resolved['http'],
     db: resolved['db'],
     redis: resolved['redis'],
+    realtime: resolved['realtime'],
     security: resolved['security'],
     apps,
   };

@@ -35,6 +35,20 @@ function ownOrigin(request: FastifyRequest): string {
   return `${request.protocol}://${request.host}`;
 }
 
+/** The origins a browser may act from besides the site's own: `CORS_ORIGINS` and `PUBLIC_URL`'s. */
+export function allowedOrigins(options: Pick<SecurityOptions, 'corsOrigins' | 'publicOrigin'>): ReadonlySet<string> {
+  return new Set([...options.corsOrigins, options.publicOrigin]);
+}
+
+/**
+ * True when a request may act on this site: it carries no `Origin` (not a browser), or an
+ * allowed origin, or the site's own.
+ */
+export function isOriginAllowed(request: FastifyRequest, allowed: ReadonlySet<string>): boolean {
+  const origin = request.headers.origin;
+  return origin === undefined || allowed.has(origin) || origin === ownOrigin(request);
+}
+
 /**
  * The security headers of HTML documents: helmet's full set, with a CSP the apps' pages pass
  * (scripts and styles from our origin only, no inline script, no framing).
@@ -101,10 +115,10 @@ export async function registerSecurity(app: FastifyInstance, options: SecurityOp
     return payload;
   });
 
-  const allowed = new Set([...options.corsOrigins, options.publicOrigin]);
+  const allowed = allowedOrigins(options);
   app.addHook('onRequest', async (request) => {
-    const origin = request.headers.origin;
-    if (origin === undefined || allowed.has(origin) || origin === ownOrigin(request)) return;
+    if (isOriginAllowed(request, allowed)) return;
+    const origin = request.headers.origin ?? '';
     const preflight = request.method === 'OPTIONS' && request.headers['access-control-request-method'] !== undefined;
     if (preflight || !safeMethods.has(request.method)) {
       throw new AppError('forbidden', 'http.origin_not_allowed', `Origin ${origin} is not allowed to call this API`);

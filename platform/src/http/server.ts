@@ -20,6 +20,8 @@ import type { ReadinessCheck } from '#platform/health/checks.ts';
 import { healthRoutes } from '#platform/health/health.routes.ts';
 import type { Logger } from '#platform/logging/logger.ts';
 import { instrumentHttp, type Metrics } from '#platform/metrics/metrics.ts';
+import type { RealtimeHub } from '#platform/realtime/realtime-hub.ts';
+import { realtimeRoutes } from '#platform/realtime/realtime.routes.ts';
 import { handleError, handleNotFound } from './errors.ts';
 import { homeRoutes } from './home.routes.ts';
 import { registerRateLimit } from './rate-limit.ts';
@@ -37,6 +39,8 @@ export interface CreateServerOptions {
   readonly checks: () => readonly ReadinessCheck[];
   readonly isShuttingDown: () => boolean;
   readonly version: string;
+  /** Live updates: serves `GET /realtime` when given. */
+  readonly realtime?: RealtimeHub;
 }
 
 const LOAD_SHED_RETRY_AFTER_SECONDS = 5;
@@ -113,6 +117,13 @@ export async function createServer(options: CreateServerOptions): Promise<Fastif
       await new Promise<void>((resolve) => this.websocketServer.close(() => resolve()));
     },
   });
+  if (options.realtime !== undefined) {
+    await app.register(realtimeRoutes, {
+      hub: options.realtime,
+      corsOrigins: config.http.corsOrigins,
+      publicOrigin: config.http.publicOrigin,
+    });
+  }
 
   if (config.http.apiDocs) {
     await app.register(fastifySwagger, {

@@ -100,7 +100,8 @@ function scrubLogObject(object: Record<string, unknown>): Record<string, unknown
   return copy ?? object;
 }
 
-const sensitiveQuery = /([?&](?:token|access_token|id_token|key|api_key|signature|sig|password|secret|code)=)[^&#]*/gi;
+const sensitiveQuery =
+  /([?&](?:token|access_token|id_token|key|api_key|signature|sig|password|secret|code|ticket)=)[^&#]*/gi;
 
 /** Masks credentials carried in a URL's query string before it is logged. */
 export function redactUrl(url: string): string {

@@ -11,6 +11,7 @@ import { databaseCheck, diskCheck, migrationsCheck, redisCheck, type ReadinessCh
 import { createServer } from '#platform/http/server.ts';
 import { createLogger, type Logger } from '#platform/logging/logger.ts';
 import { createMetrics, type Metrics } from '#platform/metrics/metrics.ts';
+import { createRealtimeHub, type Realtime, type RealtimeHooks } from '#platform/realtime/realtime-hub.ts';
 import { ensureInstallation, type Installation } from './installation.ts';
 import { readVersion } from './version.ts';
 
@@ -33,6 +34,8 @@ export interface CreateBallastOptions {
   readonly projectRoot?: string;
   /** Where log lines go (tests read them); stdout by default. */
   readonly logDestination?: DestinationStream;
+  /** Who may open live-update sockets and follow which topics (default: signed tickets, own-app topics). */
+  readonly realtime?: RealtimeHooks;
 }
 
 /** One running Ballast process. */
@@ -44,6 +47,8 @@ export interface Ballast {
   readonly metrics: Metrics;
   readonly installation: Installation;
   readonly server: FastifyInstance | undefined;
+  /** Live updates: publish from any role; the web role serves the sockets. */
+  readonly realtime: Realtime;
   readonly version: string;
   /** Starts listening (web) and working (worker). Resolves with the URL when serving. */
   start(): Promise<string | undefined>;
@@ -102,6 +107,17 @@ export async function createBallast(options: CreateBallastOptions): Promise<Ball
     const installation = await ensureInstallation(database);
     redis = config.redis.url === undefined ? undefined : connectRedis(config.redis.url, log);
     const metrics = createMetrics({ pool: database.pool, poolMax: config.db.poolMax, role });
+    const realtime = createRealtimeHub({
+      config,
+      apps: options.apps.map((app) => app.name),
+      database,
+      redis,
+      metrics,
+      log,
+      installationId: installation.id,
+      serve: options.roles.includes('web'),
+      hooks: options.realtime,
+    });
     const checks: ReadinessCheck[] = [
       databaseCheck(database),
       migrationsCheck(database, migrationSets),
@@ -120,9 +136,10 @@ export async function createBallast(options: CreateBallastOptions): Promise<Ball
           checks: () => checks,
           isShuttingDown: () => shuttingDown,
           version,
+          realtime,
         })
       : undefined;
-    const services: Service[] = [];
+    const services: Service[] = [realtime];
 
     let stopping: Promise<void> | undefined;
     const connectedRedis = redis;
@@ -134,6 +151,7 @@ export async function createBallast(options: CreateBallastOptions): Promise<Ball
       metrics,
       installation,
       server,
+      realtime,
       version,
       async start() {
         for (const service of services) await service.start();
