@@ -3,6 +3,7 @@ import { parseEnv } from 'node:util';
 import { Command, CommanderError } from 'commander';
 import {
   appSettingsModules,
+  createBallast,
   createLogger,
   formatDoctorReport,
   findPendingMigrations,
@@ -71,6 +72,101 @@ async function doctor(env: Env, json: boolean): Promise<number> {
   return report.ready ? 0 : 1;
 }
 
+type TasksAction =
+  { kind: 'stats' } | { kind: 'dead'; task?: string } | { kind: 'retry'; id: string } | { kind: 'discard'; id: string };
+
+function table(rows: readonly (readonly string[])[]): string {
+  const widths = rows[0]?.map((_, column) => Math.max(...rows.map((row) => row[column]?.length ?? 0))) ?? [];
+  return rows
+    .map((row) =>
+      row
+        .map((cell, column) => cell.padEnd(widths[column] ?? 0))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}
+
+/** `ballast tasks ...`: what operators need to see and do about background tasks. */
+async function tasksCommand(env: Env, action: TasksAction, json: boolean): Promise<number> {
+  let ballast;
+  try {
+    ballast = await createBallast({ apps, env: { ...env, LOG_LEVEL: env['LOG_LEVEL'] ?? 'warn' }, roles: [] });
+  } catch (error) {
+    return printStartupFailure(error);
+  }
+  const out = (text: string) => process.stdout.write(`${text}\n`);
+  try {
+    switch (action.kind) {
+      case 'stats': {
+        const stats = await ballast.tasks.stats();
+        if (json) return (out(JSON.stringify(stats, null, 2)), 0);
+        if (stats.length === 0) return (out('No tasks are defined.'), 0);
+        out(
+          table([
+            [
+              'TASK',
+              'WAITING',
+              'SCHEDULED',
+              'RUNNING',
+              'COMPLETED',
+              'FAILED',
+              'DEAD',
+              'OLDEST WAITING',
+              'FAILURE RATE 1H',
+            ],
+            ...stats.map((q) => [
+              q.task,
+              String(q.waiting),
+              String(q.scheduled),
+              String(q.active),
+              String(q.completed),
+              String(q.failed),
+              String(q.deadLetters),
+              `${Math.round(q.oldestWaitingSeconds)} s`,
+              `${(q.failureRate * 100).toFixed(1)}%`,
+            ]),
+          ]),
+        );
+        return 0;
+      }
+      case 'dead': {
+        const letters = await ballast.tasks.deadLetters(action.task, 1000);
+        if (json) return (out(JSON.stringify(letters, null, 2)), 0);
+        if (letters.length === 0) return (out('No dead letters.'), 0);
+        out(
+          table([
+            ['ID', 'TASK', 'FAILED AT', 'ATTEMPTS', 'LAST ERROR'],
+            ...letters.map((l) => [
+              l.id,
+              l.task,
+              l.failedAt.toISOString(),
+              String(l.attempts),
+              l.lastError.slice(0, 80),
+            ]),
+          ]),
+        );
+        return 0;
+      }
+      case 'retry':
+      case 'discard': {
+        const done =
+          action.kind === 'retry'
+            ? await ballast.tasks.retryDeadLetter(action.id)
+            : await ballast.tasks.discardDeadLetter(action.id);
+        if (!done) {
+          process.stderr.write(`No dead letter with id ${action.id} (see: ballast tasks dead)\n`);
+          return 1;
+        }
+        out(action.kind === 'retry' ? `Requeued ${action.id}.` : `Discarded ${action.id}.`);
+        return 0;
+      }
+    }
+  } finally {
+    await ballast.stop();
+  }
+}
+
 /** Runs the `ballast` command line; resolves with the exit code (serving commands keep running). */
 export async function runCli(argv: readonly string[], env: Env): Promise<number> {
   let exitCode = 0;
@@ -113,6 +209,41 @@ export async function runCli(argv: readonly string[], env: Env): Promise<number>
     .option('--json', 'print the report as JSON')
     .action(async (options: { json?: boolean }) => {
       exitCode = await doctor(envOf(), options.json === true);
+    });
+
+  const tasks = program.command('tasks').description('inspect and repair background tasks');
+  tasks
+    .command('stats')
+    .description('counts by state per task, oldest waiting age, failure rate over the last hour')
+    .option('--json', 'print as JSON')
+    .action(async (options: { json?: boolean }) => {
+      exitCode = await tasksCommand(envOf(), { kind: 'stats' }, options.json === true);
+    });
+  tasks
+    .command('dead')
+    .description('tasks that failed every retry, with their last error')
+    .argument('[task]', 'only this task')
+    .option('--json', 'print as JSON')
+    .action(async (task: string | undefined, options: { json?: boolean }) => {
+      exitCode = await tasksCommand(
+        envOf(),
+        task === undefined ? { kind: 'dead' } : { kind: 'dead', task },
+        options.json === true,
+      );
+    });
+  tasks
+    .command('retry')
+    .description('put a dead letter back on its queue')
+    .argument('<id>', 'the dead letter id (from: ballast tasks dead)')
+    .action(async (id: string) => {
+      exitCode = await tasksCommand(envOf(), { kind: 'retry', id }, false);
+    });
+  tasks
+    .command('discard')
+    .description('delete a dead letter for good')
+    .argument('<id>', 'the dead letter id (from: ballast tasks dead)')
+    .action(async (id: string) => {
+      exitCode = await tasksCommand(envOf(), { kind: 'discard', id }, false);
     });
 
   try {

@@ -12,6 +12,7 @@ import type { Config } from '#platform/config/load-config.ts';
 import type { SettingsModule } from '#platform/config/settings.ts';
 import type { Logger } from '#platform/logging/logger.ts';
 import type { ScheduleDefinition, TaskDefinition } from '#platform/tasks/define-task.ts';
+import type { EnqueueOptions } from '#platform/tasks/task-engine.ts';
 
 /** A Fastify instance whose route schemas are zod schemas (validation, types and OpenAPI). */
 export type Router = FastifyInstance<
@@ -31,6 +32,11 @@ export interface AppContext<Settings = unknown> {
   /** Kysely bound to the app's own schema; declare your tables with `ctx.db<Tables>()`. */
   db<Tables>(): Kysely<Tables>;
   readonly log: Logger;
+  /**
+   * Enqueues a background task; pass `{ tx }` to make it part of your transaction (it exists if and
+   * only if the transaction commits). Resolves with the task id, or null when deduplicated.
+   */
+  enqueue(task: string | TaskDefinition, payload: unknown, options?: EnqueueOptions): Promise<string | null>;
 }
 
 /** Where an app stands on the home page. */

@@ -10,6 +10,7 @@ import { redisSettings } from '#platform/runtime/redis.settings.ts';
 import { logSettings, runtimeSettings } from './runtime.settings.ts';
 import { describeSecretWeakness, loadOrCreateDevSecrets } from './secret-store.ts';
 import { securitySettings } from './security.settings.ts';
+import { taskSettings } from '#platform/tasks/tasks.settings.ts';
 import type { Environment, SettingsContext, SettingsModule } from './settings.ts';
 
 /** The platform's own settings modules, in the order they are documented. */
@@ -21,6 +22,7 @@ export const coreSettingsModules = [
   redisSettings,
   realtimeSettings,
   securitySettings,
+  taskSettings,
 ] as const;
 
 type Resolved<M> = M extends SettingsModule<string, z.ZodObject, infer Out> ? Out : never;
@@ -31,20 +33,18 @@ type DeepReadonly<T> = T extends (infer U)[]
     ? { readonly [K in keyof T]: DeepReadonly<T[K]> }
     : T;
 
-/** Every setting of Ballast, parsed once at boot and frozen. */
-export type Config = DeepReadonly<{
-  env: Environment;
-  isProduction: boolean;
-  projectRoot: string;
-  dataDir: string;
-  log: Resolved<typeof logSettings>;
-  http: Resolved<typeof httpSettings>;
-  db: Resolved<typeof databaseSettings>;
-  redis: Resolved<typeof redisSettings>;
-  realtime: Resolved<typeof realtimeSettings>;
-  security: Resolved<typeof securitySettings>;
-  apps: Record<string, unknown>;
-}>;
+type CoreModule = (typeof coreSettingsModules)[number];
+
+/** Every setting of Ballast, parsed once at boot and frozen: one entry per core module, by its key. */
+export type Config = DeepReadonly<
+  {
+    env: Environment;
+    isProduction: boolean;
+    projectRoot: string;
+    dataDir: string;
+    apps: Record<string, unknown>;
+  } & { [M in CoreModule as M['key']]: Resolved<M> }
+>;
 
 export interface LoadConfigOptions {
   /** The environment to read; only the process entry point passes `process.env`. */
@@ -127,12 +127,7 @@ export function loadConfig(options: LoadConfigOptions): Config {
     isProduction: ctx.env === 'production',
     projectRoot,
     dataDir: ctx.dataDir,
-    log: resolved['log'],
-    http: resolved['http'],
-    db: resolved['db'],
-    redis: resolved['redis'],
-    realtime: resolved['realtime'],
-    security: resolved['security'],
+    ...Object.fromEntries(coreSettingsModules.map((module) => [module.key, resolved[module.key]])),
     apps,
   };
   return deepFreeze(config) as Config;

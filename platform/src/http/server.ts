@@ -22,6 +22,8 @@ import type { Logger } from '#platform/logging/logger.ts';
 import { instrumentHttp, type Metrics } from '#platform/metrics/metrics.ts';
 import type { RealtimeHub } from '#platform/realtime/realtime-hub.ts';
 import { realtimeRoutes } from '#platform/realtime/realtime.routes.ts';
+import type { TaskEngine } from '#platform/tasks/task-engine.ts';
+import { tasksAdminRoutes } from '#platform/tasks/tasks-admin.routes.ts';
 import { handleError, handleNotFound } from './errors.ts';
 import { homeRoutes } from './home.routes.ts';
 import { registerRateLimit } from './rate-limit.ts';
@@ -37,6 +39,7 @@ export interface CreateServerOptions {
   readonly redis: Redis | undefined;
   readonly metrics: Metrics;
   readonly checks: () => readonly ReadinessCheck[];
+  readonly tasks: TaskEngine;
   readonly isShuttingDown: () => boolean;
   readonly version: string;
   /** Live updates: serves `GET /realtime` when given. */
@@ -161,6 +164,7 @@ export async function createServer(options: CreateServerOptions): Promise<Fastif
     isShuttingDown: options.isShuttingDown,
   });
   await app.register(homeRoutes, { apps: options.apps, version: options.version, apiDocs: config.http.apiDocs });
+  await app.register(tasksAdminRoutes, { config, tasks: options.tasks });
 
   for (const definition of options.apps) {
     if (definition.routes === undefined) continue;
@@ -170,6 +174,7 @@ export async function createServer(options: CreateServerOptions): Promise<Fastif
       config,
       db: <Tables>() => options.database.forSchema<Tables>(definition.name),
       log: log.child({ app: definition.name }),
+      enqueue: (task, payload, enqueueOptions) => options.tasks.enqueue(task, payload, enqueueOptions),
     };
     await app.register(
       async (scope) => {

@@ -12,11 +12,17 @@ import { createServer } from '#platform/http/server.ts';
 import { createLogger, type Logger } from '#platform/logging/logger.ts';
 import { createMetrics, type Metrics } from '#platform/metrics/metrics.ts';
 import { createRealtimeHub, type Realtime, type RealtimeHooks } from '#platform/realtime/realtime-hub.ts';
+import type { TaskDefinition } from '#platform/tasks/define-task.ts';
+import { createTaskEngine, type TaskEngine } from '#platform/tasks/task-engine.ts';
+import { instrumentTasks } from '#platform/tasks/task-metrics.ts';
 import { ensureInstallation, type Installation } from './installation.ts';
 import { readVersion } from './version.ts';
 
 /** The parts of Ballast a process runs: the web server, the worker, or both. */
 export type Role = 'web' | 'worker';
+
+/** Tasks the platform itself defines (notification delivery, ...), named `platform.*`. */
+export const platformTasks: TaskDefinition[] = [];
 
 /** A component with a lifecycle that Ballast starts after the database and stops before it. */
 export interface Service {
@@ -49,6 +55,8 @@ export interface Ballast {
   readonly server: FastifyInstance | undefined;
   /** Live updates: publish from any role; the web role serves the sockets. */
   readonly realtime: Realtime;
+  /** Background tasks: enqueue from any role; worked by the worker role. */
+  readonly tasks: TaskEngine;
   readonly version: string;
   /** Starts listening (web) and working (worker). Resolves with the URL when serving. */
   start(): Promise<string | undefined>;
@@ -96,6 +104,7 @@ export async function createBallast(options: CreateBallastOptions): Promise<Ball
   const version = readVersion(projectRoot);
   const database = await openDatabase({ config, log, applicationName: `ballast-${role}` });
   let redis: Redis | undefined;
+  let taskEngine: TaskEngine | undefined;
   try {
     const migrationSets = migrationSetsFor(options.apps);
     if (config.db.migrateOnStart) {
@@ -107,6 +116,18 @@ export async function createBallast(options: CreateBallastOptions): Promise<Ball
     const installation = await ensureInstallation(database);
     redis = config.redis.url === undefined ? undefined : connectRedis(config.redis.url, log);
     const metrics = createMetrics({ pool: database.pool, poolMax: config.db.poolMax, role });
+    const working = options.roles.includes('worker');
+    const taskMetrics = instrumentTasks(metrics, () => taskEngine, log);
+    const tasks = await createTaskEngine({
+      database,
+      log,
+      tasks: [...platformTasks, ...options.apps.flatMap((app) => app.tasks ?? [])],
+      schedules: options.apps.flatMap((app) => app.schedules ?? []),
+      settings: config.tasks,
+      supervise: working,
+      onRun: (task, outcome, seconds) => taskMetrics.onRun(task, outcome, seconds),
+    });
+    taskEngine = tasks;
     const realtime = createRealtimeHub({
       config,
       apps: options.apps.map((app) => app.name),
@@ -134,12 +155,21 @@ export async function createBallast(options: CreateBallastOptions): Promise<Ball
           redis,
           metrics,
           checks: () => checks,
+          tasks,
           isShuttingDown: () => shuttingDown,
           version,
           realtime,
         })
       : undefined;
     const services: Service[] = [realtime];
+    if (working) {
+      services.push({
+        name: 'task worker',
+        start: () => tasks.startWorking(),
+        // Stop claiming; running tasks get most of the shutdown budget to finish.
+        stop: () => tasks.stop(Math.max(1000, config.http.shutdownTimeoutMs - 2000)),
+      });
+    }
 
     let stopping: Promise<void> | undefined;
     const connectedRedis = redis;
@@ -152,6 +182,7 @@ export async function createBallast(options: CreateBallastOptions): Promise<Ball
       installation,
       server,
       realtime,
+      tasks,
       version,
       async start() {
         for (const service of services) await service.start();
@@ -172,6 +203,7 @@ export async function createBallast(options: CreateBallastOptions): Promise<Ball
           log.info('shutting down: draining requests');
           if (server !== undefined) await server.close();
           for (const service of [...services].reverse()) await service.stop();
+          if (!working) await tasks.stop(1000);
           if (connectedRedis !== undefined) await connectedRedis.quit().catch(() => connectedRedis.disconnect());
           await database.close();
           log.info('shutdown complete');
@@ -181,6 +213,7 @@ export async function createBallast(options: CreateBallastOptions): Promise<Ball
       },
     };
   } catch (error) {
+    await taskEngine?.stop(1000).catch(() => {});
     redis?.disconnect();
     await database.close();
     throw error;

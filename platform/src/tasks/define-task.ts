@@ -1,5 +1,7 @@
+import type { Kysely } from 'kysely';
 import type { z } from 'zod';
 import type { Logger } from '#platform/logging/logger.ts';
+import type { EnqueueOptions } from './task-engine.ts';
 
 /** What a task handler receives besides its payload. */
 export interface TaskContext {
@@ -9,8 +11,12 @@ export interface TaskContext {
   readonly attempt: number;
   /** A logger bound to the task name and id. */
   readonly log: Logger;
-  /** Aborted when the worker is forced to stop; long handlers should pass it on. */
+  /** Aborted when the run times out or the worker is forced to stop; long handlers should pass it on. */
   readonly signal: AbortSignal;
+  /** Kysely bound to the schema of the task's app (the part of its name before the first dot). */
+  db<Tables>(): Kysely<Tables>;
+  /** Enqueues a follow-up task; pass `{ tx }` to tie it to a transaction of this run. */
+  enqueue(task: string | TaskDefinition, payload: unknown, options?: EnqueueOptions): Promise<string | null>;
 }
 
 /**
@@ -23,12 +29,16 @@ export interface TaskDefinition<Schema extends z.ZodType = z.ZodType> {
   readonly handler: (payload: z.output<Schema>, ctx: TaskContext) => Promise<void>;
   /** Retries after the first failure before the task is dead-lettered. */
   readonly retries: number;
+  /** Delay before the first retry, in seconds; each later one roughly doubles (with jitter), up to an hour. */
+  readonly retryDelaySeconds: number;
   /** Longest one run may take, in seconds, before it is failed and retried. */
   readonly timeoutSeconds: number;
   /** Derives a deduplication key from the payload: a second enqueue with the same key is dropped. */
   readonly dedupeKey?: (payload: z.output<Schema>) => string;
-  /** Runs at most this many of this task at once on one worker. */
-  readonly concurrency: number;
+  /** Runs at most this many of this task at once on one worker (default: TASKS_CONCURRENCY). */
+  readonly concurrency?: number;
+  /** Queue priority when the enqueue gives none; higher runs first. */
+  readonly priority: number;
 }
 
 export interface DefineTaskOptions<Schema extends z.ZodType> {
@@ -36,14 +46,16 @@ export interface DefineTaskOptions<Schema extends z.ZodType> {
   readonly payload: Schema;
   readonly handler: (payload: z.output<Schema>, ctx: TaskContext) => Promise<void>;
   readonly retries?: number;
+  readonly retryDelaySeconds?: number;
   readonly timeoutSeconds?: number;
   readonly dedupeKey?: (payload: z.output<Schema>) => string;
   readonly concurrency?: number;
+  readonly priority?: number;
 }
 
 const taskName = /^[a-z][a-z0-9]*(\.[a-z][a-z0-9-]*)+$/;
 
-/** Declares a task. Defaults: 5 retries, 5 minute timeout, 4 at once per worker. */
+/** Declares a task. Defaults: 5 retries starting 5 s apart, a 5 minute timeout, TASKS_CONCURRENCY at once per worker. */
 export function defineTask<Schema extends z.ZodType>(options: DefineTaskOptions<Schema>): TaskDefinition<Schema> {
   if (!taskName.test(options.name)) {
     throw new Error(`task name "${options.name}" must read app.verb-noun, e.g. coach.send-care-plan`);
@@ -53,8 +65,10 @@ export function defineTask<Schema extends z.ZodType>(options: DefineTaskOptions<
     payload: options.payload,
     handler: options.handler,
     retries: options.retries ?? 5,
+    retryDelaySeconds: options.retryDelaySeconds ?? 5,
     timeoutSeconds: options.timeoutSeconds ?? 300,
-    concurrency: options.concurrency ?? 4,
+    priority: options.priority ?? 0,
+    ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
     ...(options.dedupeKey === undefined ? {} : { dedupeKey: options.dedupeKey }),
   });
 }
@@ -62,7 +76,7 @@ export function defineTask<Schema extends z.ZodType>(options: DefineTaskOptions<
 /** A cron schedule that enqueues a task once per tick, however many nodes run. */
 export interface ScheduleDefinition {
   readonly name: string;
-  /** Five-field cron expression, evaluated in UTC. */
+  /** Five-field cron expression (minute resolution), evaluated in UTC. */
   readonly cron: string;
   /** The task to enqueue on each tick. */
   readonly task: string;
