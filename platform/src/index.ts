@@ -56,3 +56,21 @@ export {
   type Generated,
 } from 'kysely';
 export { z } from 'zod';
+export {
+  channels,
+  defineNotification,
+  type Channel,
+  type NotificationDefinition,
+  type RenderedNotification,
+} from './notify/define-notification.ts';
+export type { InAppNotification, Notifier, Recipient, SendNotification } from './notify/notifier.ts';
+export type { EmailMessage, EmailSender } from './notify/providers/email.ts';
+export type { SmsMessage, SmsSender } from './notify/providers/sms.ts';
+export {
+  PermanentExternalError,
+  createExternalService,
+  type CallOptions,
+  type ExternalService,
+  type ExternalServiceOptions,
+} from './resilience/external-service.ts';
+export type { DeadLetter, EnqueueOptions, QueueStats, TaskEngine, ThroughputPoint } from './tasks/task-engine.ts';

@@ -13,6 +13,8 @@ import type { SettingsModule } from '#platform/config/settings.ts';
 import type { Logger } from '#platform/logging/logger.ts';
 import type { ScheduleDefinition, TaskDefinition } from '#platform/tasks/define-task.ts';
 import type { EnqueueOptions } from '#platform/tasks/task-engine.ts';
+import type { NotificationDefinition } from '#platform/notify/define-notification.ts';
+import type { Notifier } from '#platform/notify/notifier.ts';
 
 /** A Fastify instance whose route schemas are zod schemas (validation, types and OpenAPI). */
 export type Router = FastifyInstance<
@@ -37,6 +39,8 @@ export interface AppContext<Settings = unknown> {
    * only if the transaction commits). Resolves with the task id, or null when deduplicated.
    */
   enqueue(task: string | TaskDefinition, payload: unknown, options?: EnqueueOptions): Promise<string | null>;
+  /** Sends a notification of one of the declared types (in-app, email, SMS), each delivery a task. */
+  readonly notify: Notifier['send'];
 }
 
 /** Where an app stands on the home page. */
@@ -58,6 +62,8 @@ export interface AppDefinition<Settings = unknown> {
   readonly routes?: (router: Router, ctx: AppContext<Settings>) => Promise<void>;
   readonly tasks?: readonly TaskDefinition[];
   readonly schedules?: readonly ScheduleDefinition[];
+  /** The notification types this app sends, named `<app>.thing-happened`. */
+  readonly notifications?: readonly NotificationDefinition[];
 }
 
 const appName = /^[a-z][a-z0-9]{1,30}$/;
@@ -78,6 +84,9 @@ export function defineApp<Settings>(definition: AppDefinition<Settings>): AppDef
   }
   for (const item of [...(definition.tasks ?? []), ...(definition.schedules ?? [])]) {
     if (!item.name.startsWith(`${name}.`)) throw new Error(`app ${name}: "${item.name}" must start with "${name}."`);
+  }
+  for (const item of definition.notifications ?? []) {
+    if (!item.type.startsWith(`${name}.`)) throw new Error(`app ${name}: "${item.type}" must start with "${name}."`);
   }
   return Object.freeze({ ...definition });
 }

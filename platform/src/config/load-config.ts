@@ -11,6 +11,7 @@ import { logSettings, runtimeSettings } from './runtime.settings.ts';
 import { describeSecretWeakness, loadOrCreateDevSecrets } from './secret-store.ts';
 import { securitySettings } from './security.settings.ts';
 import { taskSettings } from '#platform/tasks/tasks.settings.ts';
+import { notifySettings } from '#platform/notify/notify.settings.ts';
 import type { Environment, SettingsContext, SettingsModule } from './settings.ts';
 
 /** The platform's own settings modules, in the order they are documented. */
@@ -23,6 +24,7 @@ export const coreSettingsModules = [
   realtimeSettings,
   securitySettings,
   taskSettings,
+  notifySettings,
 ] as const;
 
 type Resolved<M> = M extends SettingsModule<string, z.ZodObject, infer Out> ? Out : never;

@@ -23,6 +23,8 @@ import { instrumentHttp, type Metrics } from '#platform/metrics/metrics.ts';
 import type { RealtimeHub } from '#platform/realtime/realtime-hub.ts';
 import { realtimeRoutes } from '#platform/realtime/realtime.routes.ts';
 import type { TaskEngine } from '#platform/tasks/task-engine.ts';
+import { devInboxRoutes } from '#platform/notify/dev-inbox.routes.ts';
+import type { Notifier } from '#platform/notify/notifier.ts';
 import { tasksAdminRoutes } from '#platform/tasks/tasks-admin.routes.ts';
 import { handleError, handleNotFound } from './errors.ts';
 import { homeRoutes } from './home.routes.ts';
@@ -40,6 +42,7 @@ export interface CreateServerOptions {
   readonly metrics: Metrics;
   readonly checks: () => readonly ReadinessCheck[];
   readonly tasks: TaskEngine;
+  readonly notifier: Notifier;
   readonly isShuttingDown: () => boolean;
   readonly version: string;
   /** Live updates: serves `GET /realtime` when given. */
@@ -165,6 +168,7 @@ export async function createServer(options: CreateServerOptions): Promise<Fastif
   });
   await app.register(homeRoutes, { apps: options.apps, version: options.version, apiDocs: config.http.apiDocs });
   await app.register(tasksAdminRoutes, { config, tasks: options.tasks });
+  await app.register(devInboxRoutes, { config, db: options.database.db });
 
   for (const definition of options.apps) {
     if (definition.routes === undefined) continue;
@@ -175,6 +179,7 @@ export async function createServer(options: CreateServerOptions): Promise<Fastif
       db: <Tables>() => options.database.forSchema<Tables>(definition.name),
       log: log.child({ app: definition.name }),
       enqueue: (task, payload, enqueueOptions) => options.tasks.enqueue(task, payload, enqueueOptions),
+      notify: (type, message) => options.notifier.send(type, message),
     };
     await app.register(
       async (scope) => {

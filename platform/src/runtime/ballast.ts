@@ -14,6 +14,13 @@ import { createMetrics, type Metrics } from '#platform/metrics/metrics.ts';
 import { createRealtimeHub, type Realtime, type RealtimeHooks } from '#platform/realtime/realtime-hub.ts';
 import type { TaskDefinition } from '#platform/tasks/define-task.ts';
 import { createTaskEngine, type TaskEngine } from '#platform/tasks/task-engine.ts';
+import { StartupError, type StartupProblem } from '#platform/core/errors.ts';
+import type { NotificationDefinition } from '#platform/notify/define-notification.ts';
+import { createNotifier, type Notifier } from '#platform/notify/notifier.ts';
+import { createDevInboxSenders } from '#platform/notify/providers/dev-inbox.ts';
+import { createSmtpSender } from '#platform/notify/providers/smtp.ts';
+import { createTwilioSender } from '#platform/notify/providers/twilio.ts';
+import { createExternalService } from '#platform/resilience/external-service.ts';
 import { instrumentTasks } from '#platform/tasks/task-metrics.ts';
 import { ensureInstallation, type Installation } from './installation.ts';
 import { readVersion } from './version.ts';
@@ -21,8 +28,40 @@ import { readVersion } from './version.ts';
 /** The parts of Ballast a process runs: the web server, the worker, or both. */
 export type Role = 'web' | 'worker';
 
-/** Tasks the platform itself defines (notification delivery, ...), named `platform.*`. */
+/** Tasks the platform itself defines besides notification delivery, named `platform.*`. */
 export const platformTasks: TaskDefinition[] = [];
+
+/** Notification types the platform itself sends (account emails, ...), named `platform.*`. */
+export const platformNotifications: NotificationDefinition[] = [];
+
+/**
+ * In production, a notification type that uses a channel with no provider configured would fail
+ * every send: refuse to start instead, naming the types.
+ */
+export function checkNotificationChannels(
+  config: Config,
+  definitions: readonly NotificationDefinition[],
+): StartupProblem[] {
+  if (!config.isProduction) return [];
+  const problems: StartupProblem[] = [];
+  const using = (channel: 'email' | 'sms') =>
+    definitions.filter((definition) => definition.channels.includes(channel)).map((definition) => definition.type);
+  if (config.notify.smtpUrl === undefined && using('email').length > 0) {
+    problems.push({
+      setting: 'SMTP_URL',
+      message: `is missing, but these notifications send email: ${using('email').join(', ')}`,
+      fix: 'set SMTP_URL=smtps://user:password@smtp.example.com:465',
+    });
+  }
+  if (config.notify.twilio === undefined && using('sms').length > 0) {
+    problems.push({
+      setting: 'TWILIO_ACCOUNT_SID',
+      message: `is missing, but these notifications send SMS: ${using('sms').join(', ')}`,
+      fix: 'set TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM',
+    });
+  }
+  return problems;
+}
 
 /** A component with a lifecycle that Ballast starts after the database and stops before it. */
 export interface Service {
@@ -57,6 +96,8 @@ export interface Ballast {
   readonly realtime: Realtime;
   /** Background tasks: enqueue from any role; worked by the worker role. */
   readonly tasks: TaskEngine;
+  /** Notifications: in-app, email, SMS. */
+  readonly notify: Notifier;
   readonly version: string;
   /** Starts listening (web) and working (worker). Resolves with the URL when serving. */
   start(): Promise<string | undefined>;
@@ -94,6 +135,9 @@ export function appSettingsModules(apps: readonly AppDefinition[]): SettingsModu
 export async function createBallast(options: CreateBallastOptions): Promise<Ballast> {
   const projectRoot = options.projectRoot ?? defaultProjectRoot;
   const config = loadConfig({ env: options.env, apps: appSettingsModules(options.apps), projectRoot });
+  const notificationDefinitions = [...platformNotifications, ...options.apps.flatMap((app) => app.notifications ?? [])];
+  const channelProblems = checkNotificationChannels(config, notificationDefinitions);
+  if (channelProblems.length > 0) throw new StartupError(channelProblems);
   const role = options.roles.join('+');
   const log = createLogger({
     level: config.log.level,
@@ -118,10 +162,43 @@ export async function createBallast(options: CreateBallastOptions): Promise<Ball
     const metrics = createMetrics({ pool: database.pool, poolMax: config.db.poolMax, role });
     const working = options.roles.includes('worker');
     const taskMetrics = instrumentTasks(metrics, () => taskEngine, log);
+    const devInbox = createDevInboxSenders(database.db);
+    const externalService = (name: string) =>
+      createExternalService(
+        { name, timeoutMs: 15_000, retries: 0, breaker: { consecutiveFailures: 5, halfOpenAfterMs: 30_000 } },
+        { metrics, log },
+      );
+    const twilio = config.notify.twilio;
+    // The hub is created after the notifier (it needs the task engine first); pushes wait for it.
+    const live: { hub?: Realtime } = {};
+    const notify = createNotifier({
+      db: database.db,
+      log,
+      definitions: notificationDefinitions,
+      email:
+        config.notify.smtpUrl === undefined
+          ? devInbox.email
+          : createSmtpSender({ url: config.notify.smtpUrl, service: externalService('smtp') }),
+      sms: twilio === undefined ? devInbox.sms : createTwilioSender({ ...twilio, service: externalService('twilio') }),
+      emailFrom: config.notify.emailFrom,
+      enqueue: (task, payload, enqueueOptions) => {
+        if (taskEngine === undefined) throw new Error('task engine not ready');
+        return taskEngine.enqueue(task, payload, enqueueOptions);
+      },
+      push: async (userId, notification) => {
+        // A platform notification reaches the user in whichever app they have open.
+        const prefix = notification.type.slice(0, notification.type.indexOf('.'));
+        const apps = options.apps.some((app) => app.name === prefix) ? [prefix] : options.apps.map((app) => app.name);
+        for (const app of apps) {
+          await live.hub?.publish({ app, channel: `user:${userId}`, event: 'notification', data: notification });
+        }
+      },
+    });
     const tasks = await createTaskEngine({
       database,
       log,
-      tasks: [...platformTasks, ...options.apps.flatMap((app) => app.tasks ?? [])],
+      notify: (type, message) => notify.send(type, message),
+      tasks: [notify.deliveryTask, ...platformTasks, ...options.apps.flatMap((app) => app.tasks ?? [])],
       schedules: options.apps.flatMap((app) => app.schedules ?? []),
       settings: config.tasks,
       supervise: working,
@@ -139,6 +216,7 @@ export async function createBallast(options: CreateBallastOptions): Promise<Ball
       serve: options.roles.includes('web'),
       hooks: options.realtime,
     });
+    live.hub = realtime;
     const checks: ReadinessCheck[] = [
       databaseCheck(database),
       migrationsCheck(database, migrationSets),
@@ -156,6 +234,7 @@ export async function createBallast(options: CreateBallastOptions): Promise<Ball
           metrics,
           checks: () => checks,
           tasks,
+          notifier: notify,
           isShuttingDown: () => shuttingDown,
           version,
           realtime,
@@ -183,6 +262,7 @@ export async function createBallast(options: CreateBallastOptions): Promise<Ball
       server,
       realtime,
       tasks,
+      notify,
       version,
       async start() {
         for (const service of services) await service.start();

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { z } from 'zod';
 import type { Logger } from '#platform/logging/logger.ts';
 import type { EnqueueOptions } from './task-engine.ts';
+import type { Notifier } from '#platform/notify/notifier.ts';
 
 /** What a task handler receives besides its payload. */
 export interface TaskContext {
@@ -17,6 +18,8 @@ export interface TaskContext {
   db<Tables>(): Kysely<Tables>;
   /** Enqueues a follow-up task; pass `{ tx }` to tie it to a transaction of this run. */
   enqueue(task: string | TaskDefinition, payload: unknown, options?: EnqueueOptions): Promise<string | null>;
+  /** Sends a notification; give it an idempotency key derived from the task's work, never a random one. */
+  readonly notify: Notifier['send'];
 }
 
 /**

@@ -232,6 +232,11 @@ describe('operators', () => {
     expect(page).toContain('data-task="probe.record"');
     expect(page).toMatch(/completed [1-9]\d*/);
     const api = (await (await fetch(`${server.url}/admin/api/tasks`)).json()) as { queues: { task: string }[] };
-    expect(api.queues.map((queue) => queue.task).sort()).toEqual(['probe.flaky', 'probe.record', 'probe.send-receipt']);
+    expect(api.queues.map((queue) => queue.task).sort()).toEqual([
+      'platform.deliver-notification',
+      'probe.flaky',
+      'probe.record',
+      'probe.send-receipt',
+    ]);
   });
 });

@@ -3,6 +3,8 @@ import { PgBoss, fromKysely, type JobResult, type JobWithMetadata, type Queue } 
 import { AppError } from '#platform/core/errors.ts';
 import type { AnyKysely, Database } from '#platform/db/database.ts';
 import type { Logger } from '#platform/logging/logger.ts';
+import type { Notifier } from '#platform/notify/notifier.ts';
+import { PermanentExternalError } from '#platform/resilience/external-service.ts';
 import type { ScheduleDefinition, TaskDefinition } from './define-task.ts';
 
 /** pg-boss keeps its tables here, apart from the platform's and the apps'. */
@@ -74,6 +76,8 @@ export interface TaskEngineOptions {
   };
   /** Whether this process runs the maintenance and cron passes (worker processes do). */
   readonly supervise: boolean;
+  /** Sends notifications on behalf of task handlers. */
+  readonly notify?: Notifier['send'];
   /** Called after each run, for metrics. */
   readonly onRun?: (task: string, outcome: 'completed' | 'failed', seconds: number) => void;
 }
@@ -220,6 +224,10 @@ export async function createTaskEngine(options: TaskEngineOptions): Promise<Task
             signal,
             db: <Tables>() => database.forSchema<Tables>(task.name.slice(0, task.name.indexOf('.'))),
             enqueue: (next, payload, enqueueOptions) => engine.enqueue(next, payload, enqueueOptions),
+            notify: (type, message) => {
+              if (options.notify === undefined) throw new Error('notifications are not available here');
+              return options.notify(type, message);
+            },
           }),
         task.timeoutSeconds,
         job.signal,
@@ -227,6 +235,12 @@ export async function createTaskEngine(options: TaskEngineOptions): Promise<Task
       options.onRun?.(task.name, 'completed', (performance.now() - started) / 1000);
       return { id: job.id, status: 'completed' };
     } catch (error) {
+      if (error instanceof PermanentExternalError) {
+        // Retrying cannot help (the provider refused this request): straight to the dead letters.
+        taskLog.error({ err: error }, 'task refused permanently: dead-lettered without retries');
+        options.onRun?.(task.name, 'failed', (performance.now() - started) / 1000);
+        return { id: job.id, status: 'deadletter', output: { message: error.message } };
+      }
       const last = attempt > task.retries;
       taskLog[last ? 'error' : 'warn'](
         { err: error },
