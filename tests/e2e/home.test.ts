@@ -1,11 +1,8 @@
-import fs from 'node:fs';
-import path from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestBallast, type TestBallast } from '@ballast/platform/testing';
 import { apps } from '../../cli/src/apps.ts';
-import { browserUnavailable, launchBrowser } from '../support/browser.ts';
-import { projectRoot } from '../support/process.ts';
+import { browserUnavailable, launchBrowser, openPage as openBrowserPage, screenshotPath } from '../support/browser.ts';
 
 const unavailable = browserUnavailable();
 let server: TestBallast;
@@ -21,22 +18,8 @@ afterAll(async () => {
   await server.close();
 });
 
-/** Opens a page that records every console error, uncaught exception and CSP violation. */
-async function openPage(url: string): Promise<{ page: Page; problems: string[] }> {
-  const page = await browser!.newPage();
-  const problems: string[] = [];
-  page.on('console', (message) => {
-    if (message.type() === 'error') problems.push(`console: ${message.text()}`);
-  });
-  page.on('pageerror', (error) => problems.push(`uncaught: ${error.message}`));
-  await page.goto(url, { waitUntil: 'networkidle' });
-  return { page, problems };
-}
-
-function screenshotPath(name: string): string {
-  const dir = path.join(projectRoot, 'test-results');
-  fs.mkdirSync(dir, { recursive: true });
-  return path.join(dir, name);
+function openPage(url: string) {
+  return openBrowserPage(browser!, url);
 }
 
 describe('the home page in a real browser', () => {

@@ -1,5 +1,7 @@
 import fs from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
+import path from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { projectRoot } from './process.ts';
 
 /** Debian's Chromium; browser tests skip, saying so, when it is missing. */
 export const chromiumPath = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
@@ -24,4 +26,23 @@ export function launchBrowser(): Promise<Browser> {
       '--disable-sync',
     ],
   });
+}
+
+/** Opens a page that records every console error, uncaught exception and CSP violation. */
+export async function openPage(browser: Browser, url: string): Promise<{ page: Page; problems: string[] }> {
+  const page = await browser.newPage();
+  const problems: string[] = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error') problems.push(`console: ${message.text()}`);
+  });
+  page.on('pageerror', (error) => problems.push(`uncaught: ${error.message}`));
+  await page.goto(url, { waitUntil: 'networkidle' });
+  return { page, problems };
+}
+
+/** Where a test's screenshot goes (test-results/, git-ignored). */
+export function screenshotPath(name: string): string {
+  const dir = path.join(projectRoot, 'test-results');
+  fs.mkdirSync(dir, { recursive: true });
+  return path.join(dir, name);
 }

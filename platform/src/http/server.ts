@@ -1,5 +1,6 @@
 import path from 'node:path';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import fastifyFormbody from '@fastify/formbody';
 import fastifyStatic from '@fastify/static';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
@@ -115,6 +116,8 @@ export async function createServer(options: CreateServerOptions): Promise<Fastif
     windowMs: config.http.rateLimit.windowMs,
     redis: options.redis,
   });
+  // HTML forms (operator pages, sign-in without JavaScript) post urlencoded bodies.
+  await app.register(fastifyFormbody, { bodyLimit: config.http.bodyLimitBytes });
   await app.register(fastifyWebsocket, {
     options: { maxPayload: 64 * 1024 },
     // On shutdown every socket is told the server is going away (1001) rather than dropped.
