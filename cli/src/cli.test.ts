@@ -117,6 +117,25 @@ describe('ballast start with DATABASE_URL', () => {
     }
   });
 
+  it('`ballast tasks` prints queue statistics and dead letters, and refuses an unknown dead letter', async () => {
+    const env = { DATA_DIR: dataDir, DATABASE_URL: database.url };
+    const stats = runBallast(['tasks', 'stats'], env);
+    expect((await stats.exited).code).toBe(0);
+    expect(stats.output()).toMatch(/TASK\s+WAITING\s+SCHEDULED\s+RUNNING\s+COMPLETED\s+FAILED\s+DEAD\s+OLDEST WAITING/);
+    expect(stats.output()).toMatch(/platform\.deliver-notification\s+0\s+0\s+0/);
+    const json = runBallast(['tasks', 'stats', '--json'], env);
+    expect((await json.exited).code).toBe(0);
+    expect(JSON.parse(json.output())).toContainEqual(
+      expect.objectContaining({ task: 'platform.deliver-notification' }),
+    );
+    const dead = runBallast(['tasks', 'dead'], env);
+    expect((await dead.exited).code).toBe(0);
+    expect(dead.output()).toContain('No dead letters.');
+    const retry = runBallast(['tasks', 'retry', '00000000-0000-4000-8000-000000000000'], env);
+    expect((await retry.exited).code).toBe(1);
+    expect(retry.stderr()).toContain('No dead letter with id 00000000-0000-4000-8000-000000000000');
+  });
+
   it('doctor passes a healthy development deployment', async () => {
     const doctor = runBallast(['doctor'], { DATA_DIR: dataDir, DATABASE_URL: database.url });
     expect((await doctor.exited).code).toBe(0);
