@@ -9,6 +9,7 @@ const benchApp = defineApp({
   title: 'Bench',
   summary: 'The benchmark route.',
   status: 'available',
+  defaultAccess: 'public',
   routes: async (router) => {
     router.get(
       '/hello',

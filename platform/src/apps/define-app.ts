@@ -15,6 +15,7 @@ import type { ScheduleDefinition, TaskDefinition } from '#platform/tasks/define-
 import type { EnqueueOptions } from '#platform/tasks/task-engine.ts';
 import type { NotificationDefinition } from '#platform/notify/define-notification.ts';
 import type { Notifier } from '#platform/notify/notifier.ts';
+import type { Access } from '#platform/http/request-context.ts';
 
 /** A Fastify instance whose route schemas are zod schemas (validation, types and OpenAPI). */
 export type Router = FastifyInstance<
@@ -46,6 +47,19 @@ export interface AppContext<Settings = unknown> {
 /** Where an app stands on the home page. */
 export type AppStatus = 'available' | 'coming-soon';
 
+/** A role an app offers. */
+export interface AppRole {
+  /** Short name; the full role is `<app>:<name>`. */
+  readonly name: string;
+  readonly title: string;
+  /** Users may ask for it when they register. */
+  readonly selfService?: boolean;
+  /** Holders can sign in but get "awaiting approval" until an approver acts. */
+  readonly requiresApproval?: boolean;
+  /** Full role names whose holders approve it (platform admins always can). */
+  readonly approvers?: readonly string[];
+}
+
 /** The contract through which an app plugs into Ballast. */
 export interface AppDefinition<Settings = unknown> {
   /** Lower-case identifier: the Postgres schema, the URL segment (`/api/<name>`), the settings prefix. */
@@ -62,6 +76,10 @@ export interface AppDefinition<Settings = unknown> {
   readonly routes?: (router: Router, ctx: AppContext<Settings>) => Promise<void>;
   readonly tasks?: readonly TaskDefinition[];
   readonly schedules?: readonly ScheduleDefinition[];
+  /** The roles this app offers (`trader` becomes `<app>:trader`). */
+  readonly roles?: readonly AppRole[];
+  /** Who may call routes that declare no `config.access` (default: any signed-in user). */
+  readonly defaultAccess?: Access;
   /** The notification types this app sends, named `<app>.thing-happened`. */
   readonly notifications?: readonly NotificationDefinition[];
 }

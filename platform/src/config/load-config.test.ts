@@ -18,6 +18,7 @@ function productionEnv(overrides: Record<string, string | undefined> = {}): Reco
     PUBLIC_URL: 'https://app.example.com',
     SESSION_SECRET: strong,
     SIGNING_SECRET: strong2,
+    AUTH_SIGNING_KEYS: '[{"kty":"OKP","crv":"Ed25519"}]',
     ...overrides,
   };
 }

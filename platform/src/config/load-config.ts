@@ -12,6 +12,7 @@ import { describeSecretWeakness, loadOrCreateDevSecrets } from './secret-store.t
 import { securitySettings } from './security.settings.ts';
 import { taskSettings } from '#platform/tasks/tasks.settings.ts';
 import { notifySettings } from '#platform/notify/notify.settings.ts';
+import { authSettings } from '#platform/auth/auth.settings.ts';
 import type { Environment, SettingsContext, SettingsModule } from './settings.ts';
 
 /** The platform's own settings modules, in the order they are documented. */
@@ -25,6 +26,7 @@ export const coreSettingsModules = [
   securitySettings,
   taskSettings,
   notifySettings,
+  authSettings,
 ] as const;
 
 type Resolved<M> = M extends SettingsModule<string, z.ZodObject, infer Out> ? Out : never;

@@ -1,12 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defineApp } from '#platform/apps/define-app.ts';
 import { startTestBallast, type TestBallast } from '#platform/testing/ballast.ts';
+import { testSigningKeys } from '#platform/testing/keys.ts';
 
 const failingApp = defineApp({
   name: 'failing',
   title: 'Failing',
   summary: 'Throws.',
   status: 'available',
+  defaultAccess: 'public',
   routes: async (router) => {
     router.get('/boom', async () => {
       const error = new Error('relation "secret_internal_table" does not exist');
@@ -27,6 +29,8 @@ beforeAll(async () => {
       CORS_ORIGINS: 'https://app.example.com',
       SESSION_SECRET: 'p7Vd2-Lq9xWm4KsT8nRb1yZc6HfJ3gUe0aPo5iQw',
       SIGNING_SECRET: 'Qa1Ws2Ed3Rf4Tg5Yh6Uj7Ik8Ol9Pz0Xc-VbNmLkJh',
+      AUTH_SIGNING_KEYS: await testSigningKeys(),
+      SMTP_URL: 'smtp://127.0.0.1:2525',
     },
   });
 });

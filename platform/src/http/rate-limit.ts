@@ -11,7 +11,8 @@ export interface RateLimitPolicy {
   readonly name: string;
   readonly max: number;
   readonly windowMs: number;
-  readonly by: 'ip' | 'user' | 'ip+user';
+  /** `email` and `ip+email` count by the `email` field of the JSON body (sign-in, password reset). */
+  readonly by: 'ip' | 'user' | 'ip+user' | 'email' | 'ip+email';
   /** Routes that share a group share one counter (e.g. sign-in and its JSON twin). */
   readonly group?: string;
 }
@@ -25,7 +26,16 @@ function keyFor(policy: Pick<RateLimitPolicy, 'by'>, request: FastifyRequest): s
       return userId === undefined ? `ip:${request.ip}` : `user:${userId}`;
     case 'ip+user':
       return `ip:${request.ip}|user:${userId ?? '-'}`;
+    case 'email':
+      return `email:${emailOf(request)}`;
+    case 'ip+email':
+      return `ip:${request.ip}|email:${emailOf(request)}`;
   }
+}
+
+function emailOf(request: FastifyRequest): string {
+  const email = (request.body as { email?: unknown } | undefined)?.email;
+  return typeof email === 'string' ? email.trim().toLowerCase() : '-';
 }
 
 /**
@@ -39,6 +49,8 @@ export function rateLimit(policy: RateLimitPolicy) {
       max: policy.max,
       timeWindow: policy.windowMs,
       keyGenerator: (request: FastifyRequest) => `${policy.name}|${keyFor(policy, request)}`,
+      // Keys from the body need it parsed: count in preHandler instead of onRequest.
+      ...(policy.by === 'email' || policy.by === 'ip+email' ? { hook: 'preHandler' as const } : {}),
       ...(policy.group === undefined ? {} : { groupId: policy.group }),
     },
   };

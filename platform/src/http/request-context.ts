@@ -3,8 +3,21 @@ import type { RateLimitPolicy } from './rate-limit.ts';
 /** Who is making the request, once authentication has run (null for anonymous requests). */
 export interface RequestUser {
   readonly id: string;
+  readonly email: string;
+  /** Active roles, e.g. `coach:user`, `platform:admin`. */
   readonly roles: readonly string[];
+  /** Roles asked for and awaiting an approver. */
+  readonly pendingRoles: readonly string[];
+  readonly tokenId: string;
+  /** How the token came: a cookie (CSRF-checked on writes) or an `Authorization: Bearer` header. */
+  readonly via: 'cookie' | 'bearer';
 }
+
+/**
+ * Who may call a route: anyone, any signed-in user, or holders of one of the roles (platform
+ * admins pass every role check). App routes without an explicit access require a signed-in user.
+ */
+export type Access = 'public' | 'user' | readonly string[];
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -16,5 +29,7 @@ declare module 'fastify' {
     rateLimitPolicy?: RateLimitPolicy;
     /** False exempts the route from load shedding (health probes, metrics). */
     shedLoad?: boolean;
+    /** Who may call this route (enforced before the handler; listed by the permission matrix). */
+    access?: Access;
   }
 }

@@ -11,6 +11,7 @@ const probeApp = defineApp({
   title: 'Probe',
   summary: 'Routes that exercise the HTTP core.',
   status: 'available',
+  defaultAccess: 'public',
   routes: async (router) => {
     router.post(
       '/echo',
@@ -299,6 +300,7 @@ describe('rate limits', () => {
       title: 'Shared',
       summary: 'One limited route.',
       status: 'available',
+      defaultAccess: 'public',
       routes: async (router) => {
         router.get(
           '/limited',

@@ -25,6 +25,8 @@ import type { RealtimeHub } from '#platform/realtime/realtime-hub.ts';
 import { realtimeRoutes } from '#platform/realtime/realtime.routes.ts';
 import type { TaskEngine } from '#platform/tasks/task-engine.ts';
 import { devInboxRoutes } from '#platform/notify/dev-inbox.routes.ts';
+import { authRoutes, registerAuthentication } from '#platform/auth/auth.routes.ts';
+import type { AuthService } from '#platform/auth/auth.service.ts';
 import type { Notifier } from '#platform/notify/notifier.ts';
 import { tasksAdminRoutes } from '#platform/tasks/tasks-admin.routes.ts';
 import { handleError, handleNotFound } from './errors.ts';
@@ -44,6 +46,7 @@ export interface CreateServerOptions {
   readonly checks: () => readonly ReadinessCheck[];
   readonly tasks: TaskEngine;
   readonly notifier: Notifier;
+  readonly auth: AuthService;
   readonly isShuttingDown: () => boolean;
   readonly version: string;
   /** Live updates: serves `GET /realtime` when given. */
@@ -111,6 +114,8 @@ export async function createServer(options: CreateServerOptions): Promise<Fastif
     corsOrigins: config.http.corsOrigins,
     publicOrigin: config.http.publicOrigin,
   });
+  // Who is calling, before rate limits (per-user policies) and access checks need it.
+  await registerAuthentication(app, { config, auth: options.auth, db: options.database.db });
   await registerRateLimit(app, {
     max: config.http.rateLimit.max,
     windowMs: config.http.rateLimit.windowMs,
@@ -172,6 +177,7 @@ export async function createServer(options: CreateServerOptions): Promise<Fastif
   await app.register(homeRoutes, { apps: options.apps, version: options.version, apiDocs: config.http.apiDocs });
   await app.register(tasksAdminRoutes, { config, tasks: options.tasks });
   await app.register(devInboxRoutes, { config, db: options.database.db });
+  await app.register(authRoutes, { config, auth: options.auth, db: options.database.db });
 
   for (const definition of options.apps) {
     if (definition.routes === undefined) continue;
@@ -184,8 +190,13 @@ export async function createServer(options: CreateServerOptions): Promise<Fastif
       enqueue: (task, payload, enqueueOptions) => options.tasks.enqueue(task, payload, enqueueOptions),
       notify: (type, message) => options.notifier.send(type, message),
     };
+    const defaultAccess = definition.defaultAccess ?? 'user';
     await app.register(
       async (scope) => {
+        // Secure by default: a route that says nothing about access needs a signed-in user.
+        scope.addHook('onRoute', (route) => {
+          route.config = { ...route.config, access: route.config?.access ?? defaultAccess };
+        });
         await routes(scope.withTypeProvider<ZodTypeProvider>(), ctx);
       },
       { prefix: `/api/${definition.name}` },

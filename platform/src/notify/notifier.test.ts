@@ -363,6 +363,7 @@ describe('in production', () => {
           CORS_ORIGINS: 'https://app.example.com',
           SESSION_SECRET: 'p7Vd2-Lq9xWm4KsT8nRb1yZc6HfJ3gUe0aPo5iQw',
           SIGNING_SECRET: 'Qa1Ws2Ed3Rf4Tg5Yh6Uj7Ik8Ol9Pz0Xc-VbNmLkJh',
+          AUTH_SIGNING_KEYS: '[]',
         },
       }),
     ).rejects.toMatchObject({

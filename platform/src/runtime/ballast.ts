@@ -21,6 +21,9 @@ import { createDevInboxSenders } from '#platform/notify/providers/dev-inbox.ts';
 import { createSmtpSender } from '#platform/notify/providers/smtp.ts';
 import { createTwilioSender } from '#platform/notify/providers/twilio.ts';
 import { createExternalService } from '#platform/resilience/external-service.ts';
+import { authNotifications } from '#platform/auth/auth.notifications.ts';
+import { createAuthService, type AuthService, type RoleDefinition } from '#platform/auth/auth.service.ts';
+import { loadKeyRing } from '#platform/auth/signing-keys.ts';
 import { instrumentTasks } from '#platform/tasks/task-metrics.ts';
 import { ensureInstallation, type Installation } from './installation.ts';
 import { readVersion } from './version.ts';
@@ -32,7 +35,20 @@ export type Role = 'web' | 'worker';
 export const platformTasks: TaskDefinition[] = [];
 
 /** Notification types the platform itself sends (account emails, ...), named `platform.*`. */
-export const platformNotifications: NotificationDefinition[] = [];
+export const platformNotifications: NotificationDefinition[] = [...authNotifications];
+
+/** The roles every app declares, with their full names (`complaints:tc`). */
+export function roleDefinitionsOf(apps: readonly AppDefinition[]): RoleDefinition[] {
+  return apps.flatMap((app) =>
+    (app.roles ?? []).map((role) => ({
+      name: `${app.name}:${role.name}`,
+      title: role.title,
+      selfService: role.selfService ?? false,
+      requiresApproval: role.requiresApproval ?? false,
+      approvers: role.approvers ?? [],
+    })),
+  );
+}
 
 /**
  * In production, a notification type that uses a channel with no provider configured would fail
@@ -98,6 +114,8 @@ export interface Ballast {
   readonly tasks: TaskEngine;
   /** Notifications: in-app, email, SMS. */
   readonly notify: Notifier;
+  /** Accounts, sessions, roles. */
+  readonly auth: AuthService;
   readonly version: string;
   /** Starts listening (web) and working (worker). Resolves with the URL when serving. */
   start(): Promise<string | undefined>;
@@ -194,6 +212,24 @@ export async function createBallast(options: CreateBallastOptions): Promise<Ball
         }
       },
     });
+    const keys = await loadKeyRing({ configured: config.auth.signingKeys, dataDir: config.dataDir });
+    const googleClientId = config.auth.googleClientId;
+    const auth = createAuthService({
+      db: database.db,
+      keys,
+      tokens: {
+        // Stable across nodes and restarts: PUBLIC_URL in production, a fixed name in development.
+        issuer: config.auth.issuer ?? (config.isProduction ? config.http.publicUrl : 'http://localhost'),
+        audience: config.auth.audience,
+        ttlSeconds: config.auth.tokenTtlSeconds,
+      },
+      notify,
+      log,
+      publicUrl: config.http.publicUrl,
+      roles: roleDefinitionsOf(options.apps),
+      google:
+        googleClientId === undefined ? undefined : { clientId: googleClientId, jwksUrl: config.auth.googleJwksUrl },
+    });
     const tasks = await createTaskEngine({
       database,
       log,
@@ -235,6 +271,7 @@ export async function createBallast(options: CreateBallastOptions): Promise<Ball
           checks: () => checks,
           tasks,
           notifier: notify,
+          auth,
           isShuttingDown: () => shuttingDown,
           version,
           realtime,
@@ -263,6 +300,7 @@ export async function createBallast(options: CreateBallastOptions): Promise<Ball
       realtime,
       tasks,
       notify,
+      auth,
       version,
       async start() {
         for (const service of services) await service.start();

@@ -6,3 +6,4 @@ export { createTestDatabase, type TestDatabase } from './database.ts';
 export { startTestBallast, type TestBallast, type StartTestBallastOptions } from './ballast.ts';
 export { captureLogs, type CapturedLogs } from './logs.ts';
 export { makeTempDir } from './temp.ts';
+export { testSigningKeys } from './keys.ts';

@@ -1,0 +1,75 @@
+import { sql, type Kysely } from 'kysely';
+
+/** Accounts, roles, one-time tokens, and the append-only audit trail. */
+export async function up(db: Kysely<unknown>): Promise<void> {
+  await db.schema
+    .createTable('user')
+    .addColumn('id', 'uuid', (col) => col.primaryKey().defaultTo(sql`gen_random_uuid()`))
+    .addColumn('email', 'text', (col) => col.notNull().unique().check(sql`email = lower(email)`))
+    .addColumn('display_name', 'text')
+    .addColumn('password_hash', 'text')
+    .addColumn('email_verified_at', 'timestamptz')
+    .addColumn('google_sub', 'text', (col) => col.unique())
+    .addColumn('disabled_at', 'timestamptz')
+    // Every token carries the generation it was issued in; bumping it revokes all earlier tokens.
+    .addColumn('token_generation', 'integer', (col) => col.notNull().defaultTo(0))
+    .addColumn('created_at', 'timestamptz', (col) => col.notNull().defaultTo(sql`now()`))
+    .addColumn('updated_at', 'timestamptz', (col) => col.notNull().defaultTo(sql`now()`))
+    .execute();
+
+  await db.schema
+    .createTable('user_role')
+    .addColumn('user_id', 'uuid', (col) => col.notNull().references('user.id').onDelete('cascade'))
+    .addColumn('role', 'text', (col) => col.notNull())
+    .addColumn('status', 'text', (col) => col.notNull().check(sql`status in ('active', 'pending')`))
+    .addColumn('created_at', 'timestamptz', (col) => col.notNull().defaultTo(sql`now()`))
+    .addColumn('approved_at', 'timestamptz')
+    .addColumn('approved_by', 'uuid')
+    .addPrimaryKeyConstraint('user_role_pkey', ['user_id', 'role'])
+    .execute();
+
+  await db.schema
+    .createTable('one_time_token')
+    .addColumn('token_hash', 'text', (col) => col.primaryKey())
+    .addColumn('user_id', 'uuid', (col) => col.notNull().references('user.id').onDelete('cascade'))
+    .addColumn('purpose', 'text', (col) => col.notNull().check(sql`purpose in ('reset', 'verify')`))
+    .addColumn('expires_at', 'timestamptz', (col) => col.notNull())
+    .addColumn('used_at', 'timestamptz')
+    .addColumn('created_at', 'timestamptz', (col) => col.notNull().defaultTo(sql`now()`))
+    .execute();
+
+  await db.schema
+    .createTable('audit_event')
+    .addColumn('id', 'bigserial', (col) => col.primaryKey())
+    .addColumn('at', 'timestamptz', (col) => col.notNull().defaultTo(sql`now()`))
+    .addColumn('actor_id', 'uuid')
+    .addColumn('actor_email', 'text')
+    .addColumn('action', 'text', (col) => col.notNull())
+    .addColumn('target_type', 'text')
+    .addColumn('target_id', 'text')
+    .addColumn('ip', 'text')
+    .addColumn('user_agent', 'text')
+    .addColumn('before', 'jsonb')
+    .addColumn('after', 'jsonb')
+    .addColumn('details', 'jsonb')
+    .execute();
+  await db.schema.createIndex('audit_event_at').on('audit_event').column('at').execute();
+  await db.schema.createIndex('audit_event_action_at').on('audit_event').columns(['action', 'at']).execute();
+  // Append-only for the role the application connects as: history cannot be rewritten.
+  await sql`
+    create function platform.audit_event_append_only() returns trigger language plpgsql as $$
+    begin
+      raise exception 'audit_event is append-only';
+    end $$`.execute(db);
+  await sql`
+    create trigger audit_event_append_only before update or delete or truncate on platform.audit_event
+    for each statement execute function platform.audit_event_append_only()`.execute(db);
+}
+
+export async function down(db: Kysely<unknown>): Promise<void> {
+  await sql`drop trigger audit_event_append_only on platform.audit_event`.execute(db);
+  await sql`drop function platform.audit_event_append_only()`.execute(db);
+  for (const table of ['audit_event', 'one_time_token', 'user_role', 'user']) {
+    await db.schema.dropTable(table).execute();
+  }
+}

@@ -1,0 +1,48 @@
+import { z } from 'zod';
+import { defineSettings, integerSetting } from '#platform/config/settings.ts';
+
+/** Accounts and tokens. */
+export const authSettings = defineSettings('auth', {
+  schema: z.object({
+    AUTH_SIGNING_KEYS: z
+      .string()
+      .optional()
+      .describe(
+        'Private Ed25519 JWKs signing access tokens, as a JSON array, newest first: the first signs, all verify (required in production; generated and kept in DATA_DIR in development)',
+      ),
+    AUTH_ISSUER: z
+      .url()
+      .optional()
+      .describe('The `iss` of access tokens (default: PUBLIC_URL, or http://localhost in development)'),
+    AUTH_AUDIENCE: z.string().min(1).default('ballast').describe('The `aud` of access tokens'),
+    AUTH_TOKEN_TTL_SECONDS: integerSetting(86_400, 60, 30 * 86_400).describe(
+      'How long an access token (and its cookie) lives, in seconds (24 hours)',
+    ),
+    GOOGLE_CLIENT_ID: z
+      .string()
+      .optional()
+      .describe('OAuth client id for "Sign in with Google"; unset, the Google button is hidden'),
+    GOOGLE_JWKS_URL: z
+      .url()
+      .default('https://www.googleapis.com/oauth2/v3/certs')
+      .describe("Where Google's ID-token signing keys are published (tests point it at a local server)"),
+  }),
+  resolve: (values) => ({
+    signingKeys: values.AUTH_SIGNING_KEYS,
+    issuer: values.AUTH_ISSUER,
+    audience: values.AUTH_AUDIENCE,
+    tokenTtlSeconds: values.AUTH_TOKEN_TTL_SECONDS,
+    googleClientId: values.GOOGLE_CLIENT_ID,
+    googleJwksUrl: values.GOOGLE_JWKS_URL,
+  }),
+  checkProduction: (values) =>
+    values.AUTH_SIGNING_KEYS === undefined
+      ? [
+          {
+            setting: 'AUTH_SIGNING_KEYS',
+            message: 'is missing, so access tokens could not be verified by other nodes or after a restart',
+            fix: 'generate one with `npx ballast auth new-key` and set AUTH_SIGNING_KEYS to the printed JSON array',
+          },
+        ]
+      : [],
+});
