@@ -130,7 +130,10 @@ export async function authRoutes(server: FastifyInstance, options: AuthHttpOptio
   app.post(
     '/api/auth/register',
     {
-      config: { ...publicAccess, ...rateLimit({ name: 'register', max: 3, windowMs: 3_600_000, by: 'ip' }) },
+      config: {
+        ...publicAccess,
+        ...rateLimit({ name: 'register', max: config.auth.limits.registrationsPerHour, windowMs: 3_600_000, by: 'ip' }),
+      },
       schema: {
         tags: ['auth'],
         summary: 'Create an account (a verification email follows)',
@@ -172,7 +175,15 @@ export async function authRoutes(server: FastifyInstance, options: AuthHttpOptio
   app.post(
     '/api/auth/sign-in',
     {
-      config: { ...publicAccess, ...rateLimit({ name: 'sign-in', max: 10, windowMs: 15 * 60_000, by: 'ip+email' }) },
+      config: {
+        ...publicAccess,
+        ...rateLimit({
+          name: 'sign-in',
+          max: config.auth.limits.signInAttempts,
+          windowMs: 15 * 60_000,
+          by: 'ip+email',
+        }),
+      },
       schema: {
         tags: ['auth'],
         summary: 'Sign in with email and password',
@@ -222,7 +233,15 @@ export async function authRoutes(server: FastifyInstance, options: AuthHttpOptio
   app.post(
     '/api/auth/reset-request',
     {
-      config: { ...publicAccess, ...rateLimit({ name: 'reset-request', max: 3, windowMs: 3_600_000, by: 'email' }) },
+      config: {
+        ...publicAccess,
+        ...rateLimit({
+          name: 'reset-request',
+          max: config.auth.limits.resetRequestsPerHour,
+          windowMs: 3_600_000,
+          by: 'email',
+        }),
+      },
       schema: {
         tags: ['auth'],
         summary: 'Email a one-time password reset link',

@@ -18,6 +18,13 @@ export const authSettings = defineSettings('auth', {
     AUTH_TOKEN_TTL_SECONDS: integerSetting(86_400, 60, 30 * 86_400).describe(
       'How long an access token (and its cookie) lives, in seconds (24 hours)',
     ),
+    AUTH_REGISTRATIONS_PER_HOUR: integerSetting(3, 1, 100_000).describe('Registrations allowed per hour per client IP'),
+    AUTH_SIGN_IN_ATTEMPTS: integerSetting(10, 1, 100_000).describe(
+      'Sign-in attempts allowed per 15 minutes per client IP and email (failures also slow down after the third)',
+    ),
+    AUTH_RESET_REQUESTS_PER_HOUR: integerSetting(3, 1, 100_000).describe(
+      'Password reset emails allowed per hour per email',
+    ),
     GOOGLE_CLIENT_ID: z
       .string()
       .optional()
@@ -32,6 +39,11 @@ export const authSettings = defineSettings('auth', {
     issuer: values.AUTH_ISSUER,
     audience: values.AUTH_AUDIENCE,
     tokenTtlSeconds: values.AUTH_TOKEN_TTL_SECONDS,
+    limits: {
+      registrationsPerHour: values.AUTH_REGISTRATIONS_PER_HOUR,
+      signInAttempts: values.AUTH_SIGN_IN_ATTEMPTS,
+      resetRequestsPerHour: values.AUTH_RESET_REQUESTS_PER_HOUR,
+    },
     googleClientId: values.GOOGLE_CLIENT_ID,
     googleJwksUrl: values.GOOGLE_JWKS_URL,
   }),
