@@ -5,7 +5,12 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   await db.schema
     .createTable('user')
     .addColumn('id', 'uuid', (col) => col.primaryKey().defaultTo(sql`gen_random_uuid()`))
-    .addColumn('email', 'text', (col) => col.notNull().unique().check(sql`email = lower(email)`))
+    .addColumn('email', 'text', (col) =>
+      col
+        .notNull()
+        .unique()
+        .check(sql`email = lower(email)`),
+    )
     .addColumn('display_name', 'text')
     .addColumn('password_hash', 'text')
     .addColumn('email_verified_at', 'timestamptz')
