@@ -5,6 +5,8 @@ import {
   appSettingsModules,
   createBallast,
   createLogger,
+  newSigningJwk,
+  rotateDevKey,
   formatDoctorReport,
   findPendingMigrations,
   loadConfig,
@@ -211,6 +213,33 @@ export async function runCli(argv: readonly string[], env: Env): Promise<number>
       exitCode = await doctor(envOf(), options.json === true);
     });
 
+  const authCommand = program.command('auth').description('access-token signing keys');
+  authCommand
+    .command('new-key')
+    .description('print a new private signing key as a JSON array, for AUTH_SIGNING_KEYS (keep it secret)')
+    .action(async () => {
+      process.stdout.write(`${JSON.stringify([await newSigningJwk()])}\n`);
+    });
+  authCommand
+    .command('rotate-key')
+    .description('development: add a new signing key in DATA_DIR; earlier tokens keep verifying')
+    .action(async () => {
+      let config;
+      try {
+        config = loadConfig({ env: envOf(), apps: appSettingsModules(apps) });
+      } catch (error) {
+        exitCode = printStartupFailure(error);
+        return;
+      }
+      if (config.auth.signingKeys !== undefined) {
+        process.stderr.write(
+          'AUTH_SIGNING_KEYS is set: rotate by putting a new key (ballast auth new-key) in front of the list.\n',
+        );
+        exitCode = 1;
+        return;
+      }
+      process.stdout.write(`New signing key ${await rotateDevKey(config.dataDir)}; restart to sign with it.\n`);
+    });
   const tasks = program.command('tasks').description('inspect and repair background tasks');
   tasks
     .command('stats')

@@ -74,3 +74,8 @@ export {
   type ExternalServiceOptions,
 } from './resilience/external-service.ts';
 export type { DeadLetter, EnqueueOptions, QueueStats, TaskEngine, ThroughputPoint } from './tasks/task-engine.ts';
+export { newSigningJwk, rotateDevKey } from './auth/signing-keys.ts';
+export { PLATFORM_ADMIN, type AuthService, type PublicUser, type RoleDefinition } from './auth/auth.service.ts';
+export type { Access } from './http/request-context.ts';
+export type { AppRole } from './apps/define-app.ts';
+export { recordAudit, type AuditEntry } from './audit/audit.ts';

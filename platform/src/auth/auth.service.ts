@@ -109,7 +109,7 @@ export function createAuthService(options: AuthServiceOptions) {
   const googleKeys =
     options.google === undefined
       ? undefined
-      : createRemoteJWKSet(new URL(options.google.jwksUrl), { cooldownDuration: 30_000, cacheMaxAge: 3_600_000 });
+      : createRemoteJWKSet(new URL(options.google.jwksUrl), { cooldownDuration: 10_000, cacheMaxAge: 3_600_000 });
 
   async function findUser(
     where: { id?: string; email?: string; googleSub?: string },
