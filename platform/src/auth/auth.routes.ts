@@ -51,19 +51,16 @@ export async function registerAuthentication(app: FastifyInstance, options: Auth
   const { auth, config } = options;
   await app.register(fastifyCookie);
 
+  // One hook, before body parsing and validation: who is calling, may they write (CSRF), and may
+  // they call this route at all. An anonymous caller gets 401 whatever the body holds.
   app.addHook('onRequest', async (request) => {
     const bearer = bearerToken(request);
     const token = bearer ?? request.cookies[SESSION_COOKIE];
-    if (token === undefined || token === '') return;
-    const actor = await auth.authenticate(token);
-    if (actor === null) return;
-    const user: RequestUser = { ...actor, via: bearer === undefined ? 'cookie' : 'bearer' };
-    request.user = user;
-  });
-
-  app.addHook('preHandler', async (request) => {
-    const access: Access | undefined = request.routeOptions.config.access;
-    const user = request.user;
+    if (token !== undefined && token !== '') {
+      const actor = await auth.authenticate(token);
+      if (actor !== null) request.user = { ...actor, via: bearer === undefined ? 'cookie' : 'bearer' };
+    }
+    const user: RequestUser | null = request.user;
     if (user !== null && user.via === 'cookie' && unsafeMethods.has(request.method)) {
       const sent = request.headers[CSRF_HEADER];
       const expected = csrfTokenFor(config.security.sessionSecret, user.tokenId);
@@ -71,6 +68,7 @@ export async function registerAuthentication(app: FastifyInstance, options: Auth
         throw new AppError('forbidden', 'auth.csrf', 'Missing or wrong CSRF token (send the x-csrf-token header)');
       }
     }
+    const access: Access | undefined = request.routeOptions.config.access;
     if (access === undefined || access === 'public') return;
     if (user === null) throw new AppError('unauthenticated', 'auth.unauthenticated', 'Sign in first');
     if (access === 'user') return;
@@ -312,11 +310,21 @@ export async function authRoutes(server: FastifyInstance, options: AuthHttpOptio
   );
 
   // Administration: platform admins, and approvers for the roles they approve.
+  // Runs before validation, so a caller who may not use the route learns nothing from its schema.
+  const approverOnly = async (request: FastifyRequest): Promise<void> => {
+    const actor = request.user;
+    if (actor === null) throw new AppError('unauthenticated', 'auth.unauthenticated', 'Sign in first');
+    const approver =
+      actor.roles.includes(PLATFORM_ADMIN) ||
+      [...auth.roleDefinitions.values()].some((role) => auth.canManage(actor, role.name));
+    if (!approver) throw new AppError('forbidden', 'auth.forbidden', 'You do not have access to this');
+  };
   const userId = z.object({ id: z.uuid() });
   app.get(
     '/api/auth/admin/users',
     {
       config: { access: 'user' },
+      onRequest: approverOnly,
       schema: {
         tags: ['auth'],
         summary: 'Users, for admins and approvers',
@@ -324,11 +332,6 @@ export async function authRoutes(server: FastifyInstance, options: AuthHttpOptio
       },
     },
     async (request) => {
-      const actor = request.user!;
-      const isApprover =
-        actor.roles.includes(PLATFORM_ADMIN) ||
-        [...auth.roleDefinitions.values()].some((role) => auth.canManage(actor, role.name));
-      if (!isApprover) throw new AppError('forbidden', 'auth.forbidden', 'You do not have access to this');
       return { users: await auth.listUsers(request.query) };
     },
   );
@@ -336,6 +339,7 @@ export async function authRoutes(server: FastifyInstance, options: AuthHttpOptio
     '/api/auth/admin/users/:id/approve',
     {
       config: { access: 'user' },
+      onRequest: approverOnly,
       schema: {
         tags: ['auth'],
         summary: 'Approve a pending role',
@@ -343,14 +347,15 @@ export async function authRoutes(server: FastifyInstance, options: AuthHttpOptio
         body: z.object({ role: z.string() }),
       },
     },
-    async (request) => ({
-      user: await auth.approve(request.user!, request.params.id, request.body.role, originOf(request)),
-    }),
+    async (request) => {
+      return { user: await auth.approve(request.user!, request.params.id, request.body.role, originOf(request)) };
+    },
   );
   app.post(
     '/api/auth/admin/users/:id/roles',
     {
       config: { access: 'user' },
+      onRequest: approverOnly,
       schema: {
         tags: ['auth'],
         summary: 'Grant or remove roles',

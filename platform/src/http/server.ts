@@ -34,7 +34,22 @@ import { homeRoutes } from './home.routes.ts';
 import { registerRateLimit } from './rate-limit.ts';
 import { requestIdFor } from './request-id.ts';
 import { registerSecurity } from './security.ts';
-import './request-context.ts';
+import type { Access } from './request-context.ts';
+
+/** One route of the server, as the permission matrix sees it. */
+export interface RouteEntry {
+  readonly method: string;
+  readonly url: string;
+  readonly access: Access | undefined;
+  readonly websocket: boolean;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Every route registered, with its access rule. */
+    routeCatalog: readonly RouteEntry[];
+  }
+}
 
 export interface CreateServerOptions {
   readonly config: Config;
@@ -113,6 +128,16 @@ export async function createServer(options: CreateServerOptions): Promise<Fastif
     production: config.isProduction,
     corsOrigins: config.http.corsOrigins,
     publicOrigin: config.http.publicOrigin,
+  });
+  // Every route and who may call it, for the permission matrix and operators.
+  const routeCatalog: RouteEntry[] = [];
+  app.decorate('routeCatalog', routeCatalog);
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    for (const method of methods) {
+      if (method === 'HEAD') continue;
+      routeCatalog.push({ method, url: route.url, access: route.config?.access, websocket: route.websocket === true });
+    }
   });
   // Who is calling, before rate limits (per-user policies) and access checks need it.
   await registerAuthentication(app, { config, auth: options.auth, db: options.database.db });

@@ -1,0 +1,159 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestBallast, type TestBallast } from '@ballast/platform/testing';
+import { apps } from '../../cli/src/apps.ts';
+
+/**
+ * The permission matrix: every route of the platform and of every app, with who may call it.
+ * The table is the reviewed intent; the test fails when a route exists without an entry, when its
+ * declared access differs from the entry, or when a caller is let in or kept out against it.
+ * `other-user` lists routes that act on another user's object and must refuse a plain user.
+ */
+const reviewed: Record<string, 'public' | 'user' | 'admin'> = {
+  'GET /healthz': 'public',
+  'GET /readyz': 'public',
+  'GET /metrics': 'public',
+  'GET /': 'public',
+  'GET /.well-known/jwks.json': 'public',
+  'GET /api/auth/config': 'public',
+  'POST /api/auth/register': 'public',
+  'POST /api/auth/verify-email': 'public',
+  'POST /api/auth/sign-in': 'public',
+  'POST /api/auth/sign-out': 'user',
+  'GET /api/auth/me': 'user',
+  'POST /api/auth/password': 'user',
+  'POST /api/auth/reset-request': 'public',
+  'POST /api/auth/reset': 'public',
+  'POST /api/auth/google': 'public',
+  'GET /api/auth/setup': 'public',
+  'POST /api/auth/setup': 'public',
+  // Approvers (any signed-in user holding an approver role) and admins; the service refuses others.
+  'GET /api/auth/admin/users': 'user',
+  'POST /api/auth/admin/users/:id/approve': 'user',
+  'POST /api/auth/admin/users/:id/roles': 'user',
+  'POST /api/auth/admin/users/:id/disable': 'admin',
+  'POST /api/auth/admin/users/:id/enable': 'admin',
+  'GET /api/audit': 'admin',
+  'GET /api/audit.csv': 'admin',
+  'GET /realtime': 'public',
+};
+
+/** Routes on another user's object: a plain signed-in user must be refused even where 'user' passes the guard. */
+const otherUsersObjects = [
+  'GET /api/auth/admin/users',
+  'POST /api/auth/admin/users/:id/approve',
+  'POST /api/auth/admin/users/:id/roles',
+  'POST /api/auth/admin/users/:id/disable',
+  'POST /api/auth/admin/users/:id/enable',
+];
+
+/** Routes outside the matrix: documentation, static files, operator pages gated by environment. */
+const outside = (url: string) =>
+  url.startsWith('/docs') || url.startsWith('/assets') || url.startsWith('/admin/') || url.startsWith('/dev/');
+
+let server: TestBallast;
+const tokens: Record<'user' | 'admin', string> = { user: '', admin: '' };
+
+async function post(path: string, body: unknown, token?: string) {
+  const response = await fetch(`${server.url}${path}`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
+    },
+    body: JSON.stringify(body),
+  });
+  return (await response.json()) as Record<string, unknown>;
+}
+
+beforeAll(async () => {
+  server = await startTestBallast({ apps });
+  await post('/api/auth/setup', { email: 'matrix-admin@example.com', password: 'matrix admin passphrase' });
+  tokens.admin = (
+    await post('/api/auth/sign-in', { email: 'matrix-admin@example.com', password: 'matrix admin passphrase' })
+  )['token'] as string;
+  // A plain user (the registration flow itself is tested elsewhere).
+  const admin = tokens.admin;
+  await post('/api/auth/register', { email: 'matrix-user@example.com', password: 'matrix user passphrase' });
+  await server.ballast.database.db
+    .withSchema('platform')
+    .updateTable('user' as never)
+    .set({ email_verified_at: new Date() } as never)
+    .where('email' as never, '=', 'matrix-user@example.com' as never)
+    .execute();
+  tokens.user = (
+    await post('/api/auth/sign-in', { email: 'matrix-user@example.com', password: 'matrix user passphrase' })
+  )['token'] as string;
+  expect(admin).not.toBe('');
+  expect(tokens.user).not.toBe('');
+});
+
+afterAll(async () => {
+  await server.close();
+});
+
+function routes() {
+  // Sign-out revokes the caller's tokens: try it last.
+  const signOutLast = (url: string) => (url === '/api/auth/sign-out' ? 1 : 0);
+  return server.ballast
+    .server!.routeCatalog.filter((route) => !outside(route.url))
+    .toSorted((a, b) => signOutLast(a.url) - signOutLast(b.url));
+}
+
+async function attempt(method: string, url: string, token?: string): Promise<{ status: number; code?: string }> {
+  const path = url.replace(/:[a-zA-Z]+/g, '00000000-0000-4000-8000-000000000000');
+  if (url === '/realtime') return { status: 0 };
+  const response = await fetch(`${server.url}${path}`, {
+    method,
+    headers: {
+      ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
+      ...(method === 'GET' ? {} : { 'content-type': 'application/json' }),
+    },
+    ...(method === 'GET' ? {} : { body: '{}' }),
+  });
+  const text = await response.text();
+  let code: string | undefined;
+  try {
+    code = (JSON.parse(text) as { code?: string }).code;
+  } catch {
+    code = undefined;
+  }
+  return { status: response.status, ...(code === undefined ? {} : { code }) };
+}
+
+const refused = (answer: { status: number; code?: string }) =>
+  (answer.status === 401 || answer.status === 403) && (answer.code ?? '').startsWith('auth.');
+
+describe('the permission matrix', () => {
+  it('has a reviewed entry for every route, matching its declared access', () => {
+    const missing: string[] = [];
+    for (const route of routes()) {
+      const key = `${route.method} ${route.url}`;
+      const entry = reviewed[key];
+      if (entry === undefined) {
+        missing.push(key);
+        continue;
+      }
+      const declared = route.access === undefined ? 'public' : Array.isArray(route.access) ? 'admin' : route.access;
+      expect(declared, key).toBe(entry === 'admin' ? 'admin' : entry);
+    }
+    expect(missing, 'add these routes to the reviewed table with their intended access').toEqual([]);
+  });
+
+  it('lets in and keeps out anonymous callers, users and admins as the table says', async () => {
+    const problems: string[] = [];
+    for (const route of routes()) {
+      const entry = reviewed[`${route.method} ${route.url}`];
+      if (entry === undefined || route.websocket) continue;
+      const key = `${route.method} ${route.url}`;
+      const anonymous = await attempt(route.method, route.url);
+      const user = await attempt(route.method, route.url, tokens.user);
+      const admin = await attempt(route.method, route.url, tokens.admin);
+      const expectAnonymous = entry === 'public';
+      const expectUser = entry !== 'admin' && !otherUsersObjects.includes(key);
+      if (refused(anonymous) === expectAnonymous) problems.push(`${key}: anonymous ${JSON.stringify(anonymous)}`);
+      if (refused(user) === expectUser) problems.push(`${key}: user ${JSON.stringify(user)}`);
+      if (refused(admin)) problems.push(`${key}: admin ${JSON.stringify(admin)}`);
+    }
+    expect(problems).toEqual([]);
+  }, 60_000);
+});
