@@ -295,6 +295,31 @@ describe('access tokens', () => {
   });
 });
 
+describe('live updates', () => {
+  it('accepts a WebSocket authenticated by the session and refuses one without', async () => {
+    const { token, user } = await signUp('live@example.com');
+    const { default: WebSocket } = await import('ws');
+    const url = `${server.url.replace('http', 'ws')}/realtime?app=desk`;
+    const socket = new WebSocket(url, { headers: { authorization: `Bearer ${token}` } });
+    await new Promise((resolve, reject) => {
+      socket.once('open', resolve);
+      socket.once('unexpected-response', (_request, response) => reject(new Error(`refused ${response.statusCode}`)));
+    });
+    const received = new Promise<string>((resolve) =>
+      socket.once('message', (data: Buffer) => resolve(data.toString())),
+    );
+    await server.ballast.realtime.publish({ app: 'desk', channel: `user:${user.id}`, event: 'hello', data: { n: 1 } });
+    expect(JSON.parse(await received)).toMatchObject({ event: 'hello', data: { n: 1 } });
+    socket.close();
+    const anonymous = new WebSocket(url);
+    const status = await new Promise<number>((resolve) => {
+      anonymous.on('error', () => {});
+      anonymous.once('unexpected-response', (_request, response) => resolve(response.statusCode ?? 0));
+    });
+    expect(status).toBe(401);
+  });
+});
+
 describe('browser sessions', () => {
   it('refuses a cookie-authenticated write without the CSRF token, and accepts it with one', async () => {
     const { cookies, token } = await signUp('csrf@example.com');

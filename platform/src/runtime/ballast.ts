@@ -11,7 +11,12 @@ import { databaseCheck, diskCheck, migrationsCheck, redisCheck, type ReadinessCh
 import { createServer } from '#platform/http/server.ts';
 import { createLogger, type Logger } from '#platform/logging/logger.ts';
 import { createMetrics, type Metrics } from '#platform/metrics/metrics.ts';
-import { createRealtimeHub, type Realtime, type RealtimeHooks } from '#platform/realtime/realtime-hub.ts';
+import {
+  authenticateWithTicket,
+  createRealtimeHub,
+  type Realtime,
+  type RealtimeHooks,
+} from '#platform/realtime/realtime-hub.ts';
 import type { TaskDefinition } from '#platform/tasks/define-task.ts';
 import { createTaskEngine, type TaskEngine } from '#platform/tasks/task-engine.ts';
 import { StartupError, type StartupProblem } from '#platform/core/errors.ts';
@@ -241,6 +246,7 @@ export async function createBallast(options: CreateBallastOptions): Promise<Ball
       onRun: (task, outcome, seconds) => taskMetrics.onRun(task, outcome, seconds),
     });
     taskEngine = tasks;
+    const ticketAuthenticator = authenticateWithTicket(config.security.signingSecret);
     const realtime = createRealtimeHub({
       config,
       apps: options.apps.map((app) => app.name),
@@ -250,7 +256,13 @@ export async function createBallast(options: CreateBallastOptions): Promise<Ball
       log,
       installationId: installation.id,
       serve: options.roles.includes('web'),
-      hooks: options.realtime,
+      // Signed-in users connect with their session (cookie or bearer); a short-lived ticket
+      // still works for clients that cannot send either on a WebSocket handshake.
+      hooks: {
+        authenticate: async (request) =>
+          request.user === null ? ticketAuthenticator(request) : { userId: request.user.id },
+        ...options.realtime,
+      },
     });
     live.hub = realtime;
     const checks: ReadinessCheck[] = [

@@ -164,6 +164,8 @@ export async function createTaskEngine(options: TaskEngineOptions): Promise<Task
     schedule: options.supervise,
     superviseIntervalSeconds: settings.monitorIntervalSeconds,
     monitorIntervalSeconds: settings.monitorIntervalSeconds,
+    // The ready counts that switch workers into burst mode come from this cache (default 60 s).
+    queueCacheIntervalSeconds: settings.monitorIntervalSeconds,
     cronWorkerIntervalSeconds: 5,
     instanceName: options.supervise ? 'worker' : 'web',
     openTelemetry: { enabled: false },
@@ -302,26 +304,33 @@ export async function createTaskEngine(options: TaskEngineOptions): Promise<Task
 
     async startWorking() {
       for (const task of options.tasks) {
+        // pg-boss waits a poll interval after every fetch unless the fetch came back full and the
+        // batch is larger than one. Workers therefore take tasks two at a time: with a backlog they
+        // fetch again at once (burst), and new tasks wake idle workers through LISTEN/NOTIFY.
+        const concurrency = task.concurrency ?? settings.concurrency;
+        const batchSize = concurrency >= 2 ? 2 : 1;
         const id = await boss.work<
           unknown,
           unknown,
           {
             includeMetadata: true;
             perJobResults: true;
-            batchSize: 1;
+            batchSize: number;
             localConcurrency: number;
             pollingIntervalSeconds: number;
             notifyPollingIntervalSeconds: number;
+            burstWhenBatchFull: boolean;
           }
         >(
           task.name,
           {
             includeMetadata: true,
             perJobResults: true,
-            batchSize: 1,
-            localConcurrency: task.concurrency ?? settings.concurrency,
+            batchSize,
+            localConcurrency: Math.ceil(concurrency / batchSize),
             pollingIntervalSeconds: settings.pollIntervalSeconds,
             notifyPollingIntervalSeconds: settings.pollIntervalSeconds,
+            burstWhenBatchFull: true,
           },
           async (jobs) => Promise.all(jobs.map((job) => runJob(task, job))),
         );
