@@ -97,13 +97,14 @@ export interface LoadResult {
 export async function load(
   server: BenchServer,
   path: string,
-  options: { connections: number; seconds: number; warmupSeconds: number },
+  options: { connections: number; seconds: number; warmupSeconds: number; headers?: Record<string, string> },
 ): Promise<LoadResult> {
   const url = `${server.url}${path}`;
+  const headers = options.headers ?? {};
   if (options.warmupSeconds > 0)
-    await autocannon({ url, connections: options.connections, duration: options.warmupSeconds });
+    await autocannon({ url, headers, connections: options.connections, duration: options.warmupSeconds });
   const cpuBefore = server.cpuSeconds();
-  const result = await autocannon({ url, connections: options.connections, duration: options.seconds });
+  const result = await autocannon({ url, headers, connections: options.connections, duration: options.seconds });
   const cpu = server.cpuSeconds() - cpuBefore;
   return {
     requestsPerSecond: result.requests.average,

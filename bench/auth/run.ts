@@ -1,0 +1,139 @@
+// bench/auth: (1) a sign-in storm (argon2id at OWASP's parameters) from 50 concurrent clients while
+// a second client polls /healthz: sign-ins/s, and /healthz p99 during the storm versus idle;
+// (2) authenticated JSON requests/s versus the same route unauthenticated.
+// Usage: node bench/auth/run.ts [--clients 50] [--seconds 15]
+import { randomBytes } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { hashPassword } from '../../platform/src/auth/passwords.ts';
+import { makeTempDir } from '../../platform/src/testing/temp.ts';
+import { describeMachine, fixed, load, median, startServer, type LoadResult } from '../support/harness.ts';
+
+const { values } = parseArgs({
+  options: { clients: { type: 'string', default: '50' }, seconds: { type: 'string', default: '15' } },
+});
+const clients = Number(values.clients);
+const seconds = Number(values.seconds);
+const adminUrl =
+  process.env['BENCH_DATABASE_URL'] ?? process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const password = 'bench passphrase for sign-in';
+
+const dbName = `bench_auth_${randomBytes(4).toString('hex')}`;
+const admin = new pg.Client({ connectionString: adminUrl });
+await admin.connect();
+await admin.query(`create database ${dbName}`);
+const url = new URL(adminUrl);
+url.pathname = `/${dbName}`;
+
+function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+}
+
+/** Polls /healthz one request at a time until `until()` says stop; resolves with sorted latencies (ms). */
+async function pollHealth(base: string, until: () => boolean): Promise<number[]> {
+  const latencies: number[] = [];
+  while (!until()) {
+    const t0 = performance.now();
+    await (await fetch(`${base}/healthz`)).arrayBuffer();
+    latencies.push(performance.now() - t0);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return latencies.sort((a, b) => a - b);
+}
+
+const server = await startServer('bench/auth/ballast-server.ts', {
+  DATABASE_URL: url.toString(),
+  DATA_DIR: makeTempDir('ballast-bench-'),
+  LOAD_SHED_MAX_EVENT_LOOP_DELAY_MS: '0',
+  RATE_LIMIT_MAX: '100000000',
+  AUTH_SIGN_IN_ATTEMPTS: '100000000',
+  LOG_LEVEL: 'warn',
+});
+const lines: string[] = [];
+try {
+  // Users made straight in the database (registration is not what is measured).
+  const db = new pg.Client({ connectionString: url.toString() });
+  await db.connect();
+  const hash = await hashPassword(password);
+  for (let index = 0; index < clients; index++) {
+    await db.query(`insert into platform."user" (email, password_hash, email_verified_at) values ($1, $2, now())`, [
+      `storm-${index}@example.com`,
+      hash,
+    ]);
+  }
+  await db.end();
+  const signIn = async (index: number) => {
+    const response = await fetch(`${server.url}/api/auth/sign-in`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: `storm-${index}@example.com`, password }),
+    });
+    if (response.status !== 200) throw new Error(`sign-in answered ${response.status}`);
+    return ((await response.json()) as { token: string }).token;
+  };
+  const token = await signIn(0);
+
+  // Idle: /healthz alone.
+  let stop = Date.now() + 5000;
+  const idle = await pollHealth(server.url, () => Date.now() > stop);
+
+  // Storm: every client signs in again and again.
+  stop = Date.now() + seconds * 1000;
+  let signIns = 0;
+  const started = performance.now();
+  const storm = Promise.all(
+    Array.from({ length: clients }, async (_, index) => {
+      while (Date.now() < stop) {
+        await signIn(index);
+        signIns++;
+      }
+    }),
+  );
+  const during = await pollHealth(server.url, () => Date.now() > stop);
+  await storm;
+  const stormSeconds = (performance.now() - started) / 1000;
+
+  // Authenticated versus public JSON route, interleaved rounds.
+  const rounds = { public: [] as LoadResult[], authenticated: [] as LoadResult[] };
+  for (let round = 0; round < 3; round++) {
+    rounds.public.push(
+      await load(server, '/api/bench/hello?name=ballast', {
+        connections: 50,
+        seconds: 5,
+        warmupSeconds: round === 0 ? 2 : 0,
+      }),
+    );
+    rounds.authenticated.push(
+      await load(server, '/api/bench/me/hello?name=ballast', {
+        connections: 50,
+        seconds: 5,
+        warmupSeconds: round === 0 ? 2 : 0,
+        headers: { authorization: `Bearer ${token}` },
+      }),
+    );
+  }
+  const open = median(rounds.public);
+  const authed = median(rounds.authenticated);
+
+  lines.push(
+    `bench/auth: sign-in storm from ${clients} clients for ${seconds} s (argon2id m=19456 KiB, t=2, p=1); /healthz polled serially`,
+    `machine: ${describeMachine()}`,
+    '',
+    '| measure | value |',
+    '| --- | ---: |',
+    `| sign-ins/s during the storm | ${fixed(signIns / stormSeconds, 1)} |`,
+    `| /healthz p50 idle (ms) | ${fixed(percentile(idle, 50), 1)} |`,
+    `| /healthz p99 idle (ms) | ${fixed(percentile(idle, 99), 1)} |`,
+    `| /healthz p50 during the storm (ms) | ${fixed(percentile(during, 50), 1)} |`,
+    `| /healthz p99 during the storm (ms) | ${fixed(percentile(during, 99), 1)} (aim < 50) |`,
+    `| JSON route, public (requests/s) | ${fixed(open.requestsPerSecond, 0)} (${fixed(open.cpuMicrosPerRequest, 1)} µs CPU/request) |`,
+    `| JSON route, signed in with a bearer token (requests/s) | ${fixed(authed.requestsPerSecond, 0)} (${fixed(authed.cpuMicrosPerRequest, 1)} µs CPU/request) |`,
+    '',
+    `authenticated/public throughput = ${fixed(authed.requestsPerSecond / open.requestsPerSecond)}; /healthz p99 storm/idle = ${fixed(percentile(during, 99) / percentile(idle, 99))}`,
+  );
+} finally {
+  await server.stop();
+  await admin.query(`drop database if exists ${dbName} with (force)`);
+  await admin.end();
+}
+process.stdout.write(`${lines.join('\n')}\n`);
