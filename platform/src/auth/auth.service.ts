@@ -9,7 +9,7 @@ import type { Logger } from '#platform/logging/logger.ts';
 import type { Notifier } from '#platform/notify/notifier.ts';
 import { checkNewPassword, hashPassword, needsRehash, verifyPassword } from './passwords.ts';
 import type { KeyRing } from './signing-keys.ts';
-import { issueAccessToken, verifyAccessToken, type TokenSettings } from './tokens.ts';
+import { issueAccessToken, verifyAccessToken, type AccessClaims, type TokenSettings } from './tokens.ts';
 
 export const PLATFORM_ADMIN = 'platform:admin';
 
@@ -233,6 +233,23 @@ export function createAuthService(options: AuthServiceOptions) {
     }
   }
 
+  /**
+   * Signature and claim checks of recently seen tokens, cached until shortly before they expire:
+   * a signature does not change, so a browser's repeated requests skip the Ed25519 verification.
+   * Revocation is not cached: `authenticate` reads the user on every request.
+   */
+  const verified = new Map<string, AccessClaims>();
+  async function verifiedClaims(token: string): Promise<AccessClaims | null> {
+    const cached = verified.get(token);
+    if (cached !== undefined && cached.expiresAt.getTime() > Date.now() + 5000) return cached;
+    const claims = await verifyAccessToken(keys, tokens, token);
+    if (claims !== null) {
+      if (verified.size >= 10_000) verified.delete(verified.keys().next().value!);
+      verified.set(token, claims);
+    }
+    return claims;
+  }
+
   return {
     roleDefinitions,
 
@@ -241,16 +258,27 @@ export function createAuthService(options: AuthServiceOptions) {
 
     /** Verifies a token and loads its user: disabled users and revoked tokens are refused. */
     async authenticate(token: string): Promise<Actor | null> {
-      const claims = await verifyAccessToken(keys, tokens, token);
+      const claims = await verifiedClaims(token);
       if (claims === null) return null;
-      const row = await findUser({ id: claims.userId });
-      if (row === undefined || row.disabled_at !== null || row.token_generation !== claims.generation) return null;
-      const grants = await rolesOf(row.id);
+      // One primary-key read per request: sees revocation, disabling and role changes at once.
+      const rows = await sql<{
+        email: string;
+        disabled: boolean;
+        token_generation: number;
+        active: string[] | null;
+        pending: string[] | null;
+      }>`select u.email, u.disabled_at is not null as disabled, u.token_generation,
+           array_agg(r.role) filter (where r.status = 'active') as active,
+           array_agg(r.role) filter (where r.status = 'pending') as pending
+         from platform."user" u left join platform.user_role r on r.user_id = u.id
+         where u.id = ${claims.userId}::uuid group by u.id`.execute(db);
+      const row = rows.rows[0];
+      if (row === undefined || row.disabled || row.token_generation !== claims.generation) return null;
       return {
-        id: row.id,
+        id: claims.userId,
         email: row.email,
-        roles: grants.filter((grant) => grant.status === 'active').map((grant) => grant.role),
-        pendingRoles: grants.filter((grant) => grant.status === 'pending').map((grant) => grant.role),
+        roles: row.active ?? [],
+        pendingRoles: row.pending ?? [],
         tokenId: claims.tokenId,
       };
     },

@@ -1,3 +1,4 @@
+import os from 'node:os';
 import argon2 from 'argon2';
 import { dictionary } from '@zxcvbn-ts/language-common';
 import type { FieldError } from '#platform/core/errors.ts';
@@ -36,9 +37,29 @@ export function checkNewPassword(password: string, field: string, email?: string
   return undefined;
 }
 
+/**
+ * At most this many argon2 computations at once: one core short of all of them, so a sign-in
+ * storm queues here instead of starving the event loop (health checks and every other request).
+ */
+const HASH_SLOTS = Math.max(1, os.availableParallelism() - 1);
+let busySlots = 0;
+const waiting: (() => void)[] = [];
+
+async function withHashSlot<T>(work: () => Promise<T>): Promise<T> {
+  if (busySlots >= HASH_SLOTS) await new Promise<void>((resolve) => waiting.push(resolve));
+  else busySlots++;
+  try {
+    return await work();
+  } finally {
+    const next = waiting.shift();
+    if (next === undefined) busySlots--;
+    else next();
+  }
+}
+
 /** argon2id hash, computed on libuv's thread pool (never on the event loop). */
 export function hashPassword(password: string): Promise<string> {
-  return argon2.hash(password, ARGON2_OPTIONS);
+  return withHashSlot(() => argon2.hash(password, ARGON2_OPTIONS));
 }
 
 /** A hash of a random password, to spend the same time when an account does not exist. */
@@ -51,10 +72,11 @@ let dummyHash: Promise<string> | undefined;
 export async function verifyPassword(hash: string | null | undefined, password: string): Promise<boolean> {
   if (hash === null || hash === undefined) {
     dummyHash ??= hashPassword(`dummy-${Math.random()}`);
-    await argon2.verify(await dummyHash, password).catch(() => false);
+    const dummy = await dummyHash;
+    await withHashSlot(() => argon2.verify(dummy, password).catch(() => false));
     return false;
   }
-  return argon2.verify(hash, password).catch(() => false);
+  return withHashSlot(() => argon2.verify(hash, password).catch(() => false));
 }
 
 /** Whether a stored hash was made with weaker parameters than today's (rehash on next sign-in). */
