@@ -2,12 +2,15 @@ import type { FastifyRequest } from 'fastify';
 import type { Config } from '#platform/config/load-config.ts';
 import { AppError } from '#platform/core/errors.ts';
 
+const PLATFORM_ADMIN = 'platform:admin';
+
 /**
- * Who may use the operator pages. Until accounts and roles exist they are open in development and
- * test only; in production they answer 404, so nothing operational is exposed unauthenticated.
+ * Who may use the operator pages: platform admins, and in development and test anyone on the
+ * developer's machine. In production everyone else gets a 404, so nothing operational is exposed.
  */
 export function adminGuard(config: Config) {
-  return async (_request: FastifyRequest): Promise<void> => {
+  return async (request: FastifyRequest): Promise<void> => {
+    if (request.user?.roles.includes(PLATFORM_ADMIN) === true) return;
     if (config.isProduction) throw new AppError('not_found', 'http.not_found', 'Not found');
   };
 }

@@ -63,4 +63,32 @@ describe('in production', () => {
     });
     expect(response.body).not.toContain('secret_internal_table');
   });
+
+  it('shows operator pages and the development inbox to nobody but a platform admin', async () => {
+    const app = server.ballast.server!;
+    const setup = await app.inject({
+      method: 'POST',
+      url: '/api/auth/setup',
+      payload: { email: 'root@example.com', password: 'a production admin passphrase' },
+    });
+    expect(setup.statusCode).toBe(201);
+    const signIn = await app.inject({
+      method: 'POST',
+      url: '/api/auth/sign-in',
+      payload: { email: 'root@example.com', password: 'a production admin passphrase' },
+    });
+    const token = (signIn.json() as { token: string }).token;
+    expect((await app.inject({ method: 'GET', url: '/admin/tasks' })).statusCode).toBe(404);
+    const asAdmin = await app.inject({
+      method: 'GET',
+      url: '/admin/tasks',
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(asAdmin.statusCode).toBe(200);
+    expect(asAdmin.body).toContain('Background tasks');
+    expect(
+      (await app.inject({ method: 'GET', url: '/dev/inbox', headers: { authorization: `Bearer ${token}` } }))
+        .statusCode,
+    ).toBe(404);
+  });
 });
