@@ -77,7 +77,7 @@ describe('in production', () => {
       url: '/api/auth/sign-in',
       payload: { email: 'root@example.com', password: 'a production admin passphrase' },
     });
-    const token = (signIn.json() as { token: string }).token;
+    const token = signIn.json<{ token: string }>().token;
     expect((await app.inject({ method: 'GET', url: '/admin/tasks' })).statusCode).toBe(404);
     const asAdmin = await app.inject({
       method: 'GET',
