@@ -158,6 +158,28 @@ describe('enqueue', () => {
   });
 });
 
+describe('enqueueMany', () => {
+  it('stores a batch in the caller transaction: all of it when it commits, none when it rolls back', async () => {
+    const keys = Array.from({ length: 50 }, (_, index) => ({ key: `batch-${index}` }));
+    await expect(
+      server.ballast.database.db.transaction().execute(async (tx) => {
+        await server.ballast.tasks.enqueueMany(recordTask, [{ key: 'never-batch' }], { tx });
+        throw new Error('rolled back');
+      }),
+    ).rejects.toThrow('rolled back');
+    expect(await server.ballast.tasks.enqueueMany(recordTask, keys)).toBe(50);
+    await waitFor(
+      async () => (await db.selectFrom('run').select('key').where('key', 'like', 'batch-%').execute()).length,
+      (count) => count === 50,
+    );
+    expect(await runsOf('probe.record', 'never-batch')).toHaveLength(0);
+    await expect(server.ballast.tasks.enqueueMany(recordTask, [{ key: 'ok' }, { key: '' }])).rejects.toMatchObject({
+      code: 'tasks.invalid_payload',
+      errors: [expect.objectContaining({ field: '1.key' })],
+    });
+  });
+});
+
 describe('failures', () => {
   it('retries a failing task with growing delays, dead-letters it after the limit, and runs it again on requeue', async () => {
     await server.ballast.tasks.enqueue(flakyTask, { key: 'always-down' });

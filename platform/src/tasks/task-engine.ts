@@ -86,6 +86,16 @@ export interface TaskEngineOptions {
 export interface TaskEngine {
   /** Validates the payload and stores the task; resolves with its id, or null when deduplicated. */
   enqueue(task: string | TaskDefinition, payload: unknown, options?: EnqueueOptions): Promise<string | null>;
+  /**
+   * Enqueues many tasks of one kind in a few statements (1,000 per insert), all validated first;
+   * with `tx` they exist if and only if it commits. Tasks with dedupe keys go one by one.
+   * Resolves with how many were stored.
+   */
+  enqueueMany(
+    task: string | TaskDefinition,
+    payloads: readonly unknown[],
+    options?: Pick<EnqueueOptions, 'tx' | 'runAt' | 'priority'>,
+  ): Promise<number>;
   /** Starts working every task; running tasks get heartbeats. */
   startWorking(): Promise<void>;
   /**
@@ -300,6 +310,42 @@ export async function createTaskEngine(options: TaskEngineOptions): Promise<Task
       if (tx !== undefined) return send(tx);
       if (dedupeKey === undefined) return boss.send(name, data, sendOptions);
       return database.db.transaction().execute((own) => send(own as unknown as Kysely<unknown>));
+    },
+
+    async enqueueMany(taskOrName, payloads, enqueueOptions = {}) {
+      const name = typeof taskOrName === 'string' ? taskOrName : taskOrName.name;
+      const task = byName.get(name);
+      if (task === undefined) throw new Error(`unknown task ${name}`);
+      const parsed = payloads.map((payload, index) => {
+        const result = task.payload.safeParse(payload);
+        if (!result.success) {
+          throw new AppError('invalid_input', 'tasks.invalid_payload', `payload ${index} of task ${name} is invalid`, {
+            errors: result.error.issues.map((issue) => ({
+              field: [index, ...issue.path].join('.'),
+              message: issue.message,
+            })),
+          });
+        }
+        return result.data as object;
+      });
+      if (task.dedupeKey !== undefined) {
+        let stored = 0;
+        for (const payload of parsed) if ((await engine.enqueue(task, payload, enqueueOptions)) !== null) stored++;
+        return stored;
+      }
+      const tx = enqueueOptions.tx as Kysely<unknown> | undefined;
+      for (let start = 0; start < parsed.length; start += 1000) {
+        await boss.insert(
+          name,
+          parsed.slice(start, start + 1000).map((data) => ({
+            data,
+            priority: enqueueOptions.priority ?? task.priority,
+            ...(enqueueOptions.runAt === undefined ? {} : { startAfter: enqueueOptions.runAt }),
+          })),
+          tx === undefined ? {} : { db: fromKysely(tx) },
+        );
+      }
+      return parsed.length;
     },
 
     async startWorking() {
