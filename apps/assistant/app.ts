@@ -6,5 +6,6 @@ export default defineApp({
   title: 'AI assistant',
   summary: 'Chat with an assistant that answers from your documents with citations; buy and download audio packs.',
   status: 'coming-soon',
+  roles: [{ name: 'user', title: 'Assistant user', selfService: true }],
   migrations: new URL('./migrations/', import.meta.url).pathname,
 });

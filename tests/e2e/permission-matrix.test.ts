@@ -66,7 +66,8 @@ async function post(path: string, body: unknown, token?: string) {
 }
 
 beforeAll(async () => {
-  server = await startTestBallast({ apps });
+  // Many registrations from one IP in this file: the limit itself is tested in auth.test.ts.
+  server = await startTestBallast({ apps, env: { AUTH_REGISTRATIONS_PER_HOUR: '1000' } });
   await post('/api/auth/setup', { email: 'matrix-admin@example.com', password: 'matrix admin passphrase' });
   tokens.admin = (
     await post('/api/auth/sign-in', { email: 'matrix-admin@example.com', password: 'matrix admin passphrase' })
@@ -156,4 +157,42 @@ describe('the permission matrix', () => {
     }
     expect(problems).toEqual([]);
   }, 60_000);
+});
+
+describe('complaint desk roles', () => {
+  async function signedIn(email: string, role?: string): Promise<{ token: string; id: string }> {
+    const password = 'desk member passphrase';
+    await post('/api/auth/register', { email, password, ...(role === undefined ? {} : { role }) });
+    await server.ballast.database.db
+      .withSchema('platform')
+      .updateTable('user' as never)
+      .set({ email_verified_at: new Date() } as never)
+      .where('email' as never, '=', email as never)
+      .execute();
+    const session = await post('/api/auth/sign-in', { email, password });
+    return { token: session['token'] as string, id: (session['user'] as { id: string }).id };
+  }
+
+  it('lets a higher-committee member approve a trader, and not a technical-committee member', async () => {
+    // The matrix above signed the admin out: sign in again.
+    const adminToken = (
+      await post('/api/auth/sign-in', { email: 'matrix-admin@example.com', password: 'matrix admin passphrase' })
+    )['token'] as string;
+    const trader = await signedIn('trader@example.com', 'complaints:trader');
+    const hc = await signedIn('hc@example.com');
+    const tc = await signedIn('tc@example.com');
+    await post(`/api/auth/admin/users/${hc.id}/roles`, { add: ['complaints:hc'] }, adminToken);
+    await post(`/api/auth/admin/users/${tc.id}/roles`, { add: ['complaints:tc'] }, adminToken);
+
+    const byTc = await post(`/api/auth/admin/users/${trader.id}/approve`, { role: 'complaints:trader' }, tc.token);
+    expect(byTc).toMatchObject({ status: 403 });
+    const pending = await fetch(`${server.url}/api/auth/admin/users?status=pending`, {
+      headers: { authorization: `Bearer ${hc.token}` },
+    });
+    expect(((await pending.json()) as { users: { email: string }[] }).users.map((u) => u.email)).toContain(
+      'trader@example.com',
+    );
+    const byHc = await post(`/api/auth/admin/users/${trader.id}/approve`, { role: 'complaints:trader' }, hc.token);
+    expect(byHc['user']).toMatchObject({ roles: [{ role: 'complaints:trader', status: 'active' }] });
+  });
 });
