@@ -1,5 +1,6 @@
 import js from '@eslint/js';
 import type { Linter } from 'eslint';
+import reactHooks from 'eslint-plugin-react-hooks';
 import tseslint from 'typescript-eslint';
 
 const otherApps = (self: string): string[] =>
@@ -40,6 +41,15 @@ export default tseslint.config(
         { selector: 'Decorator', message: 'No decorators: Node runs the TypeScript directly.' },
       ],
     },
+  },
+  {
+    // Browser code: its own TypeScript project (DOM, JSX), and React's rules of hooks.
+    files: ['packages/ui/src/**/*.{ts,tsx}', 'platform/web/**/*.{ts,tsx}', 'apps/*/web/**/*.{ts,tsx}'],
+    languageOptions: {
+      parserOptions: { projectService: false, project: ['./tsconfig.web.json'], tsconfigRootDir: import.meta.dirname },
+    },
+    plugins: { 'react-hooks': reactHooks },
+    rules: { ...reactHooks.configs.recommended.rules },
   },
   {
     // Only process entry points, tests and benchmarks read the environment; everything else

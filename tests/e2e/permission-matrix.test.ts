@@ -20,6 +20,7 @@ const reviewed: Record<string, 'public' | 'user' | 'admin'> = {
   'POST /api/auth/sign-in': 'public',
   'POST /api/auth/sign-out': 'user',
   'GET /api/auth/me': 'user',
+  'GET /api/auth/session': 'public',
   'POST /api/auth/password': 'user',
   'POST /api/auth/reset-request': 'public',
   'POST /api/auth/reset': 'public',
@@ -28,6 +29,7 @@ const reviewed: Record<string, 'public' | 'user' | 'admin'> = {
   'POST /api/auth/setup': 'public',
   // Approvers (any signed-in user holding an approver role) and admins; the service refuses others.
   'GET /api/auth/admin/users': 'user',
+  'GET /api/auth/admin/roles': 'user',
   'POST /api/auth/admin/users/:id/approve': 'user',
   'POST /api/auth/admin/users/:id/roles': 'user',
   'POST /api/auth/admin/users/:id/disable': 'admin',
@@ -35,11 +37,21 @@ const reviewed: Record<string, 'public' | 'user' | 'admin'> = {
   'GET /api/audit': 'admin',
   'GET /api/audit.csv': 'admin',
   'GET /realtime': 'public',
+  // Page shells: they hold no data (the API they call checks access); /setup is 404 after setup.
+  'GET /sign-in': 'public',
+  'GET /register': 'public',
+  'GET /reset': 'public',
+  'GET /reset/confirm': 'public',
+  'GET /verify-email': 'public',
+  'GET /account': 'public',
+  'GET /awaiting-approval': 'public',
+  'GET /setup': 'public',
 };
 
 /** Routes on another user's object: a plain signed-in user must be refused even where 'user' passes the guard. */
 const otherUsersObjects = [
   'GET /api/auth/admin/users',
+  'GET /api/auth/admin/roles',
   'POST /api/auth/admin/users/:id/approve',
   'POST /api/auth/admin/users/:id/roles',
   'POST /api/auth/admin/users/:id/disable',

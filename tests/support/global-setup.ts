@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -52,8 +53,31 @@ async function redisAnswers(url: string): Promise<boolean> {
  * Finds the PostgreSQL the tests use: TEST_DATABASE_URL, else the local server on 5432, else an
  * embedded one started for this run. Finds Redis the same way (TEST_REDIS_URL, REDIS_URL, local).
  */
+const webBuild = Symbol.for('ballast.test.webBuild');
+
+/**
+ * Builds the browser code once per test run (both projects share this process), so the pages the
+ * browser tests open are the current source's.
+ */
+function buildWeb(): Promise<void> {
+  const shared = globalThis as unknown as Record<symbol, Promise<void> | undefined>;
+  // A child process: Vite bundles React's development build when NODE_ENV is not production, and
+  // here it is 'test'.
+  shared[webBuild] ??= new Promise<void>((resolve, reject) => {
+    const root = path.join(import.meta.dirname, '../..');
+    execFile(
+      process.execPath,
+      [path.join(root, 'node_modules/vite/bin/vite.js'), 'build', '--logLevel', 'error'],
+      { cwd: root, env: { ...process.env, NODE_ENV: 'production' } },
+      (error, _stdout, stderr) => (error === null ? resolve() : reject(new Error(`vite build failed: ${stderr}`))),
+    );
+  });
+  return shared[webBuild];
+}
+
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const env = process.env;
+  await buildWeb();
   let adminUrl = env['TEST_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
   let embedded: EmbeddedPostgres | undefined;
   let dataDir: string | undefined;

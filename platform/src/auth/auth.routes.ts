@@ -211,6 +211,15 @@ export async function authRoutes(server: FastifyInstance, options: AuthHttpOptio
     async (request) => ({ user: await auth.me(request.user!) }),
   );
 
+  app.get(
+    '/api/auth/session',
+    {
+      config: publicAccess,
+      schema: { tags: ['auth'], summary: 'Who is signed in, or null (for pages that work either way)' },
+    },
+    async (request) => ({ user: request.user === null ? null : await auth.me(request.user) }),
+  );
+
   app.post(
     '/api/auth/password',
     {
@@ -333,6 +342,23 @@ export async function authRoutes(server: FastifyInstance, options: AuthHttpOptio
     },
     async (request) => {
       return { users: await auth.listUsers(request.query) };
+    },
+  );
+  app.get(
+    '/api/auth/admin/roles',
+    {
+      config: { access: 'user' },
+      onRequest: approverOnly,
+      schema: { tags: ['auth'], summary: 'The roles the caller may grant, approve and remove' },
+    },
+    async (request) => {
+      const actor = request.user!;
+      const admin = actor.roles.includes(PLATFORM_ADMIN);
+      const roles = [...auth.roleDefinitions.values()]
+        .filter((role) => auth.canManage(actor, role.name))
+        .map((role) => ({ name: role.name, title: role.title, requiresApproval: role.requiresApproval }));
+      if (admin) roles.push({ name: PLATFORM_ADMIN, title: 'Platform administrator', requiresApproval: false });
+      return { roles, canDisable: admin };
     },
   );
   app.post(

@@ -56,7 +56,7 @@ export function page(options: PageOptions): string {
       <body>
         <header class="topbar">
           <a class="brand" href="/"><span class="brand-mark" aria-hidden="true"></span>Ballast</a>
-          <nav><a href="/docs">API docs</a><a href="/readyz">Health</a></nav>
+          <nav><a href="/docs">API docs</a><a href="/readyz">Health</a><a href="/account">Account</a></nav>
         </header>
         <main>${options.body}</main>
       </body>

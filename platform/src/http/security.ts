@@ -11,6 +11,8 @@ export interface SecurityOptions {
   /** Origins allowed to call the API from a browser, besides the site's own. */
   readonly corsOrigins: readonly string[];
   readonly publicOrigin: string;
+  /** Pages load Google Identity Services for "Sign in with Google" (GOOGLE_CLIENT_ID is set). */
+  readonly googleSignIn?: boolean;
 }
 
 /**
@@ -53,18 +55,21 @@ export function isOriginAllowed(request: FastifyRequest, allowed: ReadonlySet<st
  * The security headers of HTML documents: helmet's full set, with a CSP the apps' pages pass
  * (scripts and styles from our origin only, no inline script, no framing).
  */
-export function pageSecurityHeaders(production: boolean): Record<string, string> {
+export function pageSecurityHeaders(production: boolean, googleSignIn = false): Record<string, string> {
+  // Google's documented CSP for Identity Services: its script, its button's frame and styles.
+  const google = googleSignIn ? ['https://accounts.google.com/gsi/'] : [];
   return helmetHeaders({
     contentSecurityPolicy: {
       useDefaults: false,
       directives: {
         defaultSrc: ["'self'"],
         baseUri: ["'self'"],
-        scriptSrc: ["'self'"],
-        styleSrc: ["'self'"],
+        scriptSrc: ["'self'", ...google.map((origin) => `${origin}client`)],
+        styleSrc: ["'self'", ...google.map((origin) => `${origin}style`)],
+        ...(googleSignIn ? { frameSrc: google } : {}),
         imgSrc: ["'self'", 'data:', 'blob:'],
         fontSrc: ["'self'", 'data:'],
-        connectSrc: ["'self'"],
+        connectSrc: ["'self'", ...google],
         mediaSrc: ["'self'", 'blob:'],
         objectSrc: ["'none'"],
         frameAncestors: ["'none'"],
@@ -105,7 +110,7 @@ export function apiSecurityHeaders(production: boolean): Record<string, string> 
  * gets no CORS headers, so the browser withholds the answer.
  */
 export async function registerSecurity(app: FastifyInstance, options: SecurityOptions): Promise<void> {
-  const pageHeaders = Object.entries(pageSecurityHeaders(options.production));
+  const pageHeaders = Object.entries(pageSecurityHeaders(options.production, options.googleSignIn));
   const apiHeaders = Object.entries(apiSecurityHeaders(options.production));
   app.addHook('onSend', async (_request, reply, payload) => {
     const type = reply.getHeader('content-type');

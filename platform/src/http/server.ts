@@ -34,6 +34,8 @@ import { homeRoutes } from './home.routes.ts';
 import { registerRateLimit } from './rate-limit.ts';
 import { requestIdFor } from './request-id.ts';
 import { registerSecurity } from './security.ts';
+import { defaultWebDir, loadWebBuild, webAssets, type WebBuild } from './web-pages.ts';
+import { accountPageRoutes } from '#platform/auth/auth-pages.routes.ts';
 import type { Access } from './request-context.ts';
 
 /** One route of the server, as the permission matrix sees it. */
@@ -66,6 +68,8 @@ export interface CreateServerOptions {
   readonly version: string;
   /** Live updates: serves `GET /realtime` when given. */
   readonly realtime?: RealtimeHub;
+  /** The browser code (`vite build`); read from dist/web when not given. */
+  readonly web?: { readonly dir: string; readonly build: WebBuild };
 }
 
 const LOAD_SHED_RETRY_AFTER_SECONDS = 5;
@@ -128,6 +132,7 @@ export async function createServer(options: CreateServerOptions): Promise<Fastif
     production: config.isProduction,
     corsOrigins: config.http.corsOrigins,
     publicOrigin: config.http.publicOrigin,
+    googleSignIn: config.auth.googleClientId !== undefined,
   });
   // Every route and who may call it, for the permission matrix and operators.
   const routeCatalog: RouteEntry[] = [];
@@ -192,6 +197,9 @@ export async function createServer(options: CreateServerOptions): Promise<Fastif
     decorateReply: false,
     maxAge: config.isProduction ? '1h' : 0,
   });
+  const web = options.web ?? { dir: defaultWebDir, build: loadWebBuild(defaultWebDir) };
+  if (!web.build.built) log.warn({ dir: web.dir }, 'the web pages are not built: run npm run build:web');
+  await app.register(webAssets, { dir: web.dir, production: config.isProduction });
   await app.register(healthRoutes, {
     checks: options.checks,
     metrics: options.metrics,
@@ -203,6 +211,7 @@ export async function createServer(options: CreateServerOptions): Promise<Fastif
   await app.register(tasksAdminRoutes, { config, tasks: options.tasks });
   await app.register(devInboxRoutes, { config, db: options.database.db });
   await app.register(authRoutes, { config, auth: options.auth, db: options.database.db });
+  await app.register(accountPageRoutes, { build: web.build, auth: options.auth });
 
   for (const definition of options.apps) {
     if (definition.routes === undefined) continue;

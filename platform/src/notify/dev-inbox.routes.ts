@@ -4,12 +4,19 @@ import { z } from 'zod';
 import type { Config } from '#platform/config/load-config.ts';
 import { AppError } from '#platform/core/errors.ts';
 import type { AnyKysely } from '#platform/db/database.ts';
-import { html, page } from '#platform/http/html.ts';
+import { html, page, type SafeHtml } from '#platform/http/html.ts';
 import { listDevInbox } from './providers/dev-inbox.ts';
 
 export interface DevInboxRoutesOptions {
   readonly config: Config;
   readonly db: AnyKysely;
+}
+
+/** The message text with its web addresses made clickable (the links in sign-up and reset emails). */
+function linkify(text: string): SafeHtml[] {
+  return text
+    .split(/(https?:\/\/[^\s<>"']+)/g)
+    .map((part, index) => (index % 2 === 1 ? html`<a href="${part}">${part}</a>` : html`${part}`));
 }
 
 /**
@@ -44,7 +51,7 @@ export async function devInboxRoutes(server: FastifyInstance, options: DevInboxR
                 <time datetime="${message.createdAt.toISOString()}">${message.createdAt.toISOString()}</time>
               </p>
               ${message.subject === null ? '' : html`<h2 class="subject">${message.subject}</h2>`}
-              <pre class="body">${message.text}</pre>
+              <pre class="body">${linkify(message.text)}</pre>
               ${message.html === null ? '' : html`<p><a href="/dev/inbox/${message.id}/html">View as HTML</a></p>`}
             </li>`,
         )}

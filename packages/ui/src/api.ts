@@ -1,0 +1,87 @@
+/** The browser side of Ballast's HTTP API: JSON in and out, CSRF header on writes, problems as errors. */
+
+export const CSRF_COOKIE = 'ballast_csrf';
+export const CSRF_HEADER = 'x-csrf-token';
+
+/** An RFC 9457 problem the server answered with, or a network failure (status 0). */
+export class ApiError extends Error {
+  readonly status: number;
+  readonly code: string;
+  /** Validation problems by field name (`email`, `password`). */
+  readonly fields: Readonly<Record<string, string>>;
+  readonly details: unknown;
+
+  constructor(status: number, code: string, message: string, fields: Record<string, string> = {}, details?: unknown) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = code;
+    this.fields = fields;
+    this.details = details;
+  }
+}
+
+/** Reads one cookie the page may see (the CSRF token is deliberately readable; the session is not). */
+export function readCookie(name: string): string | undefined {
+  for (const part of document.cookie.split(';')) {
+    const [key, ...rest] = part.trim().split('=');
+    if (key === name) return decodeURIComponent(rest.join('='));
+  }
+  return undefined;
+}
+
+interface Problem {
+  title?: string;
+  detail?: string;
+  code?: string;
+  errors?: readonly { field?: string; path?: string; message: string }[];
+  details?: unknown;
+}
+
+async function problemOf(response: Response): Promise<ApiError> {
+  let problem: Problem = {};
+  try {
+    problem = (await response.json()) as Problem;
+  } catch {
+    // A proxy's HTML error page: keep the status line.
+  }
+  const fields: Record<string, string> = {};
+  for (const error of problem.errors ?? []) {
+    const field = (error.field ?? error.path ?? '').replace(/^\/?body[./]?/, '');
+    if (field !== '' && fields[field] === undefined) fields[field] = error.message;
+  }
+  const message = problem.detail ?? problem.title ?? `The server answered ${response.status} ${response.statusText}`;
+  return new ApiError(response.status, problem.code ?? 'http.error', message, fields, problem.details);
+}
+
+export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+/** Calls the API. Resolves with the JSON body (undefined for 204), rejects with an `ApiError`. */
+export async function api<T>(method: Method, path: string, body?: unknown): Promise<T> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (method !== 'GET') {
+    const csrf = readCookie(CSRF_COOKIE);
+    if (csrf !== undefined) headers[CSRF_HEADER] = csrf;
+  }
+  let response: Response;
+  try {
+    response = await fetch(path, {
+      method,
+      headers,
+      credentials: 'same-origin',
+      body: body === undefined ? null : JSON.stringify(body),
+    });
+  } catch {
+    throw new ApiError(0, 'network', 'Cannot reach the server. Check your connection and try again.');
+  }
+  if (!response.ok) throw await problemOf(response);
+  if (response.status === 204) return undefined as T;
+  return (await response.json()) as T;
+}
+
+/** A same-site path to go to after signing in, from `?next=`; anything else falls back. */
+export function safeNext(value: string | null, fallback: string): string {
+  if (value === null || !value.startsWith('/') || value.startsWith('//') || value.startsWith('/\\')) return fallback;
+  return value;
+}

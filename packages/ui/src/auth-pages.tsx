@@ -1,0 +1,480 @@
+import { useCallback, useEffect, useRef, useState } from 'react';
+import { api, safeNext } from './api.ts';
+import { ErrorMessage, Field, formText, Notice, SubmitButton, useSubmission } from './form.tsx';
+import { GoogleButton } from './google-button.tsx';
+import { Card, RequireUser } from './layout.tsx';
+import { rolesOf, useSession, type User } from './session.tsx';
+
+/** What the sign-in page offers, from `/api/auth/config`. */
+export interface AuthConfig {
+  readonly googleClientId: string | null;
+  readonly setupRequired: boolean;
+}
+
+export function useAuthConfig(): AuthConfig | undefined {
+  const [config, setConfig] = useState<AuthConfig | undefined>(undefined);
+  useEffect(() => {
+    api<AuthConfig>('GET', '/api/auth/config')
+      .then(setConfig)
+      .catch(() => setConfig({ googleClientId: null, setupRequired: false }));
+  }, []);
+  return config;
+}
+
+function query(name: string): string | null {
+  return new URLSearchParams(location.search).get(name);
+}
+
+/** Where to go once signed in: awaiting approval when every role the user asked for is pending. */
+export function landingFor(user: User, next: string): string {
+  const { active, pending } = rolesOf(user);
+  if (pending.length > 0 && active.length === 0) return `/awaiting-approval?next=${encodeURIComponent(next)}`;
+  return next;
+}
+
+const PASSWORD_HINT = 'At least 8 characters. Long passphrases are welcome; very common passwords are refused.';
+
+export function SignInPage({ defaultNext = '/account' }: { readonly defaultNext?: string }) {
+  const session = useSession();
+  const config = useAuthConfig();
+  const submission = useSubmission();
+  const [googleError, setGoogleError] = useState<string | undefined>(undefined);
+  const next = safeNext(query('next'), defaultNext);
+  const done = useCallback(
+    (user: User) => {
+      session.setUser(user);
+      location.assign(landingFor(user, next));
+    },
+    [session, next],
+  );
+
+  return (
+    <Card title="Sign in">
+      {config?.setupRequired === true ? (
+        <Notice>
+          No administrator exists yet: <a href="/setup">create the first administrator</a>.
+        </Notice>
+      ) : null}
+      <form
+        noValidate
+        onSubmit={submission.run(async (form) => {
+          const { user } = await api<{ user: User }>('POST', '/api/auth/sign-in', {
+            email: formText(form, 'email'),
+            password: formText(form, 'password'),
+          });
+          done(user);
+        })}
+        id="sign-in-form"
+      >
+        <Field label="Email" name="email" type="email" autoComplete="username" required />
+        <Field label="Password" name="password" type="password" autoComplete="current-password" required />
+        <ErrorMessage>{submission.error ?? googleError}</ErrorMessage>
+        <SubmitButton busy={submission.busy} busyLabel="Signing in…">
+          Sign in
+        </SubmitButton>
+      </form>
+      {config?.googleClientId ? (
+        <>
+          <p className="divider">or</p>
+          <GoogleButton clientId={config.googleClientId} onSignedIn={done} onError={setGoogleError} />
+        </>
+      ) : null}
+      <p className="form-links">
+        <a href={`/register?next=${encodeURIComponent(next)}`}>Create an account</a>
+        <a href="/reset">Forgot your password?</a>
+      </p>
+    </Card>
+  );
+}
+
+/** Registration; `role` (or `?role=` in the address) asks for an app role at the same time. */
+export function RegisterPage({ role = query('role') ?? undefined }: { readonly role?: string | undefined }) {
+  const submission = useSubmission();
+  const [sent, setSent] = useState<string | undefined>(undefined);
+  if (sent !== undefined) {
+    return (
+      <Card title="Check your inbox">
+        <Notice>{sent}</Notice>
+        <p>Open the link in the email to confirm your address; it signs you in.</p>
+      </Card>
+    );
+  }
+  return (
+    <Card title="Create an account">
+      <form
+        id="register-form"
+        noValidate
+        onSubmit={submission.run(async (form) => {
+          const displayName = formText(form, 'displayName').trim();
+          const answer = await api<{ message: string }>('POST', '/api/auth/register', {
+            email: formText(form, 'email'),
+            password: formText(form, 'password'),
+            ...(displayName === '' ? {} : { displayName }),
+            ...(role === undefined ? {} : { role }),
+          });
+          setSent(answer.message);
+        })}
+      >
+        <Field label="Name" name="displayName" autoComplete="name" error={submission.fields['displayName']} />
+        <Field
+          label="Email"
+          name="email"
+          type="email"
+          autoComplete="email"
+          required
+          error={submission.fields['email']}
+        />
+        <Field
+          label="Password"
+          name="password"
+          type="password"
+          autoComplete="new-password"
+          required
+          minLength={8}
+          hint={PASSWORD_HINT}
+          error={submission.fields['password']}
+        />
+        <ErrorMessage>{submission.error}</ErrorMessage>
+        <SubmitButton busy={submission.busy} busyLabel="Creating…">
+          Create account
+        </SubmitButton>
+      </form>
+      <p className="form-links">
+        <a href="/sign-in">I already have an account</a>
+      </p>
+    </Card>
+  );
+}
+
+export function ResetRequestPage() {
+  const submission = useSubmission();
+  const [sent, setSent] = useState<string | undefined>(undefined);
+  return (
+    <Card title="Reset your password">
+      {sent === undefined ? (
+        <form
+          id="reset-request-form"
+          noValidate
+          onSubmit={submission.run(async (form) => {
+            const answer = await api<{ message: string }>('POST', '/api/auth/reset-request', {
+              email: formText(form, 'email'),
+            });
+            setSent(answer.message);
+          })}
+        >
+          <p>We will email you a link to choose a new password. It works once, for 30 minutes.</p>
+          <Field label="Email" name="email" type="email" autoComplete="email" required />
+          <ErrorMessage>{submission.error}</ErrorMessage>
+          <SubmitButton busy={submission.busy} busyLabel="Sending…">
+            Email me a link
+          </SubmitButton>
+        </form>
+      ) : (
+        <Notice>{sent}</Notice>
+      )}
+      <p className="form-links">
+        <a href="/sign-in">Back to sign in</a>
+      </p>
+    </Card>
+  );
+}
+
+export function ResetConfirmPage() {
+  const submission = useSubmission();
+  const [done, setDone] = useState<string | undefined>(undefined);
+  const token = query('token');
+  if (token === null) {
+    return (
+      <Card title="Choose a new password">
+        <ErrorMessage>This link is incomplete. Open the link from the email again, or ask for a new one.</ErrorMessage>
+        <a href="/reset">Ask for a new link</a>
+      </Card>
+    );
+  }
+  return (
+    <Card title="Choose a new password">
+      {done === undefined ? (
+        <form
+          id="reset-form"
+          noValidate
+          onSubmit={submission.run(async (form) => {
+            const answer = await api<{ message: string }>('POST', '/api/auth/reset', {
+              token,
+              password: formText(form, 'password'),
+            });
+            setDone(answer.message);
+          })}
+        >
+          <Field
+            label="New password"
+            name="password"
+            type="password"
+            autoComplete="new-password"
+            required
+            minLength={8}
+            hint={PASSWORD_HINT}
+            error={submission.fields['password']}
+          />
+          <ErrorMessage>{submission.error}</ErrorMessage>
+          <SubmitButton busy={submission.busy} busyLabel="Saving…">
+            Set new password
+          </SubmitButton>
+          {submission.error?.includes('link') ? (
+            <p>
+              <a href="/reset">Ask for a new link</a>
+            </p>
+          ) : null}
+        </form>
+      ) : (
+        <>
+          <Notice>{done}</Notice>
+          <a className="button" data-variant="primary" href="/sign-in">
+            Sign in
+          </a>
+        </>
+      )}
+    </Card>
+  );
+}
+
+export function VerifyEmailPage({ defaultNext = '/account' }: { readonly defaultNext?: string }) {
+  const session = useSession();
+  const token = query('token');
+  const [state, setState] = useState<{ status: 'working' | 'done' | 'failed'; message?: string; next?: string }>(
+    token === null
+      ? { status: 'failed', message: 'This link is incomplete. Open the link from the email again.' }
+      : { status: 'working' },
+  );
+  const sent = useRef(false);
+  useEffect(() => {
+    if (token === null || sent.current) return;
+    sent.current = true;
+    api<{ user: User }>('POST', '/api/auth/verify-email', { token })
+      .then(({ user }) => {
+        session.setUser(user);
+        setState({ status: 'done', next: landingFor(user, safeNext(query('next'), defaultNext)) });
+      })
+      .catch((error: unknown) =>
+        setState({ status: 'failed', message: error instanceof Error ? error.message : String(error) }),
+      );
+    // The token is spent on first use: run once per page load.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, []);
+  return (
+    <Card title="Confirm your email">
+      {state.status === 'working' ? <p className="muted">Confirming…</p> : null}
+      {state.status === 'done' ? (
+        <>
+          <Notice>Your email address is confirmed and you are signed in.</Notice>
+          <a className="button" data-variant="primary" href={state.next}>
+            Continue
+          </a>
+        </>
+      ) : null}
+      {state.status === 'failed' ? (
+        <>
+          <ErrorMessage>{state.message}</ErrorMessage>
+          <p>
+            <a href="/sign-in">Sign in</a> or <a href="/register">register again</a> to get a new link.
+          </p>
+        </>
+      ) : null}
+    </Card>
+  );
+}
+
+function ChangePasswordForm() {
+  const session = useSession();
+  const submission = useSubmission();
+  const [saved, setSaved] = useState(false);
+  return (
+    <form
+      id="password-form"
+      noValidate
+      onSubmit={submission.run(async (form, element) => {
+        const { user } = await api<{ user: User }>('POST', '/api/auth/password', {
+          currentPassword: formText(form, 'currentPassword'),
+          newPassword: formText(form, 'newPassword'),
+        });
+        session.setUser(user);
+        element.reset();
+        setSaved(true);
+      })}
+    >
+      <h2>Change password</h2>
+      <Field
+        label="Current password"
+        name="currentPassword"
+        type="password"
+        autoComplete="current-password"
+        required
+        error={submission.fields['currentPassword']}
+      />
+      <Field
+        label="New password"
+        name="newPassword"
+        type="password"
+        autoComplete="new-password"
+        required
+        minLength={8}
+        hint={PASSWORD_HINT}
+        error={submission.fields['newPassword']}
+      />
+      <ErrorMessage>{submission.error}</ErrorMessage>
+      {saved && submission.error === undefined ? (
+        <Notice>Password changed. Every other session is signed out.</Notice>
+      ) : null}
+      <SubmitButton busy={submission.busy} busyLabel="Saving…">
+        Change password
+      </SubmitButton>
+    </form>
+  );
+}
+
+export function AccountPage() {
+  const session = useSession();
+  return (
+    <RequireUser>
+      {(user) => {
+        const { active, pending } = rolesOf(user);
+        return (
+          <section className="card" aria-labelledby="account-title">
+            <h1 id="account-title">Your account</h1>
+            <dl className="facts">
+              <dt>Email</dt>
+              <dd data-testid="account-email">
+                {user.email}{' '}
+                {user.emailVerified ? (
+                  <span className="badge" data-state="ok">
+                    verified
+                  </span>
+                ) : null}
+              </dd>
+              <dt>Name</dt>
+              <dd>{user.displayName ?? '—'}</dd>
+              <dt>Roles</dt>
+              <dd>
+                {active.length === 0 && pending.length === 0 ? 'none' : null}
+                {active.map((role) => (
+                  <span key={role} className="badge" data-state="ok">
+                    {role}
+                  </span>
+                ))}
+                {pending.map((role) => (
+                  <span key={role} className="badge" data-state="soon" title="Awaiting approval">
+                    {role} (awaiting approval)
+                  </span>
+                ))}
+              </dd>
+              <dt>Member since</dt>
+              <dd>{new Date(user.createdAt).toLocaleDateString()}</dd>
+            </dl>
+            <ChangePasswordForm />
+            <h2>Sign out</h2>
+            <p>Signing out ends every session of this account, on every device.</p>
+            <button
+              type="button"
+              className="button"
+              onClick={() => {
+                void session.signOut().then(() => location.assign('/sign-in'));
+              }}
+            >
+              Sign out everywhere
+            </button>
+          </section>
+        );
+      }}
+    </RequireUser>
+  );
+}
+
+export function AwaitingApprovalPage() {
+  const session = useSession();
+  return (
+    <RequireUser>
+      {(user) => {
+        const { pending } = rolesOf(user);
+        const next = safeNext(query('next'), '/account');
+        return (
+          <Card title={pending.length > 0 ? 'Awaiting approval' : 'You are approved'}>
+            {pending.length > 0 ? (
+              <>
+                <p>
+                  You are signed in as <strong>{user.email}</strong>. Your request for{' '}
+                  {pending.map((role, index) => (
+                    <span key={role}>
+                      {index > 0 ? ', ' : ''}
+                      <strong>{role}</strong>
+                    </span>
+                  ))}{' '}
+                  is waiting for an approver, who has been notified. You will get access as soon as they act.
+                </p>
+                <button type="button" className="button" onClick={() => void session.refresh()}>
+                  Check again
+                </button>
+              </>
+            ) : (
+              <>
+                <Notice>Your access is approved.</Notice>
+                <a className="button" data-variant="primary" href={next}>
+                  Continue
+                </a>
+              </>
+            )}
+          </Card>
+        );
+      }}
+    </RequireUser>
+  );
+}
+
+export function SetupPage() {
+  const session = useSession();
+  const submission = useSubmission();
+  return (
+    <Card title="Create the first administrator">
+      <p>
+        This page works once: it creates the platform administrator, who can then approve people and manage roles.
+        Afterwards it disappears.
+      </p>
+      <form
+        id="setup-form"
+        noValidate
+        onSubmit={submission.run(async (form) => {
+          const displayName = formText(form, 'displayName').trim();
+          const { user } = await api<{ user: User }>('POST', '/api/auth/setup', {
+            email: formText(form, 'email'),
+            password: formText(form, 'password'),
+            ...(displayName === '' ? {} : { displayName }),
+          });
+          session.setUser(user);
+          location.assign('/admin/users');
+        })}
+      >
+        <Field label="Name" name="displayName" autoComplete="name" />
+        <Field
+          label="Email"
+          name="email"
+          type="email"
+          autoComplete="email"
+          required
+          error={submission.fields['email']}
+        />
+        <Field
+          label="Password"
+          name="password"
+          type="password"
+          autoComplete="new-password"
+          required
+          minLength={8}
+          hint={PASSWORD_HINT}
+          error={submission.fields['password']}
+        />
+        <ErrorMessage>{submission.error}</ErrorMessage>
+        <SubmitButton busy={submission.busy} busyLabel="Creating…">
+          Create administrator
+        </SubmitButton>
+      </form>
+    </Card>
+  );
+}

@@ -1,0 +1,28 @@
+export { api, ApiError, readCookie, safeNext, type Method } from './api.ts';
+export {
+  SessionProvider,
+  useSession,
+  rolesOf,
+  type User,
+  type RoleGrant,
+  type Session,
+  type SessionState,
+} from './session.tsx';
+export { Field, ErrorMessage, Notice, SubmitButton, formText, useSubmission, type Submission } from './form.tsx';
+export { Layout, Card, RequireUser, type NavLink } from './layout.tsx';
+export { GoogleButton } from './google-button.tsx';
+export {
+  SignInPage,
+  RegisterPage,
+  ResetRequestPage,
+  ResetConfirmPage,
+  VerifyEmailPage,
+  AccountPage,
+  AwaitingApprovalPage,
+  SetupPage,
+  useAuthConfig,
+  landingFor,
+  type AuthConfig,
+} from './auth-pages.tsx';
+export { AdminUsersPage, AdminAuditPage } from './admin-pages.tsx';
+export { mount } from './mount.tsx';

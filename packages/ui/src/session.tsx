@@ -1,0 +1,87 @@
+import { createContext, useCallback, useContext, useEffect, useState, type ReactNode } from 'react';
+import { api } from './api.ts';
+
+export interface RoleGrant {
+  readonly role: string;
+  readonly status: 'active' | 'pending';
+}
+
+/** The signed-in user as `/api/auth/me` shows it. */
+export interface User {
+  readonly id: string;
+  readonly email: string;
+  readonly displayName: string | null;
+  readonly emailVerified: boolean;
+  readonly disabled: boolean;
+  readonly createdAt: string;
+  readonly roles: readonly RoleGrant[];
+}
+
+export type SessionState =
+  | { readonly status: 'loading' }
+  | { readonly status: 'anonymous' }
+  | { readonly status: 'signed-in'; readonly user: User }
+  | { readonly status: 'error'; readonly message: string };
+
+export interface Session {
+  readonly state: SessionState;
+  /** Asks the server again (after signing in, changing roles, ...). */
+  refresh(): Promise<void>;
+  /** Sets the user the server just answered with, without another round trip. */
+  setUser(user: User | null): void;
+  signOut(): Promise<void>;
+}
+
+async function loadSession(): Promise<SessionState> {
+  try {
+    // Public: an anonymous visitor gets `null`, not a 401 in the console.
+    const { user } = await api<{ user: User | null }>('GET', '/api/auth/session');
+    return user === null ? { status: 'anonymous' } : { status: 'signed-in', user };
+  } catch (error) {
+    return { status: 'error', message: error instanceof Error ? error.message : String(error) };
+  }
+}
+
+const SessionContext = createContext<Session | null>(null);
+
+/** Loads who is signed in once per page and shares it with every component below. */
+export function SessionProvider({ children }: { readonly children: ReactNode }) {
+  const [state, setState] = useState<SessionState>({ status: 'loading' });
+
+  const refresh = useCallback(() => loadSession().then(setState), []);
+
+  useEffect(() => {
+    let current = true;
+    void loadSession().then((loaded) => {
+      if (current) setState(loaded);
+    });
+    return () => {
+      current = false;
+    };
+  }, []);
+
+  const setUser = useCallback((user: User | null) => {
+    setState(user === null ? { status: 'anonymous' } : { status: 'signed-in', user });
+  }, []);
+
+  const signOut = useCallback(async () => {
+    await api('POST', '/api/auth/sign-out');
+    setState({ status: 'anonymous' });
+  }, []);
+
+  return <SessionContext value={{ state, refresh, setUser, signOut }}>{children}</SessionContext>;
+}
+
+export function useSession(): Session {
+  const session = useContext(SessionContext);
+  if (session === null) throw new Error('useSession needs a <SessionProvider> above it');
+  return session;
+}
+
+/** The roles a user holds, active and awaiting approval. */
+export function rolesOf(user: User): { active: string[]; pending: string[] } {
+  return {
+    active: user.roles.filter((grant) => grant.status === 'active').map((grant) => grant.role),
+    pending: user.roles.filter((grant) => grant.status === 'pending').map((grant) => grant.role),
+  };
+}

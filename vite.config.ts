@@ -1,0 +1,27 @@
+import path from 'node:path';
+import react from '@vitejs/plugin-react';
+import { defineConfig } from 'vite';
+
+/**
+ * The browser half of Ballast: one build for the platform's pages and every app's `web/`, served
+ * by the web process from `dist/web` under `/assets/web/`. The server finds each entry's files
+ * through Vite's manifest (see platform/src/http/web-pages.ts).
+ */
+export const webEntries = {
+  platform: 'platform/web/main.tsx',
+} as const;
+
+export default defineConfig({
+  root: import.meta.dirname,
+  base: '/assets/web/',
+  plugins: [react()],
+  publicDir: false,
+  build: {
+    outDir: path.join(import.meta.dirname, 'dist/web'),
+    emptyOutDir: true,
+    manifest: true,
+    sourcemap: true,
+    rollupOptions: { input: webEntries },
+  },
+  logLevel: 'warn',
+});
