@@ -79,3 +79,5 @@ export { PLATFORM_ADMIN, type AuthService, type PublicUser, type RoleDefinition 
 export type { Access } from './http/request-context.ts';
 export type { AppRole } from './apps/define-app.ts';
 export { recordAudit, type AuditEntry } from './audit/audit.ts';
+export type { Pack, PaymentCatalog, Purchase, PaymentsService } from './payments/payments.service.ts';
+export { applyLedgerChange, debitUpTo, balanceOf, type LedgerChange, type LedgerResult } from './payments/ledger.ts';

@@ -37,6 +37,16 @@ const reviewed: Record<string, 'public' | 'user' | 'admin'> = {
   'GET /api/audit': 'admin',
   'GET /api/audit.csv': 'admin',
   'GET /realtime': 'public',
+  // Payments: what is sold is public; everything about a buyer needs the buyer (orders of other
+  // users answer 404, tested in payments.test.ts); Razorpay's webhook proves itself by signature.
+  'GET /api/payments/:app/packs': 'public',
+  'GET /api/payments/:app/balance': 'user',
+  'POST /api/payments/:app/orders': 'user',
+  'POST /api/payments/:app/orders/:id/confirm': 'user',
+  'GET /api/payments/:app/purchases': 'user',
+  'POST /api/payments/webhooks/razorpay': 'public',
+  'GET /payments/test-checkout': 'public',
+  'POST /api/payments/test/pay': 'user',
   // Page shells: they hold no data (the API they call checks access); /setup is 404 after setup.
   'GET /sign-in': 'public',
   'GET /register': 'public',

@@ -16,6 +16,7 @@ import type { EnqueueOptions } from '#platform/tasks/task-engine.ts';
 import type { NotificationDefinition } from '#platform/notify/define-notification.ts';
 import type { Notifier } from '#platform/notify/notifier.ts';
 import type { Access } from '#platform/http/request-context.ts';
+import type { PaymentCatalog } from '#platform/payments/payments.service.ts';
 
 /** A Fastify instance whose route schemas are zod schemas (validation, types and OpenAPI). */
 export type Router = FastifyInstance<
@@ -82,6 +83,8 @@ export interface AppDefinition<Settings = unknown> {
   readonly defaultAccess?: Access;
   /** The notification types this app sends, named `<app>.thing-happened`. */
   readonly notifications?: readonly NotificationDefinition[];
+  /** What the app sells (packs of units) and the unit its balances count, from its settings. */
+  readonly payments?: (settings: Settings) => PaymentCatalog;
 }
 
 const appName = /^[a-z][a-z0-9]{1,30}$/;

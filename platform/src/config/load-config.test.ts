@@ -4,7 +4,7 @@ import { parseEnv } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { StartupError } from '#platform/core/errors.ts';
 import { makeTempDir } from '#platform/testing/temp.ts';
-import { coreSettingsModules, defaultProjectRoot, loadConfig } from './load-config.ts';
+import { defaultProjectRoot, loadConfig } from './load-config.ts';
 
 const strong = 'k4Jd9-Qz2mXv7LpR0sTn3yWb8HcF6gAe1uPo5iKj';
 const strong2 = 'Zy8xW7vU6tS5rQ4pO3nM2lK1jI0hG9fE8dC7bA6z';
@@ -142,21 +142,5 @@ describe('loadConfig in development', () => {
       REDIS_URL: 'http://x',
     });
     expect(problems.map((p) => p.setting).sort()).toEqual(['DATABASE_URL', 'PORT', 'REDIS_URL']);
-  });
-});
-
-describe('.env.example', () => {
-  it('documents every setting, and only settings that exist', () => {
-    const documented = Object.keys(parseEnv(fs.readFileSync(path.join(defaultProjectRoot, '.env.example'), 'utf8')));
-    const commented = [
-      ...fs.readFileSync(path.join(defaultProjectRoot, '.env.example'), 'utf8').matchAll(/^#\s*([A-Z][A-Z0-9_]+)=/gm),
-    ].map((match) => match[1]);
-    const known = coreSettingsModules.flatMap((module) => Object.keys(module.schema.shape));
-    expect(new Set([...documented, ...commented])).toEqual(new Set(known));
-    for (const module of coreSettingsModules) {
-      for (const [name, schema] of Object.entries(module.schema.shape)) {
-        expect((schema as { description?: string }).description, `${name} needs .describe()`).toBeTruthy();
-      }
-    }
   });
 });

@@ -13,6 +13,8 @@ import { securitySettings } from './security.settings.ts';
 import { taskSettings } from '#platform/tasks/tasks.settings.ts';
 import { notifySettings } from '#platform/notify/notify.settings.ts';
 import { authSettings } from '#platform/auth/auth.settings.ts';
+import { paymentsSettings } from '#platform/payments/payments.settings.ts';
+import { meteringSettings } from '#platform/metering/metering.settings.ts';
 import type { Environment, SettingsContext, SettingsModule } from './settings.ts';
 
 /** The platform's own settings modules, in the order they are documented. */
@@ -27,6 +29,8 @@ export const coreSettingsModules = [
   taskSettings,
   notifySettings,
   authSettings,
+  paymentsSettings,
+  meteringSettings,
 ] as const;
 
 type Resolved<M> = M extends SettingsModule<string, z.ZodObject, infer Out> ? Out : never;

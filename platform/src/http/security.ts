@@ -13,6 +13,8 @@ export interface SecurityOptions {
   readonly publicOrigin: string;
   /** Pages load Google Identity Services for "Sign in with Google" (GOOGLE_CLIENT_ID is set). */
   readonly googleSignIn?: boolean;
+  /** Pages load Razorpay Checkout (live payments are configured). */
+  readonly razorpayCheckout?: boolean;
 }
 
 /**
@@ -55,18 +57,26 @@ export function isOriginAllowed(request: FastifyRequest, allowed: ReadonlySet<st
  * The security headers of HTML documents: helmet's full set, with a CSP the apps' pages pass
  * (scripts and styles from our origin only, no inline script, no framing).
  */
-export function pageSecurityHeaders(production: boolean, googleSignIn = false): Record<string, string> {
+export function pageSecurityHeaders(
+  production: boolean,
+  googleSignIn = false,
+  razorpayCheckout = false,
+): Record<string, string> {
   // Google's documented CSP for Identity Services: its script, its button's frame and styles.
   const google = googleSignIn ? ['https://accounts.google.com/gsi/'] : [];
+  // Razorpay Checkout: its script, and the frame it opens on api.razorpay.com.
+  const razorpay = razorpayCheckout
+    ? { script: ['https://checkout.razorpay.com'], frame: ['https://api.razorpay.com'] }
+    : undefined;
   return helmetHeaders({
     contentSecurityPolicy: {
       useDefaults: false,
       directives: {
         defaultSrc: ["'self'"],
         baseUri: ["'self'"],
-        scriptSrc: ["'self'", ...google.map((origin) => `${origin}client`)],
+        scriptSrc: ["'self'", ...google.map((origin) => `${origin}client`), ...(razorpay?.script ?? [])],
         styleSrc: ["'self'", ...google.map((origin) => `${origin}style`)],
-        ...(googleSignIn ? { frameSrc: google } : {}),
+        ...(googleSignIn || razorpay !== undefined ? { frameSrc: [...google, ...(razorpay?.frame ?? [])] } : {}),
         imgSrc: ["'self'", 'data:', 'blob:'],
         fontSrc: ["'self'", 'data:'],
         connectSrc: ["'self'", ...google],
@@ -110,7 +120,9 @@ export function apiSecurityHeaders(production: boolean): Record<string, string> 
  * gets no CORS headers, so the browser withholds the answer.
  */
 export async function registerSecurity(app: FastifyInstance, options: SecurityOptions): Promise<void> {
-  const pageHeaders = Object.entries(pageSecurityHeaders(options.production, options.googleSignIn));
+  const pageHeaders = Object.entries(
+    pageSecurityHeaders(options.production, options.googleSignIn, options.razorpayCheckout),
+  );
   const apiHeaders = Object.entries(apiSecurityHeaders(options.production));
   app.addHook('onSend', async (_request, reply, payload) => {
     const type = reply.getHeader('content-type');

@@ -36,6 +36,9 @@ import { requestIdFor } from './request-id.ts';
 import { registerSecurity } from './security.ts';
 import { defaultWebDir, loadWebBuild, webAssets, type WebBuild } from './web-pages.ts';
 import { accountPageRoutes } from '#platform/auth/auth-pages.routes.ts';
+import { paymentsRoutes } from '#platform/payments/payments.routes.ts';
+import type { PaymentsService } from '#platform/payments/payments.service.ts';
+import type { TestGateway } from '#platform/payments/providers/test-gateway.ts';
 import type { Access } from './request-context.ts';
 
 /** One route of the server, as the permission matrix sees it. */
@@ -68,6 +71,8 @@ export interface CreateServerOptions {
   readonly version: string;
   /** Live updates: serves `GET /realtime` when given. */
   readonly realtime?: RealtimeHub;
+  /** Payments routes, when an app sells something. */
+  readonly payments?: { readonly service: PaymentsService; readonly testGateway: TestGateway | undefined } | undefined;
   /** The browser code (`vite build`); read from dist/web when not given. */
   readonly web?: { readonly dir: string; readonly build: WebBuild };
 }
@@ -133,6 +138,7 @@ export async function createServer(options: CreateServerOptions): Promise<Fastif
     corsOrigins: config.http.corsOrigins,
     publicOrigin: config.http.publicOrigin,
     googleSignIn: config.auth.googleClientId !== undefined,
+    razorpayCheckout: config.payments.razorpay !== undefined,
   });
   // Every route and who may call it, for the permission matrix and operators.
   const routeCatalog: RouteEntry[] = [];
@@ -212,6 +218,13 @@ export async function createServer(options: CreateServerOptions): Promise<Fastif
   await app.register(devInboxRoutes, { config, db: options.database.db });
   await app.register(authRoutes, { config, auth: options.auth, db: options.database.db });
   await app.register(accountPageRoutes, { build: web.build, auth: options.auth });
+  if (options.payments !== undefined) {
+    await app.register(paymentsRoutes, {
+      payments: options.payments.service,
+      testGateway: options.payments.testGateway,
+      build: web.build,
+    });
+  }
 
   for (const definition of options.apps) {
     if (definition.routes === undefined) continue;

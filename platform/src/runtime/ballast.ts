@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
@@ -27,6 +28,14 @@ import { createSmtpSender } from '#platform/notify/providers/smtp.ts';
 import { createTwilioSender } from '#platform/notify/providers/twilio.ts';
 import { createExternalService } from '#platform/resilience/external-service.ts';
 import { authNotifications } from '#platform/auth/auth.notifications.ts';
+import { paymentReceiptNotice } from '#platform/payments/payments.notifications.ts';
+import {
+  createPaymentsService,
+  type PaymentCatalog,
+  type PaymentsService,
+} from '#platform/payments/payments.service.ts';
+import { createRazorpayProvider } from '#platform/payments/providers/razorpay.ts';
+import { createTestGateway, type TestGateway } from '#platform/payments/providers/test-gateway.ts';
 import { createAuthService, type AuthService, type RoleDefinition } from '#platform/auth/auth.service.ts';
 import { loadKeyRing } from '#platform/auth/signing-keys.ts';
 import { instrumentTasks } from '#platform/tasks/task-metrics.ts';
@@ -40,7 +49,7 @@ export type Role = 'web' | 'worker';
 export const platformTasks: TaskDefinition[] = [];
 
 /** Notification types the platform itself sends (account emails, ...), named `platform.*`. */
-export const platformNotifications: NotificationDefinition[] = [...authNotifications];
+export const platformNotifications: NotificationDefinition[] = [...authNotifications, paymentReceiptNotice];
 
 /** The roles every app declares, with their full names (`complaints:tc`). */
 export function roleDefinitionsOf(apps: readonly AppDefinition[]): RoleDefinition[] {
@@ -121,6 +130,10 @@ export interface Ballast {
   readonly notify: Notifier;
   /** Accounts, sessions, roles. */
   readonly auth: AuthService;
+  /** Selling packs and the ledger of balances (test gateway without Razorpay keys). */
+  readonly payments: PaymentsService;
+  /** The local test gateway, when payments run in test mode. */
+  readonly testGateway: TestGateway | undefined;
   readonly version: string;
   /** Starts listening (web) and working (worker). Resolves with the URL when serving. */
   start(): Promise<string | undefined>;
@@ -161,6 +174,24 @@ export async function createBallast(options: CreateBallastOptions): Promise<Ball
   const notificationDefinitions = [...platformNotifications, ...options.apps.flatMap((app) => app.notifications ?? [])];
   const channelProblems = checkNotificationChannels(config, notificationDefinitions);
   if (channelProblems.length > 0) throw new StartupError(channelProblems);
+  const catalogs = new Map<string, PaymentCatalog>();
+  for (const app of options.apps) {
+    if (app.payments !== undefined) catalogs.set(app.name, app.payments(config.apps[app.name]));
+  }
+  if (
+    config.isProduction &&
+    catalogs.size > 0 &&
+    config.payments.razorpay === undefined &&
+    !config.payments.allowTestModeInProduction
+  ) {
+    throw new StartupError([
+      {
+        setting: 'RAZORPAY_KEY_ID',
+        message: `is missing, but ${[...catalogs.keys()].join(', ')} sell(s) with payments: production would take no money`,
+        fix: 'set RAZORPAY_KEY_ID, RAZORPAY_KEY_SECRET and RAZORPAY_WEBHOOK_SECRET (or PAYMENTS_TEST_MODE=true on a staging site)',
+      },
+    ]);
+  }
   const role = options.roles.join('+');
   const log = createLogger({
     level: config.log.level,
@@ -235,6 +266,23 @@ export async function createBallast(options: CreateBallastOptions): Promise<Ball
       google:
         googleClientId === undefined ? undefined : { clientId: googleClientId, jwksUrl: config.auth.googleJwksUrl },
     });
+    const razorpay = config.payments.razorpay;
+    const testGateway: TestGateway | undefined =
+      razorpay === undefined
+        ? createTestGateway({
+            db: database.db,
+            // A local secret, stable per installation, known only to this server.
+            secret: createHmac('sha256', config.security.signingSecret).update('payments-test-gateway').digest('hex'),
+          })
+        : undefined;
+    const payments = createPaymentsService({
+      db: database.db,
+      provider: testGateway ?? createRazorpayProvider({ ...razorpay!, service: externalService('razorpay') }),
+      catalogs,
+      notifier: notify,
+      log: log.child({ module: 'payments' }),
+      publicUrl: config.http.publicUrl,
+    });
     const tasks = await createTaskEngine({
       database,
       log,
@@ -284,6 +332,7 @@ export async function createBallast(options: CreateBallastOptions): Promise<Ball
           tasks,
           notifier: notify,
           auth,
+          payments: catalogs.size > 0 ? { service: payments, testGateway } : undefined,
           isShuttingDown: () => shuttingDown,
           version,
           realtime,
@@ -313,6 +362,8 @@ export async function createBallast(options: CreateBallastOptions): Promise<Ball
       tasks,
       notify,
       auth,
+      payments,
+      testGateway,
       version,
       async start() {
         for (const service of services) await service.start();

@@ -7,3 +7,10 @@ export { startTestBallast, type TestBallast, type StartTestBallastOptions } from
 export { captureLogs, type CapturedLogs } from './logs.ts';
 export { makeTempDir } from './temp.ts';
 export { testSigningKeys } from './keys.ts';
+export { createTestUser, type TestUser } from './users.ts';
+export {
+  startFakeRazorpay,
+  type FakeRazorpay,
+  type FakeRazorpayOrder,
+  type FakeRazorpayPayment,
+} from './razorpay-server.ts';

@@ -1,0 +1,92 @@
+import { defineSettings, z } from '@ballast/platform';
+
+const pack = z.object({
+  id: z.string().regex(/^[a-z0-9-]{1,40}$/),
+  title: z.string().min(1).max(100),
+  minutes: z.number().int().min(1).max(10_000),
+  /** Price in paise (or the currency's smallest unit). */
+  amountMinor: z.number().int().min(100),
+  currency: z.string().regex(/^[A-Z]{3}$/),
+});
+
+const defaultPacks = [
+  { id: 'talk-30', title: '30 minutes', minutes: 30, amountMinor: 49_900, currency: 'INR' },
+  { id: 'talk-60', title: '1 hour', minutes: 60, amountMinor: 89_900, currency: 'INR' },
+  { id: 'talk-180', title: '3 hours', minutes: 180, amountMinor: 2_39_900, currency: 'INR' },
+];
+
+/** The voice coach's settings. Without ElevenLabs or Gemini keys it runs in labelled local modes. */
+export const coachSettings = defineSettings('coach', {
+  schema: z.object({
+    COACH_PACKS: z
+      .string()
+      .transform((value, ctx) => {
+        try {
+          return JSON.parse(value) as unknown;
+        } catch {
+          ctx.addIssue({ code: 'custom', message: 'must be a JSON array' });
+          return z.NEVER;
+        }
+      })
+      .pipe(z.array(pack).min(1))
+      .optional()
+      .describe(
+        'Talk-time packs as a JSON array of {id, title, minutes, amountMinor, currency} (default: 30 min, 1 h, 3 h in INR)',
+      ),
+    COACH_ELEVENLABS_API_KEY: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('ElevenLabs API key; unset: local voice mode in the browser'),
+    COACH_ELEVENLABS_AGENT_ID: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('The ElevenLabs conversational agent the coach speaks as'),
+    COACH_ELEVENLABS_WEBHOOK_SECRET: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Secret of the ElevenLabs post-call webhook pointed at /api/coach/webhooks/elevenlabs'),
+    COACH_ELEVENLABS_API_URL: z
+      .url()
+      .default('https://api.elevenlabs.io')
+      .describe("ElevenLabs' API (tests use a local server)"),
+    COACH_GEMINI_API_KEY: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Gemini API key for care plans; unset: a template plan'),
+    COACH_GEMINI_MODEL: z
+      .string()
+      .min(1)
+      .default('gemini-2.5-flash')
+      .describe('The Gemini model that writes care plans'),
+    COACH_GEMINI_API_URL: z.url().optional().describe("Gemini's API base URL (tests use a local server)"),
+  }),
+  resolve: (values) => {
+    const packs = values.COACH_PACKS ?? defaultPacks;
+    return {
+      packs,
+      elevenLabs:
+        values.COACH_ELEVENLABS_API_KEY === undefined || values.COACH_ELEVENLABS_AGENT_ID === undefined
+          ? undefined
+          : {
+              apiKey: values.COACH_ELEVENLABS_API_KEY,
+              agentId: values.COACH_ELEVENLABS_AGENT_ID,
+              baseUrl: values.COACH_ELEVENLABS_API_URL,
+            },
+      elevenLabsWebhookSecret: values.COACH_ELEVENLABS_WEBHOOK_SECRET,
+      gemini:
+        values.COACH_GEMINI_API_KEY === undefined
+          ? undefined
+          : {
+              apiKey: values.COACH_GEMINI_API_KEY,
+              model: values.COACH_GEMINI_MODEL,
+              baseUrl: values.COACH_GEMINI_API_URL,
+            },
+    };
+  },
+});
+
+export type CoachSettings = ReturnType<typeof coachSettings.resolve>;
