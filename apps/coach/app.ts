@@ -1,5 +1,11 @@
-import { defineApp } from '@ballast/platform';
+import { AppError, defineApp, z } from '@ballast/platform';
+import { carePlanReadyNotice } from './server/coach.notifications.ts';
+import { coachRoutes } from './server/coach.routes.ts';
+import { onCallEnded } from './server/coach.service.ts';
 import { coachSettings } from './settings.ts';
+import { writeCarePlanTask } from './tasks/write-care-plan.task.ts';
+
+const heartbeat = z.object({ sessionId: z.uuid() });
 
 /** coach: an AI voice coach. Talk-time bought with Razorpay, calls metered by heartbeat. */
 export default defineApp({
@@ -10,6 +16,9 @@ export default defineApp({
   roles: [{ name: 'user', title: 'Coach user', selfService: true }],
   settings: coachSettings,
   migrations: new URL('./migrations/', import.meta.url).pathname,
+  routes: coachRoutes,
+  tasks: (ctx) => [writeCarePlanTask(ctx)],
+  notifications: [carePlanReadyNotice],
   // Talk-time is counted in seconds: calls debit exactly what they metered.
   payments: (settings) => ({
     unit: 'seconds',
@@ -21,4 +30,15 @@ export default defineApp({
       currency: pack.currency,
     })),
   }),
+  metering: { unit: 'seconds', onEnded: onCallEnded },
+  realtimeRequests: {
+    // The browser's heartbeat over the live socket: `{"type":"request","name":"call.heartbeat","data":{"sessionId"}}`.
+    'call.heartbeat': async (userId, data, ctx) => {
+      const parsed = heartbeat.safeParse(data);
+      if (!parsed.success) {
+        throw new AppError('invalid_input', 'coach.invalid_heartbeat', 'Send {"sessionId": "<call id>"}');
+      }
+      return ctx.metering.heartbeat(userId, parsed.data.sessionId);
+    },
+  },
 });

@@ -81,3 +81,5 @@ export type { AppRole } from './apps/define-app.ts';
 export { recordAudit, type AuditEntry } from './audit/audit.ts';
 export type { Pack, PaymentCatalog, Purchase, PaymentsService } from './payments/payments.service.ts';
 export { applyLedgerChange, debitUpTo, balanceOf, type LedgerChange, type LedgerResult } from './payments/ledger.ts';
+export type { Metering, MeteredSession, HeartbeatAnswer, EndReason } from './metering/metering.service.ts';
+export { endReasons } from './metering/metering.service.ts';

@@ -47,6 +47,16 @@ const reviewed: Record<string, 'public' | 'user' | 'admin'> = {
   'POST /api/payments/webhooks/razorpay': 'public',
   'GET /payments/test-checkout': 'public',
   'POST /api/payments/test/pay': 'user',
+  // Voice coach: calls belong to their user (another user's call answers 404, tested in calls.test.ts).
+  'GET /api/coach/status': 'public',
+  'POST /api/coach/calls': 'user',
+  'POST /api/coach/calls/:id/heartbeat': 'user',
+  'POST /api/coach/calls/:id/end': 'user',
+  'GET /api/coach/calls': 'user',
+  'GET /api/coach/care-plans': 'user',
+  'POST /api/coach/webhooks/elevenlabs': 'public',
+  'POST /api/coach/admin/calls/:id/end': 'admin',
+  'GET /api/coach/admin/calls/flagged': 'admin',
   // Page shells: they hold no data (the API they call checks access); /setup is 404 after setup.
   'GET /sign-in': 'public',
   'GET /register': 'public',

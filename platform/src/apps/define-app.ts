@@ -16,7 +16,11 @@ import type { EnqueueOptions } from '#platform/tasks/task-engine.ts';
 import type { NotificationDefinition } from '#platform/notify/define-notification.ts';
 import type { Notifier } from '#platform/notify/notifier.ts';
 import type { Access } from '#platform/http/request-context.ts';
-import type { PaymentCatalog } from '#platform/payments/payments.service.ts';
+import type { PaymentCatalog, PaymentsService } from '#platform/payments/payments.service.ts';
+import type { Metering, MeteredSession } from '#platform/metering/metering.service.ts';
+import type { Realtime } from '#platform/realtime/realtime-hub.ts';
+import type { AuditEntry } from '#platform/audit/audit.ts';
+import type { ExternalService } from '#platform/resilience/external-service.ts';
 
 /** A Fastify instance whose route schemas are zod schemas (validation, types and OpenAPI). */
 export type Router = FastifyInstance<
@@ -43,6 +47,18 @@ export interface AppContext<Settings = unknown> {
   enqueue(task: string | TaskDefinition, payload: unknown, options?: EnqueueOptions): Promise<string | null>;
   /** Sends a notification of one of the declared types (in-app, email, SMS), each delivery a task. */
   readonly notify: Notifier['send'];
+  /** Payments and balances (the app's own catalog). */
+  readonly payments: PaymentsService;
+  /** Metered sessions. */
+  readonly metering: Metering;
+  /** Live updates to the app's sockets. */
+  readonly realtime: Realtime;
+  /** Records an action in the audit trail (mark critical actions). */
+  readonly audit: (entry: AuditEntry) => Promise<void>;
+  /** A resilience wrapper (timeout, retries for idempotent calls, circuit breaker) for one external service. */
+  readonly external: (name: string) => ExternalService;
+  /** A user's email and name (for messages), or undefined. */
+  readonly lookupUser: (id: string) => Promise<{ email: string; displayName: string | null } | undefined>;
 }
 
 /** Where an app stands on the home page. */
@@ -75,7 +91,8 @@ export interface AppDefinition<Settings = unknown> {
   readonly migrations?: string;
   /** Registers the app's API under `/api/<name>`. */
   readonly routes?: (router: Router, ctx: AppContext<Settings>) => Promise<void>;
-  readonly tasks?: readonly TaskDefinition[];
+  /** The app's tasks; a function receives the app's context (for handlers that need it). */
+  readonly tasks?: readonly TaskDefinition[] | ((ctx: AppContext<Settings>) => readonly TaskDefinition[]);
   readonly schedules?: readonly ScheduleDefinition[];
   /** The roles this app offers (`trader` becomes `<app>:trader`). */
   readonly roles?: readonly AppRole[];
@@ -83,6 +100,19 @@ export interface AppDefinition<Settings = unknown> {
   readonly defaultAccess?: Access;
   /** The notification types this app sends, named `<app>.thing-happened`. */
   readonly notifications?: readonly NotificationDefinition[];
+  /**
+   * Metered sessions (calls billed from heartbeats) in `unit`, debited from the same balance the
+   * app's payments credit. `onEnded` runs inside the transaction that ends a session: enqueue
+   * follow-up work there, with `{ tx }`.
+   */
+  readonly metering?: {
+    readonly unit: string;
+    readonly onEnded?: (session: MeteredSession, tx: Kysely<unknown>, ctx: AppContext<Settings>) => Promise<void>;
+  };
+  /** Requests the app answers over its realtime socket (`{"type":"request","name",...}`). */
+  readonly realtimeRequests?: Readonly<
+    Record<string, (userId: string, data: unknown, ctx: AppContext<Settings>) => Promise<unknown>>
+  >;
   /** What the app sells (packs of units) and the unit its balances count, from its settings. */
   readonly payments?: (settings: Settings) => PaymentCatalog;
 }
@@ -103,7 +133,8 @@ export function defineApp<Settings>(definition: AppDefinition<Settings>): AppDef
       if (!key.startsWith(prefix)) throw new Error(`app ${name}: setting ${key} must start with ${prefix}`);
     }
   }
-  for (const item of [...(definition.tasks ?? []), ...(definition.schedules ?? [])]) {
+  const staticTasks = typeof definition.tasks === 'function' ? [] : (definition.tasks ?? []);
+  for (const item of [...staticTasks, ...(definition.schedules ?? [])]) {
     if (!item.name.startsWith(`${name}.`)) throw new Error(`app ${name}: "${item.name}" must start with "${name}."`);
   }
   for (const item of definition.notifications ?? []) {

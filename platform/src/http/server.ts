@@ -71,6 +71,8 @@ export interface CreateServerOptions {
   readonly version: string;
   /** Live updates: serves `GET /realtime` when given. */
   readonly realtime?: RealtimeHub;
+  /** What each app's routes receive. */
+  readonly appContexts: ReadonlyMap<string, AppContext>;
   /** Payments routes, when an app sells something. */
   readonly payments?: { readonly service: PaymentsService; readonly testGateway: TestGateway | undefined } | undefined;
   /** The browser code (`vite build`); read from dist/web when not given. */
@@ -229,14 +231,7 @@ export async function createServer(options: CreateServerOptions): Promise<Fastif
   for (const definition of options.apps) {
     if (definition.routes === undefined) continue;
     const routes = definition.routes;
-    const ctx: AppContext = {
-      settings: config.apps[definition.name],
-      config,
-      db: <Tables>() => options.database.forSchema<Tables>(definition.name),
-      log: log.child({ app: definition.name }),
-      enqueue: (task, payload, enqueueOptions) => options.tasks.enqueue(task, payload, enqueueOptions),
-      notify: (type, message) => options.notifier.send(type, message),
-    };
+    const ctx = options.appContexts.get(definition.name)!;
     const defaultAccess = definition.defaultAccess ?? 'user';
     await app.register(
       async (scope) => {

@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import client from 'prom-client';
 import { z } from 'zod';
 import type { Config } from '#platform/config/load-config.ts';
-import { AppError } from '#platform/core/errors.ts';
+import { AppError, isAppError } from '#platform/core/errors.ts';
 import type { Database } from '#platform/db/database.ts';
 import type { Logger } from '#platform/logging/logger.ts';
 import type { Metrics } from '#platform/metrics/metrics.ts';
@@ -80,7 +80,15 @@ export interface CreateRealtimeHubOptions {
   /** Listen on the bus and ping sockets (web role); a worker-only process only publishes. */
   readonly serve: boolean;
   readonly hooks?: RealtimeHooks | undefined;
+  /**
+   * Answers `{"type":"request","id","name","data"}` frames: the app's handler for `name`, or
+   * undefined when it has none. The reply is `{"type":"reply","id","ok","data"|"error"}`.
+   */
+  readonly requests?: (app: string, name: string) => RealtimeRequestHandler | undefined;
 }
+
+/** Answers one request a socket sent; throw an `AppError` to answer with its code and message. */
+export type RealtimeRequestHandler = (userId: string, data: unknown) => Promise<unknown>;
 
 /** Close code for a socket refused because its app holds `REALTIME_MAX_CONNECTIONS_PER_APP`. */
 export const CLOSE_TOO_MANY_CONNECTIONS = 4429;
@@ -89,7 +97,15 @@ const MAX_TOPICS_PER_SOCKET = 100;
 const MAX_BUFFERED_BYTES = 1024 * 1024;
 
 const topicName = z.string().regex(/^[\w.:/-]{1,200}$/, 'letters, digits and . : / - _ only, at most 200');
-const clientMessage = z.object({ type: z.enum(['subscribe', 'unsubscribe']), topic: topicName });
+const clientMessage = z.discriminatedUnion('type', [
+  z.object({ type: z.enum(['subscribe', 'unsubscribe']), topic: topicName }),
+  z.object({
+    type: z.literal('request'),
+    id: z.union([z.string().max(100), z.number()]),
+    name: z.string().regex(/^[\w.:-]{1,100}$/),
+    data: z.unknown().optional(),
+  }),
+]);
 const busMessage = z.object({ app: z.string(), channel: z.string(), event: z.string(), data: z.unknown().optional() });
 const publishedMessage = z.object({
   app: z.string(),
@@ -232,8 +248,13 @@ export function createRealtimeHub(options: CreateRealtimeHubOptions): RealtimeHu
       send(connection, {
         type: 'error',
         code: 'realtime.invalid_message',
-        message: 'Send JSON text {"type":"subscribe"|"unsubscribe","topic":"<app>:<name>"}',
+        message:
+          'Send JSON text {"type":"subscribe"|"unsubscribe","topic":"<app>:<name>"} or {"type":"request","id","name","data"}',
       });
+      return;
+    }
+    if (parsed.type === 'request') {
+      await answer(connection, parsed.id, parsed.name, parsed.data);
       return;
     }
     const { topic } = parsed;
@@ -276,6 +297,30 @@ export function createRealtimeHub(options: CreateRealtimeHubOptions): RealtimeHu
     if (connection.socket.readyState !== connection.socket.OPEN) return;
     join(connection, channel);
     send(connection, { type: 'subscribed', topic });
+  }
+
+  async function answer(connection: Connection, id: string | number, name: string, data: unknown): Promise<void> {
+    const handler = options.requests?.(connection.app, name);
+    if (handler === undefined) {
+      send(connection, {
+        type: 'reply',
+        id,
+        ok: false,
+        error: { code: 'realtime.unknown_request', message: `No request ${name} in ${connection.app}` },
+      });
+      return;
+    }
+    try {
+      const result = await handler(connection.identity.userId, data);
+      send(connection, { type: 'reply', id, ok: true, data: result ?? null });
+    } catch (error) {
+      if (isAppError(error)) {
+        send(connection, { type: 'reply', id, ok: false, error: { code: error.code, message: error.message } });
+        return;
+      }
+      connection.log.error({ err: error, app: connection.app, name }, 'realtime request failed');
+      send(connection, { type: 'reply', id, ok: false, error: { code: 'internal', message: 'Internal server error' } });
+    }
   }
 
   function sweep(): void {

@@ -1,9 +1,11 @@
+import { sql } from 'kysely';
 import { createHmac } from 'node:crypto';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import type { DestinationStream } from 'pino';
-import type { AppDefinition } from '#platform/apps/define-app.ts';
+import type { AppContext, AppDefinition } from '#platform/apps/define-app.ts';
+import { z } from 'zod';
 import { loadConfig, type Config, defaultProjectRoot } from '#platform/config/load-config.ts';
 import type { SettingsModule } from '#platform/config/settings.ts';
 import { openDatabase, type Database } from '#platform/db/database.ts';
@@ -18,7 +20,7 @@ import {
   type Realtime,
   type RealtimeHooks,
 } from '#platform/realtime/realtime-hub.ts';
-import type { TaskDefinition } from '#platform/tasks/define-task.ts';
+import { defineSchedule, defineTask, type TaskDefinition } from '#platform/tasks/define-task.ts';
 import { createTaskEngine, type TaskEngine } from '#platform/tasks/task-engine.ts';
 import { StartupError, type StartupProblem } from '#platform/core/errors.ts';
 import type { NotificationDefinition } from '#platform/notify/define-notification.ts';
@@ -26,7 +28,7 @@ import { createNotifier, type Notifier } from '#platform/notify/notifier.ts';
 import { createDevInboxSenders } from '#platform/notify/providers/dev-inbox.ts';
 import { createSmtpSender } from '#platform/notify/providers/smtp.ts';
 import { createTwilioSender } from '#platform/notify/providers/twilio.ts';
-import { createExternalService } from '#platform/resilience/external-service.ts';
+import { createExternalService, type ExternalService } from '#platform/resilience/external-service.ts';
 import { authNotifications } from '#platform/auth/auth.notifications.ts';
 import { paymentReceiptNotice } from '#platform/payments/payments.notifications.ts';
 import {
@@ -35,6 +37,9 @@ import {
   type PaymentsService,
 } from '#platform/payments/payments.service.ts';
 import { createRazorpayProvider } from '#platform/payments/providers/razorpay.ts';
+import { createMetering, type Metering } from '#platform/metering/metering.service.ts';
+import { createMemoryMeterStore, createRedisMeterStore } from '#platform/metering/meter-store.ts';
+import { recordAudit } from '#platform/audit/audit.ts';
 import { createTestGateway, type TestGateway } from '#platform/payments/providers/test-gateway.ts';
 import { createAuthService, type AuthService, type RoleDefinition } from '#platform/auth/auth.service.ts';
 import { loadKeyRing } from '#platform/auth/signing-keys.ts';
@@ -134,6 +139,8 @@ export interface Ballast {
   readonly payments: PaymentsService;
   /** The local test gateway, when payments run in test mode. */
   readonly testGateway: TestGateway | undefined;
+  /** Metered sessions. */
+  readonly metering: Metering;
   readonly version: string;
   /** Starts listening (web) and working (worker). Resolves with the URL when serving. */
   start(): Promise<string | undefined>;
@@ -283,12 +290,86 @@ export async function createBallast(options: CreateBallastOptions): Promise<Ball
       log: log.child({ module: 'payments' }),
       publicUrl: config.http.publicUrl,
     });
+    const meterStore =
+      redis === undefined
+        ? createMemoryMeterStore()
+        : createRedisMeterStore(redis, `ballast:metering:${installation.id}`);
+    const appContexts = new Map<string, AppContext>();
+    const metering = createMetering({
+      db: database.db,
+      store: meterStore,
+      log: log.child({ module: 'metering' }),
+      metrics,
+      settings: config.metering,
+      realtime: () => live.hub,
+      onEnded: (app) => {
+        const definition = options.apps.find((item) => item.name === app);
+        const hook = definition?.metering?.onEnded;
+        const ctx = appContexts.get(app);
+        return hook === undefined || ctx === undefined ? undefined : (session, tx) => hook(session, tx, ctx);
+      },
+    });
+    const liveUpdates: Realtime = {
+      publish: async (message) => {
+        if (live.hub === undefined) throw new Error('realtime not ready');
+        return live.hub.publish(message);
+      },
+      countLocalConnections: (app) => live.hub?.countLocalConnections(app) ?? 0,
+    };
+    const externals: Record<string, ExternalService> = {};
+    for (const definition of options.apps) {
+      appContexts.set(definition.name, {
+        settings: config.apps[definition.name],
+        config,
+        db: <Tables>() => database.forSchema<Tables>(definition.name),
+        log: log.child({ app: definition.name }),
+        enqueue: (task, payload, enqueueOptions) => {
+          if (taskEngine === undefined) throw new Error('task engine not ready');
+          return taskEngine.enqueue(task, payload, enqueueOptions);
+        },
+        notify: (type, message) => notify.send(type, message),
+        payments,
+        metering,
+        realtime: liveUpdates,
+        audit: (entry) => recordAudit(database.db, entry),
+        external: (name) => (externals[name] ??= externalService(name)),
+        lookupUser: async (id) => {
+          const found = await sql<{ email: string; display_name: string | null }>`select email, display_name
+            from platform."user" where id = ${id}::uuid`.execute(database.db);
+          const row = found.rows[0];
+          return row === undefined ? undefined : { email: row.email, displayName: row.display_name };
+        },
+      });
+    }
+    const meters = options.apps.some((app) => app.metering !== undefined);
+    const sweepTask = defineTask({
+      name: 'platform.sweep-metered-sessions',
+      payload: z.object({}).passthrough(),
+      retries: 0,
+      handler: async (_payload, ctx) => {
+        const ended = await metering.sweep();
+        if (ended > 0) ctx.log.info({ ended }, 'ended metered sessions whose heartbeats stopped');
+      },
+    });
     const tasks = await createTaskEngine({
       database,
       log,
       notify: (type, message) => notify.send(type, message),
-      tasks: [notify.deliveryTask, ...platformTasks, ...options.apps.flatMap((app) => app.tasks ?? [])],
-      schedules: options.apps.flatMap((app) => app.schedules ?? []),
+      tasks: [
+        notify.deliveryTask,
+        ...platformTasks,
+        ...(meters ? [sweepTask] : []),
+        ...options.apps.flatMap((app) => {
+          const tasks = app.tasks;
+          return typeof tasks === 'function' ? tasks(appContexts.get(app.name)!) : (tasks ?? []);
+        }),
+      ],
+      schedules: [
+        ...(meters
+          ? [defineSchedule({ name: 'platform.sweep-metered-sessions', cron: '* * * * *', task: sweepTask.name })]
+          : []),
+        ...options.apps.flatMap((app) => app.schedules ?? []),
+      ],
       settings: config.tasks,
       supervise: working,
       onRun: (task, outcome, seconds) => taskMetrics.onRun(task, outcome, seconds),
@@ -304,6 +385,11 @@ export async function createBallast(options: CreateBallastOptions): Promise<Ball
       log,
       installationId: installation.id,
       serve: options.roles.includes('web'),
+      requests: (app, name) => {
+        const handler = options.apps.find((item) => item.name === app)?.realtimeRequests?.[name];
+        const ctx = appContexts.get(app);
+        return handler === undefined || ctx === undefined ? undefined : (userId, data) => handler(userId, data, ctx);
+      },
       // Signed-in users connect with their session (cookie or bearer); a short-lived ticket
       // still works for clients that cannot send either on a WebSocket handshake.
       hooks: {
@@ -333,12 +419,20 @@ export async function createBallast(options: CreateBallastOptions): Promise<Ball
           notifier: notify,
           auth,
           payments: catalogs.size > 0 ? { service: payments, testGateway } : undefined,
+          appContexts,
           isShuttingDown: () => shuttingDown,
           version,
           realtime,
         })
       : undefined;
     const services: Service[] = [realtime];
+    if (options.roles.includes('web') && meters) {
+      services.push({
+        name: 'metering',
+        start: async () => metering.startLoop(),
+        stop: () => metering.stop(),
+      });
+    }
     if (working) {
       services.push({
         name: 'task worker',
@@ -364,6 +458,7 @@ export async function createBallast(options: CreateBallastOptions): Promise<Ball
       auth,
       payments,
       testGateway,
+      metering,
       version,
       async start() {
         for (const service of services) await service.start();

@@ -1,0 +1,16 @@
+import { defineNotification, z } from '@ballast/platform';
+
+function escape(text: string): string {
+  return text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
+}
+
+export const carePlanReadyNotice = defineNotification({
+  type: 'coach.care-plan-ready',
+  data: z.object({ title: z.string(), body: z.string(), source: z.enum(['gemini', 'template']), link: z.url() }),
+  channels: ['in_app', 'email'],
+  render: (data) => ({
+    title: data.title,
+    text: `${data.body}\n\nSee all your plans: ${data.link}`,
+    html: `<h2>${escape(data.title)}</h2><p style="white-space:pre-wrap">${escape(data.body)}</p><p><a href="${escape(data.link)}">See all your plans</a></p>`,
+  }),
+});

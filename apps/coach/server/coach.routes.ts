@@ -1,0 +1,169 @@
+import { AppError, PLATFORM_ADMIN, z, type Router } from '@ballast/platform';
+import { endReasonText } from '../shared/calls.ts';
+import { coachService, type CoachContext } from './coach.service.ts';
+
+const sessionParams = z.object({ id: z.uuid() });
+const transcriptLine = z.object({ role: z.enum(['user', 'agent']), text: z.string().max(4000) });
+
+function callView(session: {
+  id: string;
+  status: string;
+  startedAt: Date;
+  maxSeconds: number;
+  meteredSeconds: number;
+  endedAt: Date | null;
+  endReason: string | null;
+}) {
+  return {
+    id: session.id,
+    status: session.status,
+    startedAt: session.startedAt,
+    maxSeconds: session.maxSeconds,
+    meteredSeconds: session.meteredSeconds,
+    remainingSeconds: Math.max(0, session.maxSeconds - session.meteredSeconds),
+    endedAt: session.endedAt,
+    endReason: session.endReason,
+    endReasonText: session.endReason === null ? null : (endReasonText[session.endReason] ?? session.endReason),
+  };
+}
+
+/** The coach's API under /api/coach: calls (start, heartbeat, end), history, care plans, webhook, operators. */
+export async function coachRoutes(app: Router, ctx: CoachContext): Promise<void> {
+  const coach = coachService(ctx);
+
+  app.get(
+    '/status',
+    { schema: { tags: ['coach'], summary: 'Modes this server runs in' }, config: { access: 'public' } },
+    async () => ({
+      voiceMode: coach.voiceMode,
+      carePlanSource: coach.writer.source,
+    }),
+  );
+
+  app.post(
+    '/calls',
+    {
+      schema: { tags: ['coach'], summary: 'Start (or resume) a call; 402 without talk-time' },
+      config: { access: 'user' },
+    },
+    async (request, reply) => {
+      const started = await coach.startCall(request.user!.id);
+      return reply.status(started.resumed ? 200 : 201).send({
+        call: callView(started.session),
+        resumed: started.resumed,
+        voice: started.voice,
+      });
+    },
+  );
+
+  app.post(
+    '/calls/:id/heartbeat',
+    {
+      schema: { tags: ['coach'], summary: 'Heartbeat over HTTP (the WebSocket is preferred)', params: sessionParams },
+      config: { access: 'user' },
+    },
+    async (request) => ctx.metering.heartbeat(request.user!.id, request.params.id),
+  );
+
+  app.post(
+    '/calls/:id/end',
+    {
+      schema: {
+        tags: ['coach'],
+        summary: 'Hang up (idempotent); optionally with what was said in local voice mode',
+        params: sessionParams,
+        body: z.object({ transcript: z.array(transcriptLine).max(500).optional() }).optional(),
+      },
+      config: { access: 'user' },
+    },
+    async (request) => {
+      const call = await coach.calls.call(request.params.id);
+      if (call === undefined || call.user_id !== request.user!.id) {
+        throw new AppError('not_found', 'coach.unknown_call', 'No such call');
+      }
+      const transcript = request.body?.transcript;
+      if (transcript !== undefined && transcript.length > 0 && call.voice_mode === 'local') {
+        await coach.calls.saveTranscript(call.session_id, transcript);
+      }
+      const session = await ctx.metering.end(request.params.id, 'hung_up', { userId: request.user!.id });
+      return { call: callView(session) };
+    },
+  );
+
+  app.get(
+    '/calls',
+    { schema: { tags: ['coach'], summary: 'Call history' }, config: { access: 'user' } },
+    async (request) => ({
+      calls: (await ctx.metering.list(request.user!.id, 'coach')).map(callView),
+    }),
+  );
+
+  app.get(
+    '/care-plans',
+    { schema: { tags: ['coach'], summary: 'Care plans, newest first' }, config: { access: 'user' } },
+    async (request) => ({
+      carePlans: (await coach.calls.carePlans(request.user!.id)).map((plan) => ({
+        sessionId: plan.session_id,
+        source: plan.source,
+        title: plan.title,
+        body: plan.body,
+        createdAt: plan.created_at,
+      })),
+    }),
+  );
+
+  // ElevenLabs' post-call webhook: signed over the raw body.
+  await app.register(async (scope) => {
+    scope.removeContentTypeParser('application/json');
+    scope.addContentTypeParser(
+      'application/json',
+      { parseAs: 'buffer', bodyLimit: 5 * 1024 * 1024 },
+      (_request, body, done) => done(null, body),
+    );
+    scope.post(
+      '/webhooks/elevenlabs',
+      { schema: { tags: ['coach'], summary: 'ElevenLabs post-call webhook (signed)' }, config: { access: 'public' } },
+      async (request) => {
+        if (!Buffer.isBuffer(request.body)) throw new AppError('invalid_input', 'coach.invalid_webhook', 'Send JSON');
+        const signature = request.headers['elevenlabs-signature'];
+        return coach.handlePostCall(request.body, typeof signature === 'string' ? signature : undefined);
+      },
+    );
+  });
+
+  app.post(
+    '/admin/calls/:id/end',
+    {
+      schema: { tags: ['coach'], summary: 'Operator: end a call', params: sessionParams },
+      config: { access: [PLATFORM_ADMIN] },
+    },
+    async (request) => {
+      const session = await ctx.metering.end(request.params.id, 'operator');
+      await ctx.audit({
+        actor: { id: request.user!.id, email: request.user!.email },
+        action: 'coach.call_ended_by_operator',
+        target: { type: 'metered_session', id: request.params.id },
+        ip: request.ip,
+        userAgent: request.headers['user-agent'],
+      });
+      return { call: callView(session) };
+    },
+  );
+
+  app.get(
+    '/admin/calls/flagged',
+    {
+      schema: { tags: ['coach'], summary: 'Operator: calls whose durations disagree' },
+      config: { access: [PLATFORM_ADMIN] },
+    },
+    async () => ({
+      calls: (await coach.calls.flagged()).map((call) => ({
+        sessionId: call.session_id,
+        userId: call.user_id,
+        providerSeconds: call.provider_seconds,
+        mismatchSeconds: call.duration_mismatch_seconds,
+        createdAt: call.created_at,
+      })),
+    }),
+  );
+}
