@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import react from '@vitejs/plugin-react';
 import { defineConfig } from 'vite';
@@ -7,9 +8,16 @@ import { defineConfig } from 'vite';
  * by the web process from `dist/web` under `/assets/web/`. The server finds each entry's files
  * through Vite's manifest (see platform/src/http/web-pages.ts).
  */
-export const webEntries = {
+export const webEntries: Record<string, string> = {
   platform: 'platform/web/main.tsx',
-} as const;
+  // Every app with a web/ folder is an entry named after the app.
+  ...Object.fromEntries(
+    fs
+      .readdirSync(path.join(import.meta.dirname, 'apps'))
+      .filter((app) => fs.existsSync(path.join(import.meta.dirname, 'apps', app, 'web', 'main.tsx')))
+      .map((app) => [app, `apps/${app}/web/main.tsx`]),
+  ),
+};
 
 export default defineConfig({
   root: import.meta.dirname,

@@ -12,11 +12,12 @@ export default defineApp({
   name: 'coach',
   title: 'Voice coach',
   summary: 'Buy talk-time and talk with an AI coach; a personal care plan arrives by email after each call.',
-  status: 'coming-soon',
+  status: 'available',
   roles: [{ name: 'user', title: 'Coach user', selfService: true }],
   settings: coachSettings,
   migrations: new URL('./migrations/', import.meta.url).pathname,
   routes: coachRoutes,
+  pages: { '/': 'Talk with your coach' },
   tasks: (ctx) => [writeCarePlanTask(ctx)],
   notifications: [carePlanReadyNotice],
   // Talk-time is counted in seconds: calls debit exactly what they metered.

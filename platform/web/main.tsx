@@ -13,6 +13,7 @@ import {
   ResetRequestPage,
   SetupPage,
   SignInPage,
+  TestCheckoutPage,
   VerifyEmailPage,
   useSession,
   rolesOf,
@@ -30,6 +31,7 @@ const pages: Record<string, () => ReactNode> = {
   '/setup': () => <SetupPage />,
   '/admin/users': () => <AdminUsersPage />,
   '/admin/audit': () => <AdminAuditPage />,
+  '/payments/test-checkout': () => <TestCheckoutPage />,
 };
 
 function PlatformPage() {

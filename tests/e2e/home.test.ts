@@ -29,7 +29,13 @@ describe('the home page in a real browser', () => {
     expect(await page.title()).toBe('Ballast');
     const cards = page.locator('.app-card h3');
     expect(await cards.allTextContents()).toEqual(['Voice coach', 'AI interviewer', 'AI assistant', 'Complaint desk']);
-    expect(await page.locator('.app-card .badge').allTextContents()).toEqual(Array(4).fill('coming soon'));
+    expect(await page.locator('.app-card .badge').allTextContents()).toEqual([
+      'available',
+      'coming soon',
+      'coming soon',
+      'coming soon',
+    ]);
+    expect(await page.locator('.app-card[data-app="coach"] h3 a').getAttribute('href')).toBe('/coach/');
     await page.locator('#readiness[data-state="ok"]').waitFor();
     expect(await page.locator('#readiness').textContent()).toBe('ready');
     for (const href of ['/docs', '/healthz', '/readyz', '/metrics']) {

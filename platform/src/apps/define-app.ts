@@ -113,6 +113,11 @@ export interface AppDefinition<Settings = unknown> {
   readonly realtimeRequests?: Readonly<
     Record<string, (userId: string, data: unknown, ctx: AppContext<Settings>) => Promise<unknown>>
   >;
+  /**
+   * The app's pages (React, `apps/<name>/web/main.tsx`), by path under `/<name>`, with their
+   * titles: `{ '/': 'Voice coach' }` serves `/coach/`.
+   */
+  readonly pages?: Readonly<Record<string, string>>;
   /** What the app sells (packs of units) and the unit its balances count, from its settings. */
   readonly payments?: (settings: Settings) => PaymentCatalog;
 }

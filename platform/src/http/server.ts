@@ -34,7 +34,7 @@ import { homeRoutes } from './home.routes.ts';
 import { registerRateLimit } from './rate-limit.ts';
 import { requestIdFor } from './request-id.ts';
 import { registerSecurity } from './security.ts';
-import { defaultWebDir, loadWebBuild, webAssets, type WebBuild } from './web-pages.ts';
+import { defaultWebDir, loadWebBuild, sendShell, webAssets, type WebBuild } from './web-pages.ts';
 import { accountPageRoutes } from '#platform/auth/auth-pages.routes.ts';
 import { paymentsRoutes } from '#platform/payments/payments.routes.ts';
 import type { PaymentsService } from '#platform/payments/payments.service.ts';
@@ -228,6 +228,14 @@ export async function createServer(options: CreateServerOptions): Promise<Fastif
     });
   }
 
+  for (const definition of options.apps) {
+    for (const [pagePath, title] of Object.entries(definition.pages ?? {})) {
+      const url = `/${definition.name}${pagePath}`;
+      app.get(url, { config: { access: 'public' }, schema: { hide: true } }, async (_request, reply) =>
+        sendShell(reply, web.build, { title: `${title} · ${definition.title}`, entry: definition.name }),
+      );
+    }
+  }
   for (const definition of options.apps) {
     if (definition.routes === undefined) continue;
     const routes = definition.routes;

@@ -1,0 +1,436 @@
+// The voice coach: balance and talk-time packs, the call with a live timer, history, care plans
+// and purchases. Talks to /api/coach and /api/payments/coach, and heartbeats over /realtime.
+import {
+  api,
+  ApiError,
+  buyPack,
+  connectRealtime,
+  ErrorMessage,
+  formatDuration,
+  formatMoney,
+  Layout,
+  mount,
+  Notice,
+  RequireUser,
+  type RealtimeClient,
+  type User,
+} from '@ballast/ui';
+import { useCallback, useEffect, useRef, useState } from 'react';
+import { endReasonText, HEARTBEAT_SECONDS, type VoiceSetup } from '../shared/calls.ts';
+import './coach.css';
+
+interface Pack {
+  readonly id: string;
+  readonly title: string;
+  readonly units: number;
+  readonly amountMinor: number;
+  readonly currency: string;
+}
+interface CallView {
+  readonly id: string;
+  readonly status: 'active' | 'ended';
+  readonly startedAt: string;
+  readonly maxSeconds: number;
+  readonly meteredSeconds: number;
+  readonly remainingSeconds: number;
+  readonly endReason: string | null;
+  readonly endReasonText: string | null;
+}
+interface Heartbeat {
+  readonly status: 'active' | 'ended';
+  readonly meteredSeconds: number;
+  readonly remainingSeconds: number;
+  readonly warning: boolean;
+  readonly endReason?: string | null;
+}
+interface CarePlan {
+  readonly sessionId: string;
+  readonly source: string;
+  readonly title: string;
+  readonly body: string;
+  readonly createdAt: string;
+}
+interface Purchase {
+  readonly id: string;
+  readonly pack: string;
+  readonly units: number;
+  readonly amountMinor: number;
+  readonly currency: string;
+  readonly status: string;
+  readonly createdAt: string;
+  readonly paymentId: string | null;
+}
+
+type Phase =
+  | { readonly kind: 'idle' }
+  | { readonly kind: 'starting' }
+  | {
+      readonly kind: 'live';
+      readonly call: CallView;
+      readonly voice: VoiceSetup;
+      readonly startedAt: number;
+      readonly remaining: number;
+      readonly warning: boolean;
+      readonly connection: 'live' | 'lost' | 'recovered';
+    }
+  | { readonly kind: 'ended'; readonly reason: string; readonly metered: number };
+
+function useLoad<T>(path: string, version: number): { data: T | undefined; error: string | undefined } {
+  const [state, setState] = useState<{ data: T | undefined; error: string | undefined }>({
+    data: undefined,
+    error: undefined,
+  });
+  useEffect(() => {
+    let current = true;
+    api<T>('GET', path)
+      .then((data) => current && setState({ data, error: undefined }))
+      .catch((error: unknown) => current && setState({ data: undefined, error: (error as Error).message }));
+    return () => {
+      current = false;
+    };
+  }, [path, version]);
+  return state;
+}
+
+/** Plays the coach's lines with the browser's speech synthesis (local voice mode). */
+function speak(text: string): void {
+  if (!('speechSynthesis' in window)) return;
+  window.speechSynthesis.speak(new SpeechSynthesisUtterance(text));
+}
+
+function CallPanel({ balance, onChanged }: { readonly balance: number; readonly onChanged: () => void }) {
+  const [phase, setPhase] = useState<Phase>({ kind: 'idle' });
+  const [error, setError] = useState<string | undefined>(undefined);
+  const [now, setNow] = useState(() => Date.now());
+  const audio = useRef<AudioContext | null>(null);
+  const stream = useRef<MediaStream | null>(null);
+  const socket = useRef<RealtimeClient | null>(null);
+  const beat = useRef<ReturnType<typeof setInterval> | null>(null);
+  const transcript = useRef<{ role: 'user' | 'agent'; text: string }[]>([]);
+  const line = useRef(0);
+
+  const stopMedia = useCallback(() => {
+    if (beat.current !== null) clearInterval(beat.current);
+    beat.current = null;
+    socket.current?.close();
+    socket.current = null;
+    for (const track of stream.current?.getTracks() ?? []) track.stop();
+    stream.current = null;
+    if ('speechSynthesis' in window) window.speechSynthesis.cancel();
+  }, []);
+
+  useEffect(() => stopMedia, [stopMedia]);
+  useEffect(() => {
+    if (phase.kind !== 'live') return;
+    const timer = setInterval(() => setNow(Date.now()), 250);
+    return () => clearInterval(timer);
+  }, [phase.kind]);
+
+  const finish = useCallback(
+    (reason: string, metered: number) => {
+      stopMedia();
+      setPhase({ kind: 'ended', reason, metered });
+      onChanged();
+    },
+    [stopMedia, onChanged],
+  );
+
+  const applyBeat = useCallback(
+    (answer: Heartbeat) => {
+      if (answer.status === 'ended') {
+        finish(endReasonText[answer.endReason ?? ''] ?? 'The call ended.', answer.meteredSeconds);
+        return;
+      }
+      setPhase((current) =>
+        current.kind === 'live' ? { ...current, remaining: answer.remainingSeconds, warning: answer.warning } : current,
+      );
+    },
+    [finish],
+  );
+
+  const start = async () => {
+    setError(undefined);
+    // iOS Safari plays audio only from a context created or resumed inside the tap itself.
+    audio.current ??= new AudioContext();
+    void audio.current.resume();
+    setPhase({ kind: 'starting' });
+    try {
+      stream.current = await navigator.mediaDevices.getUserMedia({ audio: true });
+    } catch {
+      setPhase({ kind: 'idle' });
+      setError(
+        'Microphone access was refused. Allow the microphone for this site in your browser settings, then try again.',
+      );
+      return;
+    }
+    let started: { call: CallView; voice: VoiceSetup };
+    try {
+      started = await api<{ call: CallView; voice: VoiceSetup }>('POST', '/api/coach/calls', {});
+    } catch (caught) {
+      stopMedia();
+      setPhase({ kind: 'idle' });
+      setError(
+        caught instanceof ApiError && caught.code === 'coach.insufficient_talktime'
+          ? 'You have no talk-time left: buy a pack to start a call.'
+          : (caught as Error).message,
+      );
+      return;
+    }
+    const { call, voice } = started;
+    transcript.current = [];
+    line.current = 0;
+    setPhase({
+      kind: 'live',
+      call,
+      voice,
+      startedAt: Date.parse(call.startedAt),
+      remaining: call.remainingSeconds,
+      warning: false,
+      connection: 'live',
+    });
+    const live = connectRealtime('coach');
+    socket.current = live;
+    let wasLost = false;
+    live.onState((state) => {
+      if (state === 'closed') wasLost = true;
+      setPhase((current) =>
+        current.kind !== 'live'
+          ? current
+          : {
+              ...current,
+              connection:
+                state === 'open' ? (wasLost ? 'recovered' : 'live') : state === 'closed' ? 'lost' : current.connection,
+            },
+      );
+    });
+    live.on('metering.ended', (data) => {
+      const ended = data as { sessionId: string; reason: string; meteredSeconds: number };
+      if (ended.sessionId === call.id) finish(endReasonText[ended.reason] ?? 'The call ended.', ended.meteredSeconds);
+    });
+    live.on('metering.warning', (data) => {
+      const warned = data as { sessionId: string; remainingSeconds: number };
+      if (warned.sessionId === call.id)
+        setPhase((current) => (current.kind === 'live' ? { ...current, warning: true } : current));
+    });
+    const heartbeat = async () => {
+      try {
+        // The live socket first; plain HTTP when it is down.
+        const answer =
+          live.state === 'open'
+            ? await live.request<Heartbeat>('call.heartbeat', { sessionId: call.id })
+            : await api<Heartbeat>('POST', `/api/coach/calls/${call.id}/heartbeat`, {});
+        applyBeat(answer);
+      } catch {
+        try {
+          applyBeat(await api<Heartbeat>('POST', `/api/coach/calls/${call.id}/heartbeat`, {}));
+        } catch {
+          setPhase((current) => (current.kind === 'live' ? { ...current, connection: 'lost' } : current));
+          wasLost = true;
+        }
+      }
+    };
+    beat.current = setInterval(() => void heartbeat(), HEARTBEAT_SECONDS * 1000);
+    void heartbeat();
+    if (voice.mode === 'local') {
+      const first = voice.lines[0];
+      if (first !== undefined) {
+        transcript.current.push({ role: 'agent', text: first });
+        speak(first);
+      }
+    }
+  };
+
+  const nextLine = () => {
+    if (phase.kind !== 'live' || phase.voice.mode !== 'local') return;
+    line.current = Math.min(line.current + 1, phase.voice.lines.length - 1);
+    const text = phase.voice.lines[line.current]!;
+    transcript.current.push({ role: 'agent', text });
+    speak(text);
+  };
+
+  const hangUp = async () => {
+    if (phase.kind !== 'live') return;
+    try {
+      const { call } = await api<{ call: CallView }>('POST', `/api/coach/calls/${phase.call.id}/end`, {
+        transcript: transcript.current,
+      });
+      finish(call.endReasonText ?? 'You ended the call.', call.meteredSeconds);
+    } catch (caught) {
+      setError((caught as Error).message);
+    }
+  };
+
+  if (phase.kind === 'live') {
+    const elapsed = Math.max(0, Math.floor((now - phase.startedAt) / 1000));
+    const remaining = Math.max(0, phase.call.maxSeconds - elapsed);
+    return (
+      <section className="card call live" aria-labelledby="call-title">
+        <h2 id="call-title">On a call with your coach</h2>
+        {phase.voice.mode === 'local' ? (
+          <p className="test-mode-banner" role="note">
+            Local voice mode: no ElevenLabs key on this server. Your browser speaks the coach’s lines; your microphone
+            is on.
+          </p>
+        ) : null}
+        <p className="timer" aria-live="off">
+          <span data-testid="call-elapsed">{formatDuration(elapsed)}</span>
+          <span className="muted"> · </span>
+          <span data-testid="call-remaining">{formatDuration(remaining)}</span> left
+        </p>
+        {phase.warning ? (
+          <ErrorMessage>Less than a minute of talk-time left: the call ends when it runs out.</ErrorMessage>
+        ) : null}
+        {phase.connection === 'lost' ? (
+          <ErrorMessage>Connection lost: reconnecting… The call continues for 10 seconds.</ErrorMessage>
+        ) : null}
+        {phase.connection === 'recovered' ? <Notice>Connection recovered.</Notice> : null}
+        <p className="call-actions">
+          {phase.voice.mode === 'local' ? (
+            <button type="button" className="button" onClick={nextLine}>
+              Next question
+            </button>
+          ) : null}
+          <button type="button" className="button" data-variant="danger" onClick={() => void hangUp()}>
+            End call
+          </button>
+        </p>
+      </section>
+    );
+  }
+
+  return (
+    <section className="card call" aria-labelledby="call-title">
+      <h2 id="call-title">Talk with your coach</h2>
+      {phase.kind === 'ended' ? (
+        <Notice>
+          Call ended after {formatDuration(phase.metered)}. {phase.reason} Your care plan will arrive by email shortly.
+        </Notice>
+      ) : null}
+      <ErrorMessage>{error}</ErrorMessage>
+      {balance <= 0 ? <p className="muted">You have no talk-time left. Buy a pack below to start a call.</p> : null}
+      <button
+        type="button"
+        className="button big"
+        data-variant="primary"
+        disabled={phase.kind === 'starting' || balance <= 0}
+        onClick={() => void start()}
+      >
+        {phase.kind === 'starting' ? 'Connecting…' : 'Start call'}
+      </button>
+    </section>
+  );
+}
+
+function CoachHome({ user }: { readonly user: User }) {
+  const [version, setVersion] = useState(0);
+  const refresh = useCallback(() => setVersion((value) => value + 1), []);
+  const balance = useLoad<{ balance: number }>('/api/payments/coach/balance', version);
+  const catalog = useLoad<{ mode: 'razorpay' | 'test'; packs: Pack[] }>('/api/payments/coach/packs', 0);
+  const calls = useLoad<{ calls: CallView[] }>('/api/coach/calls', version);
+  const plans = useLoad<{ carePlans: CarePlan[] }>('/api/coach/care-plans', version);
+  const purchases = useLoad<{ purchases: Purchase[] }>('/api/payments/coach/purchases', version);
+  const [buying, setBuying] = useState<string | undefined>(undefined);
+  const [buyError, setBuyError] = useState<string | undefined>(undefined);
+  const paid = new URLSearchParams(location.search).get('paid');
+
+  // Care plans arrive a little after a call ends: look again for a while.
+  useEffect(() => {
+    const timer = setInterval(refresh, 10_000);
+    return () => clearInterval(timer);
+  }, [refresh]);
+
+  const buy = (pack: Pack) => {
+    setBuying(pack.id);
+    setBuyError(undefined);
+    buyPack('coach', pack.id, { name: 'Voice coach', email: user.email, returnTo: '/coach/' })
+      .then((result) => {
+        if (result.status !== 'redirected') refresh();
+      })
+      .catch((error: unknown) => setBuyError((error as Error).message))
+      .finally(() => setBuying(undefined));
+  };
+  const seconds = balance.data?.balance ?? 0;
+
+  return (
+    <div className="coach">
+      <section className="card balance" aria-labelledby="balance-title">
+        <h2 id="balance-title">Talk-time</h2>
+        <p className="balance-figure" data-testid="balance">
+          {balance.data === undefined ? '…' : formatDuration(seconds)}
+        </p>
+        {paid !== null ? (
+          <Notice>Payment received: your talk-time is topped up. A receipt is on its way.</Notice>
+        ) : null}
+        {catalog.data?.mode === 'test' ? (
+          <p className="test-mode-banner" role="note">
+            Payments are in TEST MODE on this server (no Razorpay keys): checkout uses a local test gateway.
+          </p>
+        ) : null}
+        <ErrorMessage>{buyError}</ErrorMessage>
+        <ul className="packs">
+          {(catalog.data?.packs ?? []).map((pack) => (
+            <li key={pack.id}>
+              <strong>{pack.title}</strong>
+              <span>{formatMoney(pack.amountMinor, pack.currency)}</span>
+              <button type="button" className="button" disabled={buying !== undefined} onClick={() => buy(pack)}>
+                {buying === pack.id ? 'Opening checkout…' : `Buy ${pack.title}`}
+              </button>
+            </li>
+          ))}
+        </ul>
+      </section>
+      <CallPanel balance={seconds} onChanged={refresh} />
+      <section className="card" aria-labelledby="plans-title">
+        <h2 id="plans-title">Care plans</h2>
+        {plans.data?.carePlans.length === 0 ? (
+          <p className="muted">After your first call, your care plan appears here.</p>
+        ) : null}
+        {(plans.data?.carePlans ?? []).map((plan) => (
+          <article key={plan.sessionId} className="care-plan" data-source={plan.source}>
+            <h3>{plan.title}</h3>
+            <p className="muted">{new Date(plan.createdAt).toLocaleString()}</p>
+            <p className="plan-body">{plan.body}</p>
+          </article>
+        ))}
+      </section>
+      <section className="card" aria-labelledby="history-title">
+        <h2 id="history-title">Call history</h2>
+        {calls.data?.calls.length === 0 ? <p className="muted">No calls yet.</p> : null}
+        <table className="data-table">
+          <tbody>
+            {(calls.data?.calls ?? []).map((item) => (
+              <tr key={item.id}>
+                <td>{new Date(item.startedAt).toLocaleString()}</td>
+                <td>{formatDuration(item.meteredSeconds)}</td>
+                <td>{item.status === 'active' ? 'in progress' : (item.endReasonText ?? '')}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </section>
+      <section className="card" aria-labelledby="purchases-title" id="purchases">
+        <h2 id="purchases-title">Purchases</h2>
+        {purchases.data?.purchases.length === 0 ? <p className="muted">No purchases yet.</p> : null}
+        <table className="data-table" data-testid="purchases">
+          <tbody>
+            {(purchases.data?.purchases ?? []).map((item) => (
+              <tr key={item.id}>
+                <td>{new Date(item.createdAt).toLocaleString()}</td>
+                <td>{item.pack}</td>
+                <td>{formatMoney(item.amountMinor, item.currency)}</td>
+                <td>{item.status}</td>
+                <td className="muted">{item.paymentId ?? ''}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </section>
+    </div>
+  );
+}
+
+mount(
+  <Layout product="Voice coach" productHref="/coach/">
+    <RequireUser>{(user) => <CoachHome user={user} />}</RequireUser>
+  </Layout>,
+);

@@ -1,0 +1,90 @@
+import { api } from './api.ts';
+
+/** What `POST /api/payments/:app/orders` answers. */
+export interface CreatedOrder {
+  readonly orderId: string;
+  readonly providerOrderId: string;
+  readonly amountMinor: number;
+  readonly currency: string;
+  readonly keyId: string;
+  readonly mode: 'razorpay' | 'test';
+  readonly checkoutUrl: string | null;
+  readonly pack: { readonly id: string; readonly title: string };
+}
+
+export interface CheckoutAnswer {
+  readonly razorpay_order_id: string;
+  readonly razorpay_payment_id: string;
+  readonly razorpay_signature: string;
+}
+
+interface RazorpayCheckout {
+  open(): void;
+  on(event: 'payment.failed', handler: (response: { error: { description: string } }) => void): void;
+}
+type RazorpayConstructor = new (options: Record<string, unknown>) => RazorpayCheckout;
+
+function loadRazorpay(): Promise<RazorpayConstructor> {
+  const existing = (window as unknown as { Razorpay?: RazorpayConstructor }).Razorpay;
+  if (existing !== undefined) return Promise.resolve(existing);
+  return new Promise((resolve, reject) => {
+    const script = document.createElement('script');
+    script.src = 'https://checkout.razorpay.com/v1/checkout.js';
+    script.onload = () => {
+      const loaded = (window as unknown as { Razorpay?: RazorpayConstructor }).Razorpay;
+      if (loaded === undefined) reject(new Error('Razorpay Checkout did not load'));
+      else resolve(loaded);
+    };
+    script.onerror = () => reject(new Error('Razorpay Checkout could not be reached'));
+    document.head.append(script);
+  });
+}
+
+/**
+ * Buys a pack: creates the order, then either goes to the local test checkout (test mode) or
+ * opens Razorpay Checkout and sends its signed answer to the server, which verifies and credits.
+ * Resolves with the confirmation, or `redirected` when the browser left for the test checkout.
+ */
+export async function buyPack(
+  app: string,
+  pack: string,
+  options: { name: string; email?: string | undefined; returnTo: string },
+): Promise<{ status: 'paid' | 'processing' | 'redirected' }> {
+  const order = await api<CreatedOrder>('POST', `/api/payments/${app}/orders`, { pack });
+  if (order.mode === 'test' && order.checkoutUrl !== null) {
+    location.assign(`${order.checkoutUrl}&return=${encodeURIComponent(options.returnTo)}`);
+    return { status: 'redirected' };
+  }
+  const Razorpay = await loadRazorpay();
+  const answer = await new Promise<CheckoutAnswer>((resolve, reject) => {
+    const checkout = new Razorpay({
+      key: order.keyId,
+      order_id: order.providerOrderId,
+      amount: order.amountMinor,
+      currency: order.currency,
+      name: options.name,
+      description: order.pack.title,
+      prefill: options.email === undefined ? {} : { email: options.email },
+      handler: (response: CheckoutAnswer) => resolve(response),
+      modal: { ondismiss: () => reject(new Error('Payment cancelled')) },
+    });
+    checkout.on('payment.failed', (response) => reject(new Error(response.error.description)));
+    checkout.open();
+  });
+  return api<{ status: 'paid' | 'processing' }>('POST', `/api/payments/${app}/orders/${order.orderId}/confirm`, answer);
+}
+
+/** 49900 INR → "₹499.00". */
+export function formatMoney(amountMinor: number, currency: string): string {
+  return new Intl.NumberFormat('en-IN', { style: 'currency', currency }).format(amountMinor / 100);
+}
+
+/** 1800 → "30:00"; 3725 → "1:02:05". */
+export function formatDuration(totalSeconds: number): string {
+  const seconds = Math.max(0, Math.floor(totalSeconds));
+  const h = Math.floor(seconds / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  const s = seconds % 60;
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return h > 0 ? `${h}:${pad(m)}:${pad(s)}` : `${m}:${pad(s)}`;
+}
