@@ -2,7 +2,7 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 
-const benches = ['http', 'tasks', 'auth'];
+const benches = ['http', 'tasks', 'auth', 'calls'];
 let failed = 0;
 for (const name of benches) {
   const result = spawnSync(

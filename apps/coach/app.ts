@@ -32,6 +32,9 @@ export default defineApp({
     })),
   }),
   metering: { unit: 'seconds', onEnded: onCallEnded },
+  // The browser talks to the ElevenLabs agent directly (signed URL) when it is configured.
+  connectSources: (settings) =>
+    settings.elevenLabs === undefined ? [] : ['wss://api.elevenlabs.io', 'https://api.elevenlabs.io'],
   realtimeRequests: {
     // The browser's heartbeat over the live socket: `{"type":"request","name":"call.heartbeat","data":{"sessionId"}}`.
     'call.heartbeat': async (userId, data, ctx) => {

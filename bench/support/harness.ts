@@ -18,6 +18,8 @@ export interface BenchServer {
   readonly url: string;
   /** CPU seconds (user + system) the server process has used so far; NaN where /proc is missing. */
   cpuSeconds(): number;
+  /** Resident memory of the server process in MiB; NaN where /proc is missing. */
+  rssMiB(): number;
   stop(): Promise<void>;
 }
 
@@ -71,6 +73,14 @@ export async function startServer(
   return {
     url,
     cpuSeconds: () => processCpuSeconds(child.pid),
+    rssMiB: () => {
+      try {
+        const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+        return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN) / 1024;
+      } catch {
+        return Number.NaN;
+      }
+    },
     stop: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null) return resolve();

@@ -48,6 +48,7 @@ const reviewed: Record<string, 'public' | 'user' | 'admin'> = {
   'GET /payments/test-checkout': 'public',
   'POST /api/payments/test/pay': 'user',
   // Voice coach: calls belong to their user (another user's call answers 404, tested in calls.test.ts).
+  'GET /coach/': 'public',
   'GET /api/coach/status': 'public',
   'POST /api/coach/calls': 'user',
   'POST /api/coach/calls/:id/heartbeat': 'user',

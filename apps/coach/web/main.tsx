@@ -107,6 +107,7 @@ function CallPanel({ balance, onChanged }: { readonly balance: number; readonly 
   const socket = useRef<RealtimeClient | null>(null);
   const beat = useRef<ReturnType<typeof setInterval> | null>(null);
   const transcript = useRef<{ role: 'user' | 'agent'; text: string }[]>([]);
+  const agent = useRef<{ endSession(): Promise<void> } | null>(null);
   const line = useRef(0);
 
   const stopMedia = useCallback(() => {
@@ -117,6 +118,8 @@ function CallPanel({ balance, onChanged }: { readonly balance: number; readonly 
     for (const track of stream.current?.getTracks() ?? []) track.stop();
     stream.current = null;
     if ('speechSynthesis' in window) window.speechSynthesis.cancel();
+    void agent.current?.endSession().catch(() => undefined);
+    agent.current = null;
   }, []);
 
   useEffect(() => stopMedia, [stopMedia]);
@@ -231,6 +234,21 @@ function CallPanel({ balance, onChanged }: { readonly balance: number; readonly 
     };
     beat.current = setInterval(() => void heartbeat(), HEARTBEAT_SECONDS * 1000);
     void heartbeat();
+    if (voice.mode === 'elevenlabs') {
+      // ElevenLabs' official browser SDK, on the signed URL the server fetched (the key never
+      // reaches the browser); the session id rides along for the post-call webhook.
+      try {
+        const { Conversation } = await import('@elevenlabs/client');
+        agent.current = await Conversation.startSession({
+          signedUrl: voice.signedUrl,
+          connectionType: 'websocket',
+          dynamicVariables: { ballast_session_id: call.id },
+          onError: (message: string) => setError(`Voice agent: ${message}`),
+        });
+      } catch (caught) {
+        setError(`The voice agent could not be reached (${(caught as Error).message}); the call stays open.`);
+      }
+    }
     if (voice.mode === 'local') {
       const first = voice.lines[0];
       if (first !== undefined) {

@@ -118,6 +118,8 @@ export interface AppDefinition<Settings = unknown> {
    * titles: `{ '/': 'Voice coach' }` serves `/coach/`.
    */
   readonly pages?: Readonly<Record<string, string>>;
+  /** Origins the app's pages connect to (a voice agent's WebSocket), added to the page CSP. */
+  readonly connectSources?: (settings: Settings) => readonly string[];
   /** What the app sells (packs of units) and the unit its balances count, from its settings. */
   readonly payments?: (settings: Settings) => PaymentCatalog;
 }

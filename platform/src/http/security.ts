@@ -15,6 +15,8 @@ export interface SecurityOptions {
   readonly googleSignIn?: boolean;
   /** Pages load Razorpay Checkout (live payments are configured). */
   readonly razorpayCheckout?: boolean;
+  /** More origins pages may connect to (apps' `connectSources`). */
+  readonly connectSources?: readonly string[];
 }
 
 /**
@@ -61,6 +63,7 @@ export function pageSecurityHeaders(
   production: boolean,
   googleSignIn = false,
   razorpayCheckout = false,
+  connectSources: readonly string[] = [],
 ): Record<string, string> {
   // Google's documented CSP for Identity Services: its script, its button's frame and styles.
   const google = googleSignIn ? ['https://accounts.google.com/gsi/'] : [];
@@ -79,7 +82,7 @@ export function pageSecurityHeaders(
         ...(googleSignIn || razorpay !== undefined ? { frameSrc: [...google, ...(razorpay?.frame ?? [])] } : {}),
         imgSrc: ["'self'", 'data:', 'blob:'],
         fontSrc: ["'self'", 'data:'],
-        connectSrc: ["'self'", ...google],
+        connectSrc: ["'self'", ...google, ...connectSources],
         mediaSrc: ["'self'", 'blob:'],
         objectSrc: ["'none'"],
         frameAncestors: ["'none'"],
@@ -121,7 +124,7 @@ export function apiSecurityHeaders(production: boolean): Record<string, string> 
  */
 export async function registerSecurity(app: FastifyInstance, options: SecurityOptions): Promise<void> {
   const pageHeaders = Object.entries(
-    pageSecurityHeaders(options.production, options.googleSignIn, options.razorpayCheckout),
+    pageSecurityHeaders(options.production, options.googleSignIn, options.razorpayCheckout, options.connectSources),
   );
   const apiHeaders = Object.entries(apiSecurityHeaders(options.production));
   app.addHook('onSend', async (_request, reply, payload) => {

@@ -141,6 +141,9 @@ export async function createServer(options: CreateServerOptions): Promise<Fastif
     publicOrigin: config.http.publicOrigin,
     googleSignIn: config.auth.googleClientId !== undefined,
     razorpayCheckout: config.payments.razorpay !== undefined,
+    connectSources: options.apps.flatMap(
+      (definition) => definition.connectSources?.(config.apps[definition.name]) ?? [],
+    ),
   });
   // Every route and who may call it, for the permission matrix and operators.
   const routeCatalog: RouteEntry[] = [];
