@@ -4,7 +4,7 @@ import { AppError } from '#platform/core/errors.ts';
 import type { AnyKysely } from '#platform/db/database.ts';
 import type { Logger } from '#platform/logging/logger.ts';
 import type { Metrics } from '#platform/metrics/metrics.ts';
-import { balanceOf, debitUpTo } from '#platform/payments/ledger.ts';
+import { balanceOf, debitManyUpTo, debitUpTo } from '#platform/payments/ledger.ts';
 import type { Realtime } from '#platform/realtime/realtime-hub.ts';
 import type { LiveSession, MeterStore } from './meter-store.ts';
 
@@ -100,14 +100,20 @@ export function createMetering(options: MeteringOptions) {
   const db = options.db as unknown as Kysely<unknown>;
   const { store, log, settings } = options;
   const now = options.now ?? Date.now;
-  const flushing = new Map<string, Promise<void>>();
   let loop: NodeJS.Timeout | undefined;
 
   const writes = options.metrics
     ? new client.Counter({
         name: 'metering_database_writes_total',
-        help: 'Transactions metering wrote (start, flush, end)',
+        help: 'Session rows metering wrote to the database (start, flush, end)',
         labelNames: ['kind'] as const,
+        registers: [options.metrics.registry],
+      })
+    : undefined;
+  const transactions = options.metrics
+    ? new client.Counter({
+        name: 'metering_flush_transactions_total',
+        help: 'Transactions that flushed metered time (each covers up to 1,000 sessions)',
         registers: [options.metrics.registry],
       })
     : undefined;
@@ -155,14 +161,58 @@ export function createMetering(options: MeteringOptions) {
     await store.setFlushed(session.id, total);
   }
 
+  /** Sessions whose metered time is due to be written, flushed together once a second. */
+  const due = new Map<string, LiveSession>();
+
   function flushSoon(session: LiveSession): void {
-    if (flushing.has(session.id)) return;
-    const running = flush(session)
-      .catch((error: unknown) =>
-        log.error({ err: error, session: session.id }, 'metering flush failed; retried next beat'),
-      )
-      .finally(() => flushing.delete(session.id));
-    flushing.set(session.id, running);
+    due.set(session.id, session);
+  }
+
+  /**
+   * Writes the due sessions in one transaction per 1,000: lock their rows, debit each one's new
+   * seconds (once per key, never below zero), move their counters. A handful of statements
+   * whatever the number of calls.
+   */
+  async function flushDue(): Promise<void> {
+    while (due.size > 0) {
+      const batch = [...due.values()].slice(0, 1000);
+      for (const session of batch) due.delete(session.id);
+      const written: { id: string; total: number }[] = [];
+      await db.transaction().execute(async (tx) => {
+        const locked = await sql<{ id: string; user_id: string; app: string; unit: string; metered_seconds: number }>`
+          select id::text, user_id::text, app, unit, metered_seconds from platform.metered_session
+          where id = any(${batch.map((session) => session.id)}::uuid[]) and status = 'active'
+          order by id for update`.execute(tx);
+        const rows = new Map(locked.rows.map((current) => [current.id, current]));
+        const work = batch.flatMap((session) => {
+          const current = rows.get(session.id);
+          const total = meteredAt(session, session.lastBeatAt);
+          return current === undefined || total <= current.metered_seconds ? [] : [{ session, current, total }];
+        });
+        if (work.length === 0) return;
+        await debitManyUpTo(
+          tx,
+          'usage',
+          work.map(({ session, current, total }) => ({
+            userId: current.user_id,
+            app: current.app,
+            unit: current.unit,
+            amount: total - current.metered_seconds,
+            reference: `session:${session.id}`,
+            idempotencyKey: `session:${session.id}:${total}`,
+          })),
+        );
+        await sql`update platform.metered_session m set metered_seconds = x.total,
+            last_heartbeat_at = greatest(m.last_heartbeat_at, x.beat)
+          from unnest(${work.map((item) => item.session.id)}::uuid[], ${work.map((item) => item.total)}::int[],
+            ${work.map((item) => new Date(item.session.lastBeatAt).toISOString())}::timestamptz[]) as x(id, total, beat)
+          where m.id = x.id`.execute(tx);
+        for (const item of work) written.push({ id: item.session.id, total: item.total });
+      });
+      transactions?.inc();
+      writes?.inc({ kind: 'flush' }, written.length);
+      for (const item of written) await store.setFlushed(item.id, item.total);
+    }
   }
 
   async function publish(userId: string, app: string, event: string, data: unknown): Promise<void> {
@@ -230,6 +280,7 @@ export function createMetering(options: MeteringOptions) {
   }
 
   async function tick(): Promise<void> {
+    await flushDue();
     const at = now();
     for (const id of await store.exhaustedBy(at)) await end(id, 'balance_exhausted', at).catch(() => undefined);
     for (const id of await store.silentSince(at - settings.gapSeconds * 1000)) {
@@ -405,7 +456,7 @@ export function createMetering(options: MeteringOptions) {
     async stop(): Promise<void> {
       if (loop !== undefined) clearInterval(loop);
       loop = undefined;
-      await Promise.allSettled(flushing.values());
+      await flushDue().catch((error: unknown) => log.error({ err: error }, 'metering: final flush failed'));
       if (store.shared) return;
       for (const id of await store.ids()) {
         const live = await store.get(id);

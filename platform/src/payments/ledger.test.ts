@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql, type Kysely } from 'kysely';
 import { isAppError } from '#platform/core/errors.ts';
 import { createTestUser, startTestBallast, type TestBallast } from '#platform/testing/index.ts';
-import { applyLedgerChange, balanceOf, debitUpTo, listLedger } from './ledger.ts';
+import { applyLedgerChange, balanceOf, debitManyUpTo, debitUpTo, listLedger } from './ledger.ts';
 
 let server: TestBallast;
 let db: Kysely<unknown>;
@@ -74,5 +74,31 @@ describe('the ledger', () => {
     await expect(
       sql`update platform.ledger_balance set balance = -1 where user_id = ${who.userId}::uuid`.execute(db),
     ).rejects.toThrow(/check constraint/);
+  });
+
+  it('debits many accounts in one transaction, each once per key and never below zero, racing single debits', async () => {
+    const rich = await account('batch-rich@example.com');
+    const poor = await account('batch-poor@example.com');
+    await applyLedgerChange(db, { ...rich, kind: 'purchase', amount: 100, idempotencyKey: 'rich' });
+    await applyLedgerChange(db, { ...poor, kind: 'purchase', amount: 5, idempotencyKey: 'poor' });
+    const batch = () =>
+      db.transaction().execute((tx) =>
+        debitManyUpTo(tx, 'usage', [
+          { ...rich, amount: 30, reference: 'session:r', idempotencyKey: 'session:r:30' },
+          { ...poor, amount: 30, reference: 'session:p', idempotencyKey: 'session:p:30' },
+        ]),
+      );
+    const [first, second] = await Promise.all([
+      batch(),
+      batch(),
+      debitUpTo(db, { ...poor, kind: 'usage', amount: 3, idempotencyKey: 'single:p' }),
+    ]);
+    const takenRich = (first.get('session:r:30') ?? 0) + (second.get('session:r:30') ?? 0);
+    expect(takenRich).toBe(30);
+    expect(await balanceOf(db, rich)).toBe(70);
+    // The poor account had 5: the batch and the single debit together took exactly 5.
+    expect(await balanceOf(db, poor)).toBe(0);
+    const entries = await listLedger(db, poor);
+    expect(entries.filter((entry) => entry.kind === 'usage').reduce((sum, entry) => sum - entry.amount, 0)).toBe(5);
   });
 });

@@ -144,3 +144,58 @@ export async function listLedger(db: Db, account: LedgerAccount, limit = 100): P
     createdAt: row.created_at,
   }));
 }
+
+/**
+ * `debitUpTo` for many accounts in one transaction and a handful of statements (metering's
+ * periodic flush). Each change names a distinct account; each is applied once per idempotency
+ * key and takes at most what its balance holds. Resolves with what each key took (0 when it had
+ * already been applied or the balance was empty).
+ */
+export async function debitManyUpTo(
+  tx: Kysely<unknown>,
+  kind: LedgerKind,
+  changes: readonly (LedgerAccount & { amount: number; reference: string; idempotencyKey: string })[],
+): Promise<Map<string, number>> {
+  const taken = new Map<string, number>();
+  if (changes.length === 0) return taken;
+  const accountKey = (account: LedgerAccount) => `${account.userId}|${account.app}|${account.unit}`;
+  const locked = await sql<{
+    user_id: string;
+    app: string;
+    unit: string;
+    balance: string;
+  }>`select user_id::text, app, unit,
+      balance::text from platform.ledger_balance
+    where (user_id, app, unit) in (select * from unnest(${changes.map((c) => c.userId)}::uuid[],
+      ${changes.map((c) => c.app)}::text[], ${changes.map((c) => c.unit)}::text[]))
+    order by user_id, app, unit for update`.execute(tx);
+  const balances = new Map(
+    locked.rows.map((row) => [accountKey({ userId: row.user_id, app: row.app, unit: row.unit }), Number(row.balance)]),
+  );
+  const rows = changes
+    .map((change) => {
+      const balance = balances.get(accountKey(change)) ?? 0;
+      const take = Math.min(balance, change.amount);
+      return { ...change, take, after: balance - take };
+    })
+    .filter((row) => row.take > 0);
+  if (rows.length === 0) return taken;
+  const inserted = await sql<{ idempotency_key: string }>`insert into platform.ledger_entry
+      (user_id, app, unit, kind, amount, balance_after, reference, idempotency_key)
+    select user_id, app, unit, ${kind}, -take, after, reference, key
+    from unnest(${rows.map((r) => r.userId)}::uuid[], ${rows.map((r) => r.app)}::text[], ${rows.map((r) => r.unit)}::text[],
+      ${rows.map((r) => r.take)}::bigint[], ${rows.map((r) => r.after)}::bigint[], ${rows.map((r) => r.reference)}::text[],
+      ${rows.map((r) => r.idempotencyKey)}::text[]) as x(user_id, app, unit, take, after, reference, key)
+    on conflict (app, idempotency_key) do nothing
+    returning idempotency_key`.execute(tx);
+  const fresh = new Set(inserted.rows.map((row) => row.idempotency_key));
+  const applied = rows.filter((row) => fresh.has(row.idempotencyKey));
+  if (applied.length > 0) {
+    await sql`update platform.ledger_balance b set balance = b.balance - x.take, updated_at = now()
+      from unnest(${applied.map((r) => r.userId)}::uuid[], ${applied.map((r) => r.app)}::text[],
+        ${applied.map((r) => r.unit)}::text[], ${applied.map((r) => r.take)}::bigint[]) as x(user_id, app, unit, take)
+      where b.user_id = x.user_id and b.app = x.app and b.unit = x.unit`.execute(tx);
+  }
+  for (const row of applied) taken.set(row.idempotencyKey, row.take);
+  return taken;
+}
