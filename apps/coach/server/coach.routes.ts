@@ -3,6 +3,11 @@ import { endReasonText } from '../shared/calls.ts';
 import { coachService, type CoachContext } from './coach.service.ts';
 
 const sessionParams = z.object({ id: z.uuid() });
+
+/** When the request arrived (epoch ms), from Fastify's own clock of the reply. */
+function arrivedAt(reply: { elapsedTime: number }): number {
+  return Date.now() - reply.elapsedTime;
+}
 const transcriptLine = z.object({ role: z.enum(['user', 'agent']), text: z.string().max(4000) });
 
 function callView(session: {
@@ -62,7 +67,8 @@ export async function coachRoutes(app: Router, ctx: CoachContext): Promise<void>
       schema: { tags: ['coach'], summary: 'Heartbeat over HTTP (the WebSocket is preferred)', params: sessionParams },
       config: { access: 'user' },
     },
-    async (request) => ctx.metering.heartbeat(request.user!.id, request.params.id),
+    // Billed at arrival: time spent queued behind other requests is not the caller's.
+    async (request, reply) => ctx.metering.heartbeat(request.user!.id, request.params.id, arrivedAt(reply)),
   );
 
   app.post(
@@ -76,7 +82,8 @@ export async function coachRoutes(app: Router, ctx: CoachContext): Promise<void>
       },
       config: { access: 'user' },
     },
-    async (request) => {
+    async (request, reply) => {
+      const arrived = arrivedAt(reply);
       const call = await coach.calls.call(request.params.id);
       if (call === undefined || call.user_id !== request.user!.id) {
         throw new AppError('not_found', 'coach.unknown_call', 'No such call');
@@ -85,7 +92,7 @@ export async function coachRoutes(app: Router, ctx: CoachContext): Promise<void>
       if (transcript !== undefined && transcript.length > 0 && call.voice_mode === 'local') {
         await coach.calls.saveTranscript(call.session_id, transcript);
       }
-      const session = await ctx.metering.end(request.params.id, 'hung_up', { userId: request.user!.id });
+      const session = await ctx.metering.end(request.params.id, 'hung_up', { userId: request.user!.id }, arrived);
       return { call: callView(session) };
     },
   );

@@ -333,9 +333,13 @@ export function createMetering(options: MeteringOptions) {
       return { session: toSession(created), resumed: false };
     },
 
-    /** A heartbeat from the user's browser. Ends the session when its time is up. */
-    async heartbeat(userId: string, id: string): Promise<HeartbeatAnswer> {
-      const at = now();
+    /**
+     * A heartbeat from the user's browser, `at` when it arrived (default now; a request that
+     * waited in a queue is billed at its arrival, not when it was served). Ends the session when
+     * its time is up.
+     */
+    async heartbeat(userId: string, id: string, arrivedAt?: number): Promise<HeartbeatAnswer> {
+      const at = Math.min(arrivedAt ?? now(), now());
       let live = await store.beat(id, at);
       if (live === undefined) {
         const current = await row(id);
@@ -391,15 +395,18 @@ export function createMetering(options: MeteringOptions) {
       return { status: 'active', sessionId: id, meteredSeconds: metered, remainingSeconds: remaining, warning };
     },
 
-    /** Ends a session for its user (hang-up) or for an operator. Idempotent. */
-    async end(id: string, reason: EndReason, actor?: { userId: string }): Promise<MeteredSession> {
+    /**
+     * Ends a session for its user (hang-up) or for an operator, billed up to `arrivedAt` (when the
+     * request arrived; default now). Idempotent.
+     */
+    async end(id: string, reason: EndReason, actor?: { userId: string }, arrivedAt?: number): Promise<MeteredSession> {
       if (actor !== undefined) {
         const current = await row(id);
         if (current === undefined || current.user_id !== actor.userId) {
           throw new AppError('not_found', 'metering.unknown_session', 'No such session');
         }
       }
-      return end(id, reason);
+      return end(id, reason, Math.min(arrivedAt ?? now(), now()));
     },
 
     async get(id: string): Promise<MeteredSession | undefined> {
