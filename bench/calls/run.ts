@@ -67,8 +67,9 @@ interface Heartbeats {
   latencies: number[];
   failures: number;
   sent: number;
-  /** Per call: wall-clock time its last acknowledged heartbeat was sent, and its hang-up was sent. */
+  /** Per call: wall-clock time its last acknowledged heartbeat was sent and answered, and its hang-up was sent. */
   lastAck: number[];
+  lastAnswer: number[];
   hungUp: number[];
   finalLatencies: number[];
 }
@@ -78,9 +79,17 @@ async function heartbeat(
   count: number,
   urlOf: (index: number) => string,
   headersOf: (index: number) => Record<string, string>,
-  hangUp?: (index: number) => Promise<void>,
+  hangUp?: (index: number, sinceLastBeatMs: number) => Promise<void>,
 ) {
-  const result: Heartbeats = { latencies: [], failures: 0, sent: 0, lastAck: [], hungUp: [], finalLatencies: [] };
+  const result: Heartbeats = {
+    latencies: [],
+    failures: 0,
+    sent: 0,
+    lastAck: [],
+    lastAnswer: [],
+    hungUp: [],
+    finalLatencies: [],
+  };
   const stopAt = Date.now() + seconds * 1000;
   await Promise.all(
     Array.from({ length: count }, async (_, index) => {
@@ -96,6 +105,7 @@ async function heartbeat(
             if (due < stopAt) result.latencies.push(performance.now() - t0);
             else result.finalLatencies.push(performance.now() - t0);
             result.lastAck[index] = sentAt;
+            result.lastAnswer[index] = Date.now();
           } else result.failures++;
         } catch {
           result.failures++;
@@ -107,7 +117,7 @@ async function heartbeat(
       // Each caller hangs up right after their last heartbeat, so hang-ups are spread like beats.
       if (hangUp !== undefined) {
         result.hungUp[index] = Date.now();
-        await hangUp(index);
+        await hangUp(index, result.hungUp[index] - (result.lastAnswer[index] ?? result.hungUp[index]));
       }
     }),
   );
@@ -166,8 +176,13 @@ async function measureBallast(count: number) {
       count,
       (index) => `${server!.url}/api/coach/calls/${sessions[index]}/heartbeat`,
       (index) => headers[index]!,
-      async (index) => {
-        await post(`${server!.url}/api/coach/calls/${sessions[index]}/end`, headers[index]!);
+      // As the coach's page does: the hang-up says how long after the last heartbeat's answer it came.
+      async (index, sinceLastBeatMs) => {
+        await post(
+          `${server!.url}/api/coach/calls/${sessions[index]}/end`,
+          headers[index]!,
+          JSON.stringify({ sinceLastBeatMs }),
+        );
       },
     );
     const cpu = (server.cpuSeconds() - cpuBefore) / ((performance.now() - began) / 1000);

@@ -122,6 +122,50 @@ describe('calls metered by heartbeat', () => {
     expect(new Set(ends.map((end) => end.body.call.meteredSeconds))).toEqual(new Set([row.metered_seconds]));
   });
 
+  it("bills a hang-up up to the caller's own measure after their last heartbeat, never past its arrival", async () => {
+    const user = await createTestUser(server.ballast, 'measured@example.com');
+    await credit(server, user, 600);
+    const id = (await call(server, 'POST', '/api/coach/calls', user)).body.call.id;
+    let sent = 0;
+    let answered = 0;
+    for (let beat = 0; beat < 6; beat += 1) {
+      sent = Date.now();
+      expect((await call(server, 'POST', `/api/coach/calls/${id}/heartbeat`, user)).body).toMatchObject({
+        status: 'active',
+      });
+      answered = Date.now();
+      await sleep(400);
+    }
+    // The hang-up reaches the server 1.5 s after the caller says they hung up (as a request
+    // queued behind others would); it is billed to the caller's moment, not its arrival.
+    await sleep(1500 - 400);
+    const refused = await call(server, 'POST', `/api/coach/calls/${id}/end`, user, { sinceLastBeatMs: -1 });
+    expect(refused.status).toBe(400);
+    const ended = await call(server, 'POST', `/api/coach/calls/${id}/end`, user, { sinceLastBeatMs: 0 });
+    expect(ended.status).toBe(200);
+    const row = await sessionRow(server, id);
+    expect(row.end_reason).toBe('hung_up');
+    const started = row.started_at.getTime();
+    expect(row.metered_seconds).toBeGreaterThanOrEqual(Math.floor((sent - started) / 1000));
+    expect(row.metered_seconds).toBeLessThanOrEqual(Math.floor((answered - started) / 1000));
+    expect(Math.floor((row.ended_at!.getTime() - started) / 1000)).toBeGreaterThan(row.metered_seconds);
+    expect((await usage(server, user.id)).seconds).toBe(row.metered_seconds);
+
+    // A caller's measure cannot stretch the bill past the hang-up's arrival.
+    const other = await createTestUser(server.ballast, 'stretch@example.com');
+    await credit(server, other, 600);
+    const second = (await call(server, 'POST', '/api/coach/calls', other)).body.call.id;
+    for (let beat = 0; beat < 3; beat += 1) {
+      await call(server, 'POST', `/api/coach/calls/${second}/heartbeat`, other);
+      await sleep(400);
+    }
+    await call(server, 'POST', `/api/coach/calls/${second}/end`, other, { sinceLastBeatMs: 3_600_000 });
+    const stretched = await sessionRow(server, second);
+    expect(stretched.metered_seconds).toBe(
+      Math.floor((stretched.ended_at!.getTime() - stretched.started_at.getTime()) / 1000),
+    );
+  });
+
   it('warns before the balance runs out, then ends the call when it does', async () => {
     const user = await createTestUser(server.ballast, 'short@example.com');
     await credit(server, user, 7);

@@ -78,7 +78,14 @@ export async function coachRoutes(app: Router, ctx: CoachContext): Promise<void>
         tags: ['coach'],
         summary: 'Hang up (idempotent); optionally with what was said in local voice mode',
         params: sessionParams,
-        body: z.object({ transcript: z.array(transcriptLine).max(500).optional() }).optional(),
+        body: z
+          .object({
+            transcript: z.array(transcriptLine).max(500).optional(),
+            // The caller's own clock: milliseconds from the answer to their last heartbeat to
+            // this hang-up. Billing stops there even if the request waited in a queue.
+            sinceLastBeatMs: z.number().int().min(0).max(86_400_000).optional(),
+          })
+          .optional(),
       },
       config: { access: 'user' },
     },
@@ -92,7 +99,11 @@ export async function coachRoutes(app: Router, ctx: CoachContext): Promise<void>
       if (transcript !== undefined && transcript.length > 0 && call.voice_mode === 'local') {
         await coach.calls.saveTranscript(call.session_id, transcript);
       }
-      const session = await ctx.metering.end(request.params.id, 'hung_up', { userId: request.user!.id }, arrived);
+      const session = await ctx.metering.end(request.params.id, 'hung_up', {
+        actor: { userId: request.user!.id },
+        arrivedAt: arrived,
+        sinceLastBeatMs: request.body?.sinceLastBeatMs,
+      });
       return { call: callView(session) };
     },
   );

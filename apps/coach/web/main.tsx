@@ -109,6 +109,8 @@ function CallPanel({ balance, onChanged }: { readonly balance: number; readonly 
   const transcript = useRef<{ role: 'user' | 'agent'; text: string }[]>([]);
   const agent = useRef<{ endSession(): Promise<void> } | null>(null);
   const line = useRef(0);
+  /** When the answer to the last heartbeat came (this page's clock): hang-ups are billed up to that plus what followed. */
+  const lastAck = useRef<number | null>(null);
 
   const stopMedia = useCallback(() => {
     if (beat.current !== null) clearInterval(beat.current);
@@ -140,6 +142,7 @@ function CallPanel({ balance, onChanged }: { readonly balance: number; readonly 
 
   const applyBeat = useCallback(
     (answer: Heartbeat) => {
+      lastAck.current = performance.now();
       if (answer.status === 'ended') {
         finish(endReasonText[answer.endReason ?? ''] ?? 'The call ended.', answer.meteredSeconds);
         return;
@@ -182,6 +185,7 @@ function CallPanel({ balance, onChanged }: { readonly balance: number; readonly 
     const { call, voice } = started;
     transcript.current = [];
     line.current = 0;
+    lastAck.current = performance.now();
     setPhase({
       kind: 'live',
       call,
@@ -269,8 +273,10 @@ function CallPanel({ balance, onChanged }: { readonly balance: number; readonly 
   const hangUp = async () => {
     if (phase.kind !== 'live') return;
     try {
+      const sinceLastBeatMs = lastAck.current === null ? undefined : Math.round(performance.now() - lastAck.current);
       const { call } = await api<{ call: CallView }>('POST', `/api/coach/calls/${phase.call.id}/end`, {
         transcript: transcript.current,
+        sinceLastBeatMs,
       });
       finish(call.endReasonText ?? 'You ended the call.', call.meteredSeconds);
     } catch (caught) {

@@ -238,7 +238,7 @@ export function createMetering(options: MeteringOptions) {
     };
   }
 
-  async function end(id: string, reason: EndReason, at = now()): Promise<MeteredSession> {
+  async function end(id: string, reason: EndReason, at = now(), sinceLastBeatMs?: number): Promise<MeteredSession> {
     const live = await store.get(id);
     let ended: MeteredSession | undefined;
     let endedNow = false;
@@ -250,13 +250,21 @@ export function createMetering(options: MeteringOptions) {
         return;
       }
       const session = live ?? liveFrom(current, current.last_heartbeat_at.getTime());
-      // A hang-up counts until now if the call was still alive; otherwise until its last heartbeat.
+      // A hang-up counts until it arrived if the call was still alive, otherwise until its last
+      // heartbeat plus the gap; and no later than the caller's own measure of the time from their
+      // last acknowledged heartbeat to the hang-up (a hang-up queued behind others is not billed
+      // for its wait; the caller can only shorten the bill by less than the gap, which stopping
+      // heartbeats would do anyway).
       const until =
         reason === 'heartbeat_lost'
           ? session.lastBeatAt
           : reason === 'balance_exhausted'
             ? session.startedAt + session.maxSeconds * 1000
-            : Math.min(at, session.lastBeatAt + settings.gapSeconds * 1000);
+            : Math.min(
+                at,
+                session.lastBeatAt + settings.gapSeconds * 1000,
+                session.lastBeatAt + (sinceLastBeatMs ?? Number.POSITIVE_INFINITY),
+              );
       const metered = await settle(tx, current, meteredAt(session, until), Math.min(until, at));
       const result = await sql<SessionRow>`update platform.metered_session
         set status = 'ended', ended_at = ${new Date(at)}, end_reason = ${reason}, metered_seconds = ${metered}
@@ -396,17 +404,29 @@ export function createMetering(options: MeteringOptions) {
     },
 
     /**
-     * Ends a session for its user (hang-up) or for an operator, billed up to `arrivedAt` (when the
-     * request arrived; default now). Idempotent.
+     * Ends a session for its user (hang-up, with `actor`) or for an operator. Billed up to
+     * `arrivedAt` (when the request arrived; default now), and, for a hang-up that says so, no
+     * later than `sinceLastBeatMs` after the last heartbeat (the caller's own measure from the
+     * answer to their last heartbeat to the hang-up). Idempotent.
      */
-    async end(id: string, reason: EndReason, actor?: { userId: string }, arrivedAt?: number): Promise<MeteredSession> {
-      if (actor !== undefined) {
+    async end(
+      id: string,
+      reason: EndReason,
+      options: { actor?: { userId: string }; arrivedAt?: number; sinceLastBeatMs?: number } = {},
+    ): Promise<MeteredSession> {
+      if (options.actor !== undefined) {
         const current = await row(id);
-        if (current === undefined || current.user_id !== actor.userId) {
+        if (current === undefined || current.user_id !== options.actor.userId) {
           throw new AppError('not_found', 'metering.unknown_session', 'No such session');
         }
       }
-      return end(id, reason, Math.min(arrivedAt ?? now(), now()));
+      const since = options.sinceLastBeatMs;
+      return end(
+        id,
+        reason,
+        Math.min(options.arrivedAt ?? now(), now()),
+        since === undefined ? undefined : Math.max(0, since),
+      );
     },
 
     async get(id: string): Promise<MeteredSession | undefined> {
