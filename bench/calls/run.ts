@@ -50,19 +50,6 @@ function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 }
 
-/** Runs `count` tasks with at most `limit` at a time. */
-async function pool(count: number, limit: number, task: (index: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, count) }, async () => {
-      while (next < count) {
-        const index = next++;
-        await task(index);
-      }
-    }),
-  );
-}
-
 interface Heartbeats {
   latencies: number[];
   failures: number;
@@ -74,12 +61,37 @@ interface Heartbeats {
   finalLatencies: number[];
 }
 
-/** Every call beats every 5 s, the calls' phases spread evenly over the interval. */
+/** Runs at most `limit` of the functions given to it at a time. */
+function limiter(limit: number) {
+  let running = 0;
+  const waiting: (() => void)[] = [];
+  return async <T>(work: () => Promise<T>): Promise<T> => {
+    if (running >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
+    running++;
+    try {
+      return await work();
+    } finally {
+      running--;
+      waiting.shift()?.();
+    }
+  };
+}
+
+/**
+ * Every call beats every 5 s from within 5 s of its start (a call that waited for all the others
+ * would be ended by the 10 s gap), the calls' phases spread evenly over the interval. Figures cover the `seconds` after the last call started; then
+ * each caller hangs up right after their last heartbeat, so hang-ups are spread like beats.
+ */
 async function heartbeat(
   count: number,
   urlOf: (index: number) => string,
   headersOf: (index: number) => Record<string, string>,
-  hangUp?: (index: number, sinceLastBeatMs: number) => Promise<void>,
+  calls: {
+    start?: (index: number) => Promise<void>;
+    /** Called when the last call has started: the measured window begins. */
+    measuring?: () => void;
+    hangUp?: (index: number, sinceLastBeatMs: number) => Promise<void>;
+  } = {},
 ) {
   const result: Heartbeats = {
     latencies: [],
@@ -90,34 +102,44 @@ async function heartbeat(
     hungUp: [],
     finalLatencies: [],
   };
-  const stopAt = Date.now() + seconds * 1000;
+  const starting = limiter(50);
+  const epoch = Date.now();
+  let started = 0;
+  let window: { from: number; to: number } | undefined;
   await Promise.all(
     Array.from({ length: count }, async (_, index) => {
-      await new Promise((resolve) => setTimeout(resolve, (index / count) * INTERVAL_MS));
-      while (Date.now() < stopAt) {
+      if (calls.start !== undefined) await starting(() => calls.start!(index));
+      // The call's phase: the next moment that is its share of the interval after the epoch.
+      const phase = (index / count) * INTERVAL_MS;
+      const wait = (((phase - (Date.now() - epoch)) % INTERVAL_MS) + INTERVAL_MS) % INTERVAL_MS;
+      await new Promise((resolve) => setTimeout(resolve, wait));
+      if (++started === count) {
+        window = { from: Date.now(), to: Date.now() + seconds * 1000 };
+        calls.measuring?.();
+      }
+      for (;;) {
         const due = Date.now() + INTERVAL_MS;
         const t0 = performance.now();
         const sentAt = Date.now();
+        const measured = window !== undefined && sentAt >= window.from;
         try {
           const answer = await post(urlOf(index), headersOf(index));
           if (answer.status === 200 && !answer.text.includes('"ended"')) {
             // Steady state only: the last interval, when every call hangs up, is reported apart.
-            if (due < stopAt) result.latencies.push(performance.now() - t0);
-            else result.finalLatencies.push(performance.now() - t0);
+            if (measured) (due < window!.to ? result.latencies : result.finalLatencies).push(performance.now() - t0);
             result.lastAck[index] = sentAt;
             result.lastAnswer[index] = Date.now();
           } else result.failures++;
         } catch {
           result.failures++;
         }
-        result.sent++;
-        if (due >= stopAt) break;
+        if (measured) result.sent++;
+        if (window !== undefined && due >= window.to) break;
         await new Promise((resolve) => setTimeout(resolve, Math.max(0, due - Date.now())));
       }
-      // Each caller hangs up right after their last heartbeat, so hang-ups are spread like beats.
-      if (hangUp !== undefined) {
+      if (calls.hangUp !== undefined) {
         result.hungUp[index] = Date.now();
-        await hangUp(index, result.hungUp[index] - (result.lastAnswer[index] ?? result.hungUp[index]));
+        await calls.hangUp(index, result.hungUp[index] - (result.lastAnswer[index] ?? result.hungUp[index]));
       }
     }),
   );
@@ -164,25 +186,31 @@ async function measureBallast(count: number) {
       })),
     );
     const sessions: string[] = new Array<string>(count);
-    await pool(count, 50, async (index) => {
-      const answer = await post(`${server!.url}/api/coach/calls`, headers[index]!);
-      if (answer.status !== 201) throw new Error(`start call answered ${answer.status}: ${answer.text}`);
-      sessions[index] = (JSON.parse(answer.text) as { call: { id: string } }).call.id;
-    });
     const writesBefore = await metric(server.url, 'metering_database_writes_total');
-    const cpuBefore = server.cpuSeconds();
-    const began = performance.now();
+    let cpuBefore = Number.NaN;
+    let began = Number.NaN;
     const beats = await heartbeat(
       count,
       (index) => `${server!.url}/api/coach/calls/${sessions[index]}/heartbeat`,
       (index) => headers[index]!,
-      // As the coach's page does: the hang-up says how long after the last heartbeat's answer it came.
-      async (index, sinceLastBeatMs) => {
-        await post(
-          `${server!.url}/api/coach/calls/${sessions[index]}/end`,
-          headers[index]!,
-          JSON.stringify({ sinceLastBeatMs }),
-        );
+      {
+        start: async (index) => {
+          const answer = await post(`${server!.url}/api/coach/calls`, headers[index]!);
+          if (answer.status !== 201) throw new Error(`start call answered ${answer.status}: ${answer.text}`);
+          sessions[index] = (JSON.parse(answer.text) as { call: { id: string } }).call.id;
+        },
+        measuring: () => {
+          cpuBefore = server!.cpuSeconds();
+          began = performance.now();
+        },
+        // As the coach's page does: the hang-up says how long after the last heartbeat's answer it came.
+        hangUp: async (index, sinceLastBeatMs) => {
+          await post(
+            `${server!.url}/api/coach/calls/${sessions[index]}/end`,
+            headers[index]!,
+            JSON.stringify({ sinceLastBeatMs }),
+          );
+        },
       },
     );
     const cpu = (server.cpuSeconds() - cpuBefore) / ((performance.now() - began) / 1000);
@@ -207,7 +235,8 @@ async function measureBallast(count: number) {
     for (const row of check.rows) {
       const index = indexOf.get(row.id)!;
       const started = Number(row.started);
-      const floorSeen = Math.floor((beats.lastAck[index]! - started) / 1000);
+      const lastAck = beats.lastAck[index];
+      const floorSeen = lastAck === undefined ? 0 : Math.floor((lastAck - started) / 1000);
       const ceiling = Math.ceil((beats.hungUp[index]! - started) / 1000);
       const under = Math.max(0, floorSeen - row.metered);
       const over = Math.max(0, row.metered - ceiling);
@@ -216,7 +245,7 @@ async function measureBallast(count: number) {
       callMinutes += row.metered / 60;
       reasons[row.reason] = (reasons[row.reason] ?? 0) + 1;
     }
-    return { beats, cpu, rss, spanError, ledgerError, reasons, writesPerCallMinute: (writes + count) / callMinutes };
+    return { beats, cpu, rss, spanError, ledgerError, reasons, writesPerCallMinute: writes / callMinutes };
   } finally {
     await server?.stop();
     await admin.query(`drop database if exists ${dbName} with (force)`);
@@ -234,12 +263,18 @@ async function metric(base: string, name: string): Promise<number> {
 async function measureBaseline(count: number) {
   const server = await startServer('bench/calls/baseline-server.ts');
   try {
-    const cpuBefore = server.cpuSeconds();
-    const began = performance.now();
+    let cpuBefore = Number.NaN;
+    let began = Number.NaN;
     const beats = await heartbeat(
       count,
       (index) => `${server.url}/calls/call-${index}/heartbeat`,
       () => ({}),
+      {
+        measuring: () => {
+          cpuBefore = server.cpuSeconds();
+          began = performance.now();
+        },
+      },
     );
     return {
       beats,

@@ -1,8 +1,15 @@
 import getPort from 'get-port';
 import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sql, type Kysely } from '@ballast/platform';
-import { createTestUser, startTestBallast, type TestBallast } from '@ballast/platform/testing';
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { applyLedgerChange, sql, type Kysely } from '@ballast/platform';
+import {
+  createTestDatabase,
+  createTestUser,
+  startTestBallast,
+  testSigningKeys,
+  type TestBallast,
+} from '@ballast/platform/testing';
 import { apps } from '../../cli/src/apps.ts';
 import { browserUnavailable, fakeMediaArgs, launchBrowser, screenshotPath } from '../support/browser.ts';
 
@@ -112,5 +119,103 @@ describe('the voice coach in a real browser', () => {
     await page.screenshot({ path: screenshotPath('coach-after-call.png'), fullPage: true });
     expect(problems).toEqual([]);
     await context.close();
+  });
+});
+
+describe('the voice coach when things go wrong', () => {
+  it('says when the microphone is refused', async (ctx) => {
+    if (unavailable !== undefined) ctx.skip(unavailable);
+    // A fake microphone but no automatic permission: the context grants none, so Chromium refuses.
+    const strict = await launchBrowser(['--use-fake-device-for-media-stream']);
+    try {
+      const email = 'no-mic@example.com';
+      const user = await createTestUser(server.ballast, email, { password: 'a calm voice at night' });
+      await applyLedgerChange(server.ballast.database.db, {
+        kind: 'purchase',
+        userId: user.id,
+        app: 'coach',
+        unit: 'seconds',
+        amount: 600,
+        idempotencyKey: 'e2e-no-mic',
+      });
+      const page = await strict.newPage();
+      await page.goto(`${server.url}/sign-in?next=/coach/`);
+      await page.getByLabel('Email', { exact: true }).fill(email);
+      await page.getByLabel('Password', { exact: true }).fill('a calm voice at night');
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.waitForURL(`${server.url}/coach/`);
+      await expect.poll(() => page.getByTestId('balance').textContent()).toBe('10:00');
+      await page.getByRole('button', { name: 'Start call' }).click();
+      await page.getByText('Microphone access was refused').waitFor();
+      expect(await page.getByRole('button', { name: 'Start call' }).isEnabled()).toBe(true);
+      const db = server.ballast.database.db as unknown as Kysely<unknown>;
+      const sessions = await sql<{ n: string }>`select count(*)::text as n from platform.metered_session
+        where user_id = ${user.id}::uuid`.execute(db);
+      expect(sessions.rows[0]!.n).toBe('0');
+    } finally {
+      await strict.close();
+    }
+  });
+
+  it('shows the connection lost and recovered across a web restart, then why the server ended the call', async (ctx) => {
+    if (unavailable !== undefined) ctx.skip(unavailable);
+    const redisUrl = inject('redisUrl');
+    if (redisUrl === '') ctx.skip('Redis is not reachable');
+    // Two web processes in turn on one port and database, sharing keys, secrets and the meter store.
+    const database = await createTestDatabase();
+    const port = await getPort();
+    const env = {
+      PORT: String(port),
+      PUBLIC_URL: `http://127.0.0.1:${port}`,
+      REDIS_URL: redisUrl,
+      AUTH_SIGNING_KEYS: await testSigningKeys(),
+      SESSION_SECRET: randomBytes(32).toString('base64url'),
+      METERING_HEARTBEAT_GAP_SECONDS: '15',
+    };
+    let web: TestBallast | undefined = await startTestBallast({ apps, env, databaseUrl: database.url });
+    const context = await browser!.newContext({ permissions: ['microphone'] });
+    try {
+      const email = 'restart@example.com';
+      const user = await createTestUser(web.ballast, email, { password: 'a calm voice at night' });
+      // 40 s of talk-time: the warning (60 s before the end) shows at once, the end comes in the test.
+      await applyLedgerChange(web.ballast.database.db, {
+        kind: 'purchase',
+        userId: user.id,
+        app: 'coach',
+        unit: 'seconds',
+        amount: 40,
+        idempotencyKey: 'e2e-restart',
+      });
+      const page = await context.newPage();
+      await page.goto(`${web.url}/sign-in?next=/coach/`);
+      await page.getByLabel('Email', { exact: true }).fill(email);
+      await page.getByLabel('Password', { exact: true }).fill('a calm voice at night');
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.waitForURL(`${web.url}/coach/`);
+      await page.getByRole('button', { name: 'Start call' }).click();
+      await page.getByRole('heading', { name: 'On a call with your coach' }).waitFor();
+      await page.getByText('Less than a minute of talk-time left').waitFor();
+
+      await web.close();
+      web = undefined;
+      await page.getByText('Connection lost: reconnecting').waitFor();
+      await page.screenshot({ path: screenshotPath('coach-connection-lost.png'), fullPage: true });
+      web = await startTestBallast({ apps, env, databaseUrl: database.url });
+      await page.getByText('Connection recovered.').waitFor({ timeout: 20_000 });
+      expect(await page.getByRole('heading', { name: 'On a call with your coach' }).isVisible()).toBe(true);
+
+      // The balance runs out: the server ends the call and the page says why.
+      await page.getByText(/Call ended after 0:40\. .*talk-time ran out/i).waitFor({ timeout: 45_000 });
+      await page.screenshot({ path: screenshotPath('coach-ended-by-server.png'), fullPage: true });
+      const db = web.ballast.database.db as unknown as Kysely<unknown>;
+      const session = await sql<{ metered_seconds: number; end_reason: string }>`select metered_seconds, end_reason
+        from platform.metered_session where user_id = ${user.id}::uuid`.execute(db);
+      expect(session.rows).toEqual([{ metered_seconds: 40, end_reason: 'balance_exhausted' }]);
+      await expect.poll(() => page.getByTestId('balance').textContent()).toBe('0:00');
+    } finally {
+      await context.close();
+      await web?.close();
+      await database.drop();
+    }
   });
 });

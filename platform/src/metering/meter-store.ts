@@ -24,8 +24,13 @@ export interface MeterStore {
   readonly shared: boolean;
   put(session: LiveSession): Promise<void>;
   get(id: string): Promise<LiveSession | undefined>;
-  /** Records a heartbeat at `at` and returns the session, or undefined when it is not live. */
-  beat(id: string, at: number): Promise<LiveSession | undefined>;
+  /**
+   * Records `userId`'s heartbeat at `at` and returns the session; undefined, recording nothing,
+   * when it is not live or is another user's.
+   */
+  beat(id: string, userId: string, at: number): Promise<LiveSession | undefined>;
+  /** Removes the session and returns it as it was, in one step (a heartbeat lands before or not at all). */
+  take(id: string): Promise<LiveSession | undefined>;
   setFlushed(id: string, seconds: number): Promise<void>;
   /** Marks the warning sent; true only for the caller that marked it first. */
   markWarned(id: string): Promise<boolean>;
@@ -49,9 +54,9 @@ export function createMemoryMeterStore(): MeterStore {
       const session = sessions.get(id);
       return session === undefined ? undefined : { ...session };
     },
-    async beat(id, at) {
+    async beat(id, userId, at) {
       const session = sessions.get(id);
-      if (session === undefined) return undefined;
+      if (session === undefined || session.userId !== userId) return undefined;
       session.lastBeatAt = Math.max(session.lastBeatAt, at);
       return { ...session };
     },
@@ -64,6 +69,11 @@ export function createMemoryMeterStore(): MeterStore {
       if (session === undefined || session.warned) return false;
       session.warned = true;
       return true;
+    },
+    async take(id) {
+      const session = sessions.get(id);
+      sessions.delete(id);
+      return session === undefined ? undefined : { ...session };
     },
     async remove(id) {
       sessions.delete(id);
@@ -82,9 +92,10 @@ export function createMemoryMeterStore(): MeterStore {
   };
 }
 
-// KEYS: session hash, beats zset. ARGV: id, at. Returns the hash, or nil when not live.
+// KEYS: session hash, beats zset. ARGV: id, at, user id. Returns the hash, or nil when not live
+// or another user's.
 const beatScript = `
-if redis.call('exists', KEYS[1]) == 0 then return nil end
+if redis.call('hget', KEYS[1], 'userId') ~= ARGV[3] then return nil end
 local last = tonumber(redis.call('hget', KEYS[1], 'lastBeatAt'))
 local at = tonumber(ARGV[2])
 if at > last then
@@ -136,8 +147,8 @@ export function createRedisMeterStore(redis: Redis, prefix: string): MeterStore 
     async get(id) {
       return fromHash(id, await redis.hgetall(key(id)));
     },
-    async beat(id, at) {
-      const flat = (await redis.eval(beatScript, 2, key(id), beats, id, at)) as string[] | null;
+    async beat(id, userId, at) {
+      const flat = (await redis.eval(beatScript, 2, key(id), beats, id, at, userId)) as string[] | null;
       if (flat === null) return undefined;
       const hash: Record<string, string> = {};
       for (let index = 0; index < flat.length; index += 2) hash[flat[index]!] = flat[index + 1]!;
@@ -159,6 +170,12 @@ export function createRedisMeterStore(redis: Redis, prefix: string): MeterStore 
         key(id),
       )) as number;
       return changed === 1;
+    },
+    async take(id) {
+      const results = await redis.multi().hgetall(key(id)).del(key(id)).zrem(beats, id).zrem(deadlines, id).exec();
+      const [error, hash] = results?.[0] ?? [null, {}];
+      if (error !== null) throw error;
+      return fromHash(id, hash as Record<string, string>);
     },
     async remove(id) {
       await redis.multi().del(key(id)).zrem(beats, id).zrem(deadlines, id).exec();

@@ -239,44 +239,61 @@ export function createMetering(options: MeteringOptions) {
   }
 
   async function end(id: string, reason: EndReason, at = now(), sinceLastBeatMs?: number): Promise<MeteredSession> {
-    const live = await store.get(id);
     let ended: MeteredSession | undefined;
     let endedNow = false;
-    await db.transaction().execute(async (tx) => {
-      const current = await row(id, tx, true);
-      if (current === undefined) throw new AppError('not_found', 'metering.unknown_session', 'No such session');
-      if (current.status === 'ended') {
-        ended = toSession(current);
-        return;
-      }
-      const session = live ?? liveFrom(current, current.last_heartbeat_at.getTime());
-      // A hang-up counts until it arrived if the call was still alive, otherwise until its last
-      // heartbeat plus the gap; and no later than the caller's own measure of the time from their
-      // last acknowledged heartbeat to the hang-up (a hang-up queued behind others is not billed
-      // for its wait; the caller can only shorten the bill by less than the gap, which stopping
-      // heartbeats would do anyway).
-      const until =
-        reason === 'heartbeat_lost'
-          ? session.lastBeatAt
-          : reason === 'balance_exhausted'
-            ? session.startedAt + session.maxSeconds * 1000
-            : Math.min(
-                at,
-                session.lastBeatAt + settings.gapSeconds * 1000,
-                session.lastBeatAt + (sinceLastBeatMs ?? Number.POSITIVE_INFINITY),
-              );
-      const metered = await settle(tx, current, meteredAt(session, until), Math.min(until, at));
-      const result = await sql<SessionRow>`update platform.metered_session
-        set status = 'ended', ended_at = ${new Date(at)}, end_reason = ${reason}, metered_seconds = ${metered}
-        where id = ${id}::uuid returning ${columns}`.execute(tx);
-      ended = toSession(result.rows[0]!);
-      await options.onEnded(current.app)?.(ended, tx);
-      endedNow = true;
-    });
-    writes?.inc({ kind: 'end' });
-    await store.remove(id);
+    let taken: LiveSession | undefined;
+    try {
+      await db.transaction().execute(async (tx) => {
+        const current = await row(id, tx, true);
+        if (current === undefined) throw new AppError('not_found', 'metering.unknown_session', 'No such session');
+        if (current.status === 'ended') {
+          ended = toSession(current);
+          return;
+        }
+        // Taken out of the store under the row lock: a heartbeat either landed before (and is
+        // billed here) or finds no live session and waits for this transaction, so no heartbeat
+        // is acknowledged and then left unbilled.
+        taken = await store.take(id);
+        const session = taken ?? liveFrom(current, current.last_heartbeat_at.getTime());
+        if (reason === 'heartbeat_lost' && session.lastBeatAt >= at - settings.gapSeconds * 1000) {
+          // A heartbeat arrived after the silence was noticed: the call goes on.
+          if (taken !== undefined) await store.put(taken);
+          taken = undefined;
+          ended = toSession(current);
+          return;
+        }
+        // A hang-up counts until it arrived if the call was still alive, otherwise until its last
+        // heartbeat plus the gap; and no later than the caller's own measure of the time from their
+        // last acknowledged heartbeat to the hang-up (a hang-up queued behind others is not billed
+        // for its wait; the caller can only shorten the bill by less than the gap, which stopping
+        // heartbeats would do anyway).
+        const until =
+          reason === 'heartbeat_lost'
+            ? session.lastBeatAt
+            : reason === 'balance_exhausted'
+              ? session.startedAt + session.maxSeconds * 1000
+              : Math.min(
+                  at,
+                  session.lastBeatAt + settings.gapSeconds * 1000,
+                  session.lastBeatAt + (sinceLastBeatMs ?? Number.POSITIVE_INFINITY),
+                );
+        const metered = await settle(tx, current, meteredAt(session, until), Math.min(until, at));
+        const result = await sql<SessionRow>`update platform.metered_session
+          set status = 'ended', ended_at = ${new Date(at)}, end_reason = ${reason}, metered_seconds = ${metered}
+          where id = ${id}::uuid returning ${columns}`.execute(tx);
+        ended = toSession(result.rows[0]!);
+        await options.onEnded(current.app)?.(ended, tx);
+        endedNow = true;
+      });
+    } catch (error) {
+      // Not ended after all: the session goes back to the store as it was.
+      if (taken !== undefined) await store.put(taken).catch(() => undefined);
+      throw error;
+    }
     const session = ended!;
+    if (session.status === 'ended') await store.remove(id);
     if (endedNow) {
+      writes?.inc({ kind: 'end' });
       log.info({ session: id, reason, metered: session.meteredSeconds }, 'metered session ended');
       await publish(session.userId, session.app, 'metering.ended', {
         sessionId: id,
@@ -285,6 +302,17 @@ export function createMetering(options: MeteringOptions) {
       });
     }
     return session;
+  }
+
+  function endedAnswer(session: MeteredSession, warning = false): HeartbeatAnswer {
+    return {
+      status: 'ended',
+      sessionId: session.id,
+      meteredSeconds: session.meteredSeconds,
+      remainingSeconds: 0,
+      warning,
+      endReason: session.endReason,
+    };
   }
 
   async function tick(): Promise<void> {
@@ -348,51 +376,31 @@ export function createMetering(options: MeteringOptions) {
      */
     async heartbeat(userId: string, id: string, arrivedAt?: number): Promise<HeartbeatAnswer> {
       const at = Math.min(arrivedAt ?? now(), now());
-      let live = await store.beat(id, at);
+      let live = await store.beat(id, userId, at);
       if (live === undefined) {
         const current = await row(id);
         if (current === undefined || current.user_id !== userId) {
           throw new AppError('not_found', 'metering.unknown_session', 'No such session');
         }
-        if (current.status === 'ended') {
-          return {
-            status: 'ended',
-            sessionId: id,
-            meteredSeconds: current.metered_seconds,
-            remainingSeconds: 0,
-            warning: false,
-            endReason: current.end_reason,
-          };
-        }
-        // Not in the store (memory store after a restart): adopt it if it was alive recently.
-        const last = current.last_heartbeat_at.getTime();
-        if (last < at - settings.gapSeconds * 1000) {
-          const ended = await end(id, 'heartbeat_lost', at);
-          return {
-            status: 'ended',
-            sessionId: id,
-            meteredSeconds: ended.meteredSeconds,
-            remainingSeconds: 0,
-            warning: false,
-            endReason: ended.endReason,
-          };
-        }
-        await store.put(liveFrom(current, last));
-        live = (await store.beat(id, at))!;
+        if (current.status === 'ended') return endedAnswer(toSession(current));
+        // Not in the store: being ended right now, or a memory store after a restart. Decided
+        // under the row lock, so an end in progress finishes first.
+        const adopted = await db.transaction().execute(async (tx) => {
+          const locked = (await row(id, tx, true))!;
+          if (locked.status === 'ended') return { ended: toSession(locked) };
+          const again = await store.beat(id, userId, at);
+          if (again !== undefined) return { live: again };
+          const last = locked.last_heartbeat_at.getTime();
+          if (last < at - settings.gapSeconds * 1000) return { silent: true };
+          await store.put(liveFrom(locked, last));
+          return { live: (await store.beat(id, userId, at))! };
+        });
+        if (adopted.ended !== undefined) return endedAnswer(adopted.ended);
+        if (adopted.live === undefined) return endedAnswer(await end(id, 'heartbeat_lost', at));
+        live = adopted.live;
       }
-      if (live.userId !== userId) throw new AppError('not_found', 'metering.unknown_session', 'No such session');
       const metered = meteredAt(live, at);
-      if (metered >= live.maxSeconds) {
-        const ended = await end(id, 'balance_exhausted', at);
-        return {
-          status: 'ended',
-          sessionId: id,
-          meteredSeconds: ended.meteredSeconds,
-          remainingSeconds: 0,
-          warning: true,
-          endReason: ended.endReason,
-        };
-      }
+      if (metered >= live.maxSeconds) return endedAnswer(await end(id, 'balance_exhausted', at), true);
       const remaining = live.maxSeconds - metered;
       const warning = remaining <= settings.warningSeconds;
       if (warning && !live.warned && (await store.markWarned(id))) {
@@ -458,8 +466,7 @@ export function createMetering(options: MeteringOptions) {
       for (const { id } of stale.rows) {
         const live = store.shared ? await store.get(id) : undefined;
         if (live !== undefined && live.lastBeatAt >= now() - settings.gapSeconds * 1000) continue;
-        await end(id, 'heartbeat_lost');
-        ended += 1;
+        if ((await end(id, 'heartbeat_lost')).status === 'ended') ended += 1;
       }
       return ended;
     },
