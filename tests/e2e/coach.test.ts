@@ -56,12 +56,38 @@ async function waitForInbox(page: Page, to: string, subject: RegExp): Promise<st
   }
 }
 
+const PASSWORD = 'a calm voice at night';
+
+/** A caller with `seconds` of talk-time (credited straight to the ledger when above zero). */
+async function caller(target: TestBallast, email: string, seconds: number) {
+  const user = await createTestUser(target.ballast, email, { password: PASSWORD });
+  if (seconds > 0) {
+    await applyLedgerChange(target.ballast.database.db, {
+      kind: 'purchase',
+      userId: user.id,
+      app: 'coach',
+      unit: 'seconds',
+      amount: seconds,
+      idempotencyKey: `e2e-credit:${email}`,
+    });
+  }
+  return user;
+}
+
+/** Signs in through the real sign-in page and lands on the coach. */
+async function signIn(page: Page, base: string, email: string): Promise<void> {
+  await page.goto(`${base}/sign-in?next=/coach/`);
+  await page.getByLabel('Email', { exact: true }).fill(email);
+  await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL(`${base}/coach/`);
+}
+
 describe('the voice coach in a real browser', () => {
   it('buys talk-time, holds a call with heartbeats, ends it, and delivers the care plan', async (ctx) => {
     if (unavailable !== undefined) ctx.skip(unavailable);
     const email = 'caller@example.com';
-    const password = 'a calm voice at night';
-    await createTestUser(server.ballast, email, { password });
+    await caller(server, email, 0);
     const context = await browser!.newContext({ permissions: ['microphone'] });
     const page = await context.newPage();
     page.on('console', (message) => {
@@ -69,11 +95,7 @@ describe('the voice coach in a real browser', () => {
     });
     page.on('pageerror', (error) => problems.push(`uncaught: ${error.message}`));
 
-    await page.goto(`${server.url}/sign-in?next=/coach/`);
-    await page.getByLabel('Email', { exact: true }).fill(email);
-    await page.getByLabel('Password', { exact: true }).fill(password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.waitForURL(`${server.url}/coach/`);
+    await signIn(page, server.url, email);
     await expect.poll(() => page.getByTestId('balance').textContent()).toBe('0:00');
     expect(await page.getByRole('button', { name: 'Start call' }).isDisabled()).toBe(true);
     await page.getByText('You have no talk-time left').waitFor();
@@ -129,21 +151,9 @@ describe('the voice coach when things go wrong', () => {
     const strict = await launchBrowser(['--use-fake-device-for-media-stream']);
     try {
       const email = 'no-mic@example.com';
-      const user = await createTestUser(server.ballast, email, { password: 'a calm voice at night' });
-      await applyLedgerChange(server.ballast.database.db, {
-        kind: 'purchase',
-        userId: user.id,
-        app: 'coach',
-        unit: 'seconds',
-        amount: 600,
-        idempotencyKey: 'e2e-no-mic',
-      });
+      const user = await caller(server, email, 600);
       const page = await strict.newPage();
-      await page.goto(`${server.url}/sign-in?next=/coach/`);
-      await page.getByLabel('Email', { exact: true }).fill(email);
-      await page.getByLabel('Password', { exact: true }).fill('a calm voice at night');
-      await page.getByRole('button', { name: 'Sign in' }).click();
-      await page.waitForURL(`${server.url}/coach/`);
+      await signIn(page, server.url, email);
       await expect.poll(() => page.getByTestId('balance').textContent()).toBe('10:00');
       await page.getByRole('button', { name: 'Start call' }).click();
       await page.getByText('Microphone access was refused').waitFor();
@@ -176,22 +186,10 @@ describe('the voice coach when things go wrong', () => {
     const context = await browser!.newContext({ permissions: ['microphone'] });
     try {
       const email = 'restart@example.com';
-      const user = await createTestUser(web.ballast, email, { password: 'a calm voice at night' });
       // 40 s of talk-time: the warning (60 s before the end) shows at once, the end comes in the test.
-      await applyLedgerChange(web.ballast.database.db, {
-        kind: 'purchase',
-        userId: user.id,
-        app: 'coach',
-        unit: 'seconds',
-        amount: 40,
-        idempotencyKey: 'e2e-restart',
-      });
+      const user = await caller(web, email, 40);
       const page = await context.newPage();
-      await page.goto(`${web.url}/sign-in?next=/coach/`);
-      await page.getByLabel('Email', { exact: true }).fill(email);
-      await page.getByLabel('Password', { exact: true }).fill('a calm voice at night');
-      await page.getByRole('button', { name: 'Sign in' }).click();
-      await page.waitForURL(`${web.url}/coach/`);
+      await signIn(page, web.url, email);
       await page.getByRole('button', { name: 'Start call' }).click();
       await page.getByRole('heading', { name: 'On a call with your coach' }).waitFor();
       await page.getByText('Less than a minute of talk-time left').waitFor();

@@ -238,14 +238,21 @@ export function createMetering(options: MeteringOptions) {
     };
   }
 
-  async function end(id: string, reason: EndReason, at = now(), sinceLastBeatMs?: number): Promise<MeteredSession> {
+  async function end(
+    id: string,
+    reason: EndReason,
+    at = now(),
+    hangUp: { actorId?: string; sinceLastBeatMs?: number } = {},
+  ): Promise<MeteredSession> {
     let ended: MeteredSession | undefined;
     let endedNow = false;
     let taken: LiveSession | undefined;
     try {
       await db.transaction().execute(async (tx) => {
         const current = await row(id, tx, true);
-        if (current === undefined) throw new AppError('not_found', 'metering.unknown_session', 'No such session');
+        if (current === undefined || (hangUp.actorId !== undefined && current.user_id !== hangUp.actorId)) {
+          throw new AppError('not_found', 'metering.unknown_session', 'No such session');
+        }
         if (current.status === 'ended') {
           ended = toSession(current);
           return;
@@ -275,7 +282,7 @@ export function createMetering(options: MeteringOptions) {
               : Math.min(
                   at,
                   session.lastBeatAt + settings.gapSeconds * 1000,
-                  session.lastBeatAt + (sinceLastBeatMs ?? Number.POSITIVE_INFINITY),
+                  session.lastBeatAt + Math.max(0, hangUp.sinceLastBeatMs ?? Number.POSITIVE_INFINITY),
                 );
         const metered = await settle(tx, current, meteredAt(session, until), Math.min(until, at));
         const result = await sql<SessionRow>`update platform.metered_session
@@ -422,19 +429,10 @@ export function createMetering(options: MeteringOptions) {
       reason: EndReason,
       options: { actor?: { userId: string }; arrivedAt?: number; sinceLastBeatMs?: number } = {},
     ): Promise<MeteredSession> {
-      if (options.actor !== undefined) {
-        const current = await row(id);
-        if (current === undefined || current.user_id !== options.actor.userId) {
-          throw new AppError('not_found', 'metering.unknown_session', 'No such session');
-        }
-      }
-      const since = options.sinceLastBeatMs;
-      return end(
-        id,
-        reason,
-        Math.min(options.arrivedAt ?? now(), now()),
-        since === undefined ? undefined : Math.max(0, since),
-      );
+      return end(id, reason, Math.min(options.arrivedAt ?? now(), now()), {
+        actorId: options.actor?.userId,
+        sinceLastBeatMs: options.sinceLastBeatMs,
+      });
     },
 
     async get(id: string): Promise<MeteredSession | undefined> {
@@ -463,11 +461,8 @@ export function createMetering(options: MeteringOptions) {
       const stale = await sql<{ id: string }>`select id::text from platform.metered_session
         where status = 'active' and last_heartbeat_at < ${cutoff}`.execute(db);
       let ended = 0;
-      for (const { id } of stale.rows) {
-        const live = store.shared ? await store.get(id) : undefined;
-        if (live !== undefined && live.lastBeatAt >= now() - settings.gapSeconds * 1000) continue;
-        if ((await end(id, 'heartbeat_lost')).status === 'ended') ended += 1;
-      }
+      // A session still beating on some node (shared store) is left alone by `end` itself.
+      for (const { id } of stale.rows) if ((await end(id, 'heartbeat_lost')).status === 'ended') ended += 1;
       return ended;
     },
 
