@@ -17,6 +17,21 @@ afterAll(async () => {
   await database.drop();
 });
 
+/**
+ * The minutes the schedule was forwarded for. Each cron pass files an occurrence under the minute
+ * it falls in (pg-boss's `__pgboss__send-it` queue, one job per minute by a unique index), and the
+ * forward creates the task's job. A tick is judged by that minute, not by when its task ran: a
+ * first occurrence found at :59 runs in the next minute, beside that minute's own tick.
+ */
+async function forwardedMinutes(client: pg.Client): Promise<string[]> {
+  const result = await client.query<{ slot: string }>(
+    `select data->>'slot' as slot from pgboss.job
+      where name = '__pgboss__send-it' and data->>'name' = 'chaos.tick' and state = 'completed'
+      order by 1`,
+  );
+  return result.rows.map((row) => row.slot);
+}
+
 describe('schedules', () => {
   it('fire once per tick across three worker processes, over several ticks', async () => {
     for (let index = 0; index < 3; index++) {
@@ -33,22 +48,37 @@ describe('schedules', () => {
     const client = new pg.Client({ connectionString: database.url });
     await client.connect();
     try {
-      // The schedule is `* * * * *`: wait for three full ticks after the workers started.
-      let ticks: { minute: Date; runs: number }[] = [];
+      // The schedule is `* * * * *`: wait until three minutes have been forwarded and their tasks run.
       const deadline = Date.now() + 260_000;
-      while (ticks.length < 3 && Date.now() < deadline) {
+      let minutes: string[] = [];
+      let runs = 0;
+      while (Date.now() < deadline) {
         await sleep(2000);
-        const result = await client.query<{ minute: Date; runs: number }>(
-          `select date_trunc('minute', at) as minute, count(*)::int as runs from chaos.tick group by 1 order by 1`,
-        );
-        ticks = result.rows;
+        minutes = await forwardedMinutes(client);
+        runs = (await client.query<{ n: number }>('select count(*)::int as n from chaos.tick')).rows[0]!.n;
+        if (minutes.length >= 3 && runs >= minutes.length) break;
       }
-      const pids = await client.query<{ pid: number }>('select distinct pid from chaos.tick');
-      console.info(
-        `schedule: ${ticks.length} ticks, runs per tick ${ticks.map((tick) => tick.runs).join(', ')}, run by ${pids.rowCount} worker process(es)`,
+      // Stop every worker, so nothing is half-way between a forward and its run when we count.
+      for (const worker of workers) worker.child.kill('SIGTERM');
+      await Promise.all(workers.map((worker) => worker.exited));
+
+      minutes = await forwardedMinutes(client);
+      const jobs = await client.query<{ id: string; state: string }>(
+        `select id::text, state from pgboss.job where name = 'chaos.tick'`,
       );
-      expect(ticks.length).toBeGreaterThanOrEqual(3);
-      for (const tick of ticks) expect(tick.runs).toBe(1);
+      const ticks = await client.query<{ job_id: string; pid: number }>('select job_id::text, pid from chaos.tick');
+      const pids = new Set(ticks.rows.map((tick) => tick.pid));
+      console.info(
+        `schedule: minutes forwarded ${minutes.join(', ')}; ${jobs.rowCount} task job(s), ${ticks.rowCount} run(s), by ${pids.size} worker process(es)`,
+      );
+      expect(minutes.length).toBeGreaterThanOrEqual(3);
+      // One forward per minute, minutes without a gap.
+      expect(new Set(minutes).size).toBe(minutes.length);
+      const times = minutes.map((minute) => Date.parse(`${minute.replace(' ', 'T')}Z`));
+      for (let index = 1; index < times.length; index++) expect(times[index]! - times[index - 1]!).toBe(60_000);
+      // One task job per forwarded minute, each run once (the tick's job id is its primary key).
+      expect(jobs.rowCount).toBe(minutes.length);
+      expect(ticks.rows.map((tick) => tick.job_id).sort()).toEqual(jobs.rows.map((job) => job.id).sort());
     } finally {
       await client.end();
     }
