@@ -271,7 +271,7 @@ async function checkRedis(config: Config, production: boolean, add: Add): Promis
     add({
       name: 'redis',
       status: production ? 'warn' : 'pass',
-      message: 'not configured: rate limits are per process, live updates fan out through PostgreSQL',
+      message: 'not configured: rate limits and metered calls are per process, live updates fan out through PostgreSQL',
       ...(production ? { fix: 'set REDIS_URL before running more than one web node' } : {}),
     });
     return;
