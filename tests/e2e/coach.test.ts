@@ -141,7 +141,7 @@ describe('the voice coach in a real browser', () => {
     await page.screenshot({ path: screenshotPath('coach-after-call.png'), fullPage: true });
     expect(problems).toEqual([]);
     await context.close();
-  });
+  }, 120_000);
 });
 
 describe('the voice coach when things go wrong', () => {
@@ -215,5 +215,6 @@ describe('the voice coach when things go wrong', () => {
       await web?.close();
       await database.drop();
     }
-  });
+    // About 45 s of it is the call running out of talk-time.
+  }, 150_000);
 });
