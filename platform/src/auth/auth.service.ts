@@ -49,6 +49,8 @@ export interface Actor {
   readonly roles: readonly string[];
   readonly pendingRoles: readonly string[];
   readonly tokenId: string;
+  /** The generation of the user's tokens this one belongs to (revocation bumps it). */
+  readonly tokenGeneration: number;
 }
 
 export interface Session {
@@ -79,6 +81,11 @@ export interface AuthServiceOptions {
   readonly publicUrl: string;
   readonly roles: readonly RoleDefinition[];
   readonly google?: { readonly clientId: string; readonly jwksUrl: string } | undefined;
+  /**
+   * Called once a transaction that revoked a user's tokens has committed, with the generation
+   * now current: live sessions held outside requests (realtime sockets) close theirs.
+   */
+  readonly onTokensRevoked?: ((userId: string, generation: number) => Promise<void>) | undefined;
 }
 
 const RESET_TTL_MINUTES = 30;
@@ -165,6 +172,16 @@ export function createAuthService(options: AuthServiceOptions) {
         tx,
       );
     return rows.rows[0]!;
+  }
+
+  /** After the revoking transaction committed: closes what still holds an earlier token. */
+  async function announceRevoked(row: UserRow | undefined): Promise<void> {
+    if (row === undefined || options.onTokensRevoked === undefined) return;
+    try {
+      await options.onTokensRevoked(row.id, row.token_generation);
+    } catch (error) {
+      log.error({ err: error, userId: row.id }, 'auth: could not close the live sockets of revoked tokens');
+    }
   }
 
   async function createOneTimeToken(
@@ -280,6 +297,7 @@ export function createAuthService(options: AuthServiceOptions) {
         roles: row.active ?? [],
         pendingRoles: row.pending ?? [],
         tokenId: claims.tokenId,
+        tokenGeneration: claims.generation,
       };
     },
 
@@ -420,16 +438,18 @@ export function createAuthService(options: AuthServiceOptions) {
     },
 
     async signOut(actor: Actor, origin: AuditOrigin): Promise<void> {
-      await db.transaction().execute(async (transaction) => {
+      const revoked = await db.transaction().execute(async (transaction) => {
         const tx = transaction as unknown as Kysely<unknown>;
-        await revokeTokens(actor.id, tx);
+        const row = await revokeTokens(actor.id, tx);
         await recordAudit(tx, {
           actor: { id: actor.id, email: actor.email },
           action: 'auth.sign_out',
           target: { type: 'user', id: actor.id },
           ...origin,
         });
+        return row;
       });
+      await announceRevoked(revoked);
     },
 
     async changePassword(
@@ -446,18 +466,20 @@ export function createAuthService(options: AuthServiceOptions) {
       }
       checkPassword(input.newPassword, 'body.newPassword', row.email);
       const hash = await hashPassword(input.newPassword);
-      return db.transaction().execute(async (transaction) => {
+      const { updated, session } = await db.transaction().execute(async (transaction) => {
         const tx = transaction as unknown as Kysely<unknown>;
         await sql`update platform."user" set password_hash = ${hash} where id = ${row.id}::uuid`.execute(tx);
-        const updated = await revokeTokens(row.id, tx);
+        const revoked = await revokeTokens(row.id, tx);
         await recordAudit(tx, {
           actor: { id: row.id, email: row.email },
           action: 'auth.password_changed',
           target: { type: 'user', id: row.id },
           ...origin,
         });
-        return sessionFor(updated, tx);
+        return { updated: revoked, session: await sessionFor(revoked, tx) };
       });
+      await announceRevoked(updated);
+      return session;
     },
 
     async requestReset(emailInput: string, origin: AuditOrigin): Promise<void> {
@@ -493,7 +515,7 @@ export function createAuthService(options: AuthServiceOptions) {
         checkPassword(input.password, 'body.password');
         return hashPassword(input.password);
       })();
-      await db.transaction().execute(async (transaction) => {
+      const revoked = await db.transaction().execute(async (transaction) => {
         const tx = transaction as unknown as Kysely<unknown>;
         const userId = await consumeOneTimeToken(input.token, 'reset', tx);
         const row = (await findUser({ id: userId }, tx))!;
@@ -505,14 +527,16 @@ export function createAuthService(options: AuthServiceOptions) {
         // Following the emailed link proves the address.
         await sql`update platform."user" set password_hash = ${hashed}, email_verified_at = coalesce(email_verified_at, now())
           where id = ${userId}::uuid`.execute(tx);
-        await revokeTokens(userId, tx);
+        const updated = await revokeTokens(userId, tx);
         await recordAudit(tx, {
           actor: { id: row.id, email: row.email },
           action: 'auth.password_reset',
           target: { type: 'user', id: row.id },
           ...origin,
         });
+        return updated;
       });
+      await announceRevoked(revoked);
     },
 
     /** Signs in with a Google ID token: verified against Google's keys, linked by verified email. */
@@ -726,14 +750,15 @@ export function createAuthService(options: AuthServiceOptions) {
         throw new AppError('forbidden', 'auth.forbidden', 'Only admins can do this');
       if (userId === actor.id)
         throw new AppError('conflict', 'auth.cannot_disable_self', 'You cannot disable yourself');
-      return db.transaction().execute(async (transaction) => {
+      let revoked: UserRow | undefined;
+      const result = await db.transaction().execute(async (transaction) => {
         const tx = transaction as unknown as Kysely<unknown>;
         const row = await findUser({ id: userId }, tx);
         if (row === undefined) throw new AppError('not_found', 'auth.user_not_found', 'No such user');
         await sql`update platform."user" set disabled_at = ${disabled ? sql`now()` : null} where id = ${userId}::uuid`.execute(
           tx,
         );
-        if (disabled) await revokeTokens(userId, tx);
+        if (disabled) revoked = await revokeTokens(userId, tx);
         await recordAudit(tx, {
           actor: { id: actor.id, email: actor.email },
           action: disabled ? 'auth.user_disabled' : 'auth.user_enabled',
@@ -744,6 +769,8 @@ export function createAuthService(options: AuthServiceOptions) {
         });
         return publicUser((await findUser({ id: userId }, tx))!, tx);
       });
+      await announceRevoked(revoked);
+      return result;
     },
   };
 }

@@ -95,6 +95,29 @@ async function signUp(email: string, password = 'correct horse battery staple', 
   };
 }
 
+/** A live-updates socket opened with `token`; `closed()` resolves with its close code and reason. */
+async function liveSocket(token: string) {
+  const { default: WebSocket } = await import('ws');
+  const socket = new WebSocket(`${server.url.replace('http', 'ws')}/realtime?app=desk`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
+  const closing = new Promise<{ code: number; reason: string }>((resolve) =>
+    socket.once('close', (code: number, reason: Buffer) => resolve({ code, reason: reason.toString() })),
+  );
+  const closed = async () =>
+    Promise.race([
+      closing,
+      sleep(15_000).then(() => {
+        throw new Error('the socket is still open 15 s later');
+      }),
+    ]);
+  await new Promise((resolve, reject) => {
+    socket.once('open', resolve);
+    socket.once('unexpected-response', (_request, response) => reject(new Error(`refused ${response.statusCode}`)));
+  });
+  return { socket, closed };
+}
+
 async function auditActions(): Promise<string[]> {
   const rows = await sql<{ action: string }>`select action from platform.audit_event order by id`.execute(
     server.ballast.database.db,
@@ -318,6 +341,37 @@ describe('live updates', () => {
     });
     expect(status).toBe(401);
   });
+
+  it('closes the sockets opened with a revoked token at sign-out and password change, and only those', async () => {
+    const ana = await signUp('ana-live@example.com');
+    const ben = await signUp('ben-live@example.com');
+    const anas = await liveSocket(ana.token);
+    const bens = await liveSocket(ben.token);
+
+    expect((await call('POST', '/api/auth/sign-out', { token: ana.token })).status).toBe(204);
+    // Through the bus (PostgreSQL here, Redis with REDIS_URL), as on every other node.
+    expect(await anas.closed()).toEqual({ code: 4401, reason: 'signed out' });
+    const heard = new Promise<string>((resolve) =>
+      bens.socket.once('message', (data: Buffer) => resolve(data.toString())),
+    );
+    await server.ballast.realtime.publish({ app: 'desk', channel: `user:${ben.user.id}`, event: 'still-here' });
+    expect(JSON.parse(await heard)).toMatchObject({ event: 'still-here' });
+
+    const changed = await call('POST', '/api/auth/password', {
+      token: ben.token,
+      body: { currentPassword: 'correct horse battery staple', newPassword: 'fresh new passphrase' },
+    });
+    expect(changed.status).toBe(200);
+    expect(await bens.closed()).toEqual({ code: 4401, reason: 'signed out' });
+    // The new session's socket opens and stays.
+    const again = await liveSocket(changed.cookies['ballast_session']!);
+    const after = new Promise<string>((resolve) =>
+      again.socket.once('message', (data: Buffer) => resolve(data.toString())),
+    );
+    await server.ballast.realtime.publish({ app: 'desk', channel: `user:${ben.user.id}`, event: 'welcome-back' });
+    expect(JSON.parse(await after)).toMatchObject({ event: 'welcome-back' });
+    again.socket.close();
+  });
 });
 
 describe('browser sessions', () => {
@@ -433,8 +487,10 @@ describe('roles, approval and setup', () => {
         body: { email: 'admin@example.com', password: 'admin passphrase long' },
       })
     ).body['token'] as string;
+    const live = await liveSocket(token);
     expect((await call('POST', `/api/auth/admin/users/${user.id}/disable`, { token: admin })).status).toBe(200);
     expect((await call('GET', '/api/auth/me', { token })).status).toBe(401);
+    expect(await live.closed()).toEqual({ code: 4401, reason: 'signed out' });
     const signIn = await call('POST', '/api/auth/sign-in', {
       body: { email: 'leaver@example.com', password: 'correct horse battery staple' },
     });

@@ -9,6 +9,8 @@ export interface RequestUser {
   /** Roles asked for and awaiting an approver. */
   readonly pendingRoles: readonly string[];
   readonly tokenId: string;
+  /** The generation of the user's tokens this one belongs to (sign-out and the like bump it). */
+  readonly tokenGeneration: number;
   /** How the token came: a cookie (CSRF-checked on writes) or an `Authorization: Bearer` header. */
   readonly via: 'cookie' | 'bearer';
 }

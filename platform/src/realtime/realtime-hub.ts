@@ -17,6 +17,11 @@ import { verifyRealtimeTicket } from './ticket.ts';
 /** Who holds a realtime socket. */
 export interface RealtimeIdentity {
   readonly userId: string;
+  /**
+   * The generation of the access token the socket was opened with; a revocation of that
+   * generation closes it. Undefined for a ticket, which any revocation of the user closes.
+   */
+  readonly tokenGeneration?: number | undefined;
 }
 
 /** Decides who opens a socket from its handshake request; null refuses it with 401. */
@@ -57,6 +62,13 @@ export interface Realtime {
   publish(message: RealtimeMessage): Promise<void>;
   /** Sockets open on this node, for one app or all of them. */
   countLocalConnections(app?: string): number;
+  /**
+   * Closes, on every node and in every app, the sockets `userId` opened with a token older than
+   * `generation` (and those opened with a ticket), with close code 4401: their tokens were revoked
+   * (sign-out, password change or reset, account disabled). Throws `AppError` `unavailable` when
+   * the bus cannot be reached.
+   */
+  closeRevoked(userId: string, generation: number): Promise<void>;
 }
 
 /** The realtime module inside the web server: sockets, subscriptions and the bus. */
@@ -92,6 +104,8 @@ export type RealtimeRequestHandler = (userId: string, data: unknown) => Promise<
 
 /** Close code for a socket refused because its app holds `REALTIME_MAX_CONNECTIONS_PER_APP`. */
 export const CLOSE_TOO_MANY_CONNECTIONS = 4429;
+/** Close code for a socket whose token was revoked: sign in again. */
+export const CLOSE_REVOKED = 4401;
 const MAX_TOPICS_PER_SOCKET = 100;
 /** A socket that has this much unsent data is too slow to keep up and is dropped. */
 const MAX_BUFFERED_BYTES = 1024 * 1024;
@@ -107,6 +121,8 @@ const clientMessage = z.discriminatedUnion('type', [
   }),
 ]);
 const busMessage = z.object({ app: z.string(), channel: z.string(), event: z.string(), data: z.unknown().optional() });
+/** Bus message that closes a user's sockets opened with revoked tokens (not an app event). */
+const revokedMessage = z.object({ revoked: z.object({ userId: z.string(), generation: z.number().int() }) });
 const publishedMessage = z.object({
   app: z.string(),
   channel: z
@@ -220,10 +236,30 @@ export function createRealtimeHub(options: CreateRealtimeHubOptions): RealtimeHu
     socket.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
   }
 
+  function closeRevoked(userId: string, generation: number): void {
+    for (const app of apps) {
+      const members = byChannel.get(channelKey(app, `user:${userId}`));
+      for (const connection of [...(members ?? [])]) {
+        const opened = connection.identity.tokenGeneration;
+        if (opened !== undefined && opened >= generation) continue;
+        connection.log.info({ app, userId }, 'realtime socket closed: its token was revoked');
+        // Forgotten at once: nothing more reaches it while the close handshake runs.
+        forget(connection);
+        connection.socket.close(CLOSE_REVOKED, 'signed out');
+      }
+    }
+  }
+
   function deliver(payload: string): void {
     let message: z.output<typeof busMessage>;
     try {
-      message = busMessage.parse(JSON.parse(payload));
+      const parsed: unknown = JSON.parse(payload);
+      const revoked = revokedMessage.safeParse(parsed);
+      if (revoked.success) {
+        closeRevoked(revoked.data.revoked.userId, revoked.data.revoked.generation);
+        return;
+      }
+      message = busMessage.parse(parsed);
     } catch (error) {
       log.warn({ err: error }, 'realtime: dropped a malformed bus message');
       return;
@@ -235,6 +271,8 @@ export function createRealtimeHub(options: CreateRealtimeHubOptions): RealtimeHu
   }
 
   async function receive(connection: Connection, data: unknown, isBinary: boolean): Promise<void> {
+    // Closing (a revoked token, a full app): nothing it sends is acted on.
+    if (connection.socket.readyState !== connection.socket.OPEN) return;
     let parsed: z.output<typeof clientMessage> | undefined;
     if (!isBinary && Buffer.isBuffer(data)) {
       try {
@@ -389,6 +427,15 @@ export function createRealtimeHub(options: CreateRealtimeHubOptions): RealtimeHu
         });
       }
       published.inc({ app: message.app });
+    },
+    async closeRevoked(userId, generation) {
+      try {
+        await bus.publish(JSON.stringify({ revoked: { userId, generation } }));
+      } catch (error) {
+        throw new AppError('unavailable', 'realtime.unavailable', 'Live updates are unavailable; try again shortly', {
+          cause: error,
+        });
+      }
     },
     countLocalConnections(app) {
       if (app !== undefined) return byApp.get(app)?.size ?? 0;

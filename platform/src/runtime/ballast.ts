@@ -272,6 +272,8 @@ export async function createBallast(options: CreateBallastOptions): Promise<Ball
       roles: roleDefinitionsOf(options.apps),
       google:
         googleClientId === undefined ? undefined : { clientId: googleClientId, jwksUrl: config.auth.googleJwksUrl },
+      // Sockets opened with a revoked token close on every node.
+      onTokensRevoked: async (userId, generation) => liveUpdates.closeRevoked(userId, generation),
     });
     const razorpay = config.payments.razorpay;
     const testGateway: TestGateway | undefined =
@@ -315,6 +317,10 @@ export async function createBallast(options: CreateBallastOptions): Promise<Ball
         return live.hub.publish(message);
       },
       countLocalConnections: (app) => live.hub?.countLocalConnections(app) ?? 0,
+      closeRevoked: async (userId, generation) => {
+        if (live.hub === undefined) throw new Error('realtime not ready');
+        return live.hub.closeRevoked(userId, generation);
+      },
     };
     const externals: Record<string, ExternalService> = {};
     for (const definition of options.apps) {
@@ -394,7 +400,9 @@ export async function createBallast(options: CreateBallastOptions): Promise<Ball
       // still works for clients that cannot send either on a WebSocket handshake.
       hooks: {
         authenticate: async (request) =>
-          request.user === null ? ticketAuthenticator(request) : { userId: request.user.id },
+          request.user === null
+            ? ticketAuthenticator(request)
+            : { userId: request.user.id, tokenGeneration: request.user.tokenGeneration },
         ...options.realtime,
       },
     });
