@@ -1,12 +1,15 @@
 // bench/calls: N concurrent calls heartbeating every 5 s against one web process, for N in
-// --calls (default 1000,5000,10000), each for --seconds (default 120). Reports heartbeat
-// acknowledgement p50/p99, metering error per call, database writes per call-minute, and the
-// server's CPU and memory; and the same heartbeat load against a bare Node baseline.
-// Usage: node bench/calls/run.ts [--calls 1000,5000,10000] [--seconds 120]
+// --calls (default 1000,5000,10000), each for --seconds (default 120), over each --transport:
+// `ws` (the coach page's way: a request on its live-updates socket) and `http` (the page's
+// fallback: POST .../heartbeat). Reports heartbeat acknowledgement p50/p99, metering error per
+// call, database writes per call-minute, and the server's CPU and memory; and the same heartbeat
+// load over the same transport against a bare Node baseline.
+// Usage: node bench/calls/run.ts [--calls 1000,5000,10000] [--seconds 120] [--transport ws,http]
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
+import WebSocket from 'ws';
 import { loadKeyRing, newSigningJwk } from '../../platform/src/auth/signing-keys.ts';
 import { issueAccessToken } from '../../platform/src/auth/tokens.ts';
 import { makeTempDir } from '../../platform/src/testing/temp.ts';
@@ -16,7 +19,13 @@ const { values } = parseArgs({
   options: {
     calls: { type: 'string', default: '1000,5000,10000' },
     seconds: { type: 'string', default: '120' },
+    transport: { type: 'string', default: 'ws,http' },
   },
+});
+type Transport = 'ws' | 'http';
+const transports = values.transport.split(',').map((name) => {
+  if (name !== 'ws' && name !== 'http') throw new Error(`--transport takes ws and/or http, not ${name}`);
+  return name;
 });
 const sizes = values.calls.split(',').map(Number);
 const seconds = Number(values.seconds);
@@ -44,6 +53,49 @@ function post(url: string, headers: Record<string, string>, body = '{}'): Promis
     request.on('error', reject);
     request.end(body);
   });
+}
+
+/** A live-updates socket sending `{"type":"request"}` frames and matching their replies. */
+interface LiveSocket {
+  /** Resolves with the reply's `ok` and `data`; `ok` false when the socket closes first. */
+  request(name: string, data: unknown): Promise<{ ok: boolean; data?: unknown }>;
+  close(): void;
+}
+
+async function openSocket(url: string, headers: Record<string, string>): Promise<LiveSocket> {
+  const socket = new WebSocket(url, { headers, perMessageDeflate: false });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('open', () => resolve());
+    socket.once('error', reject);
+    socket.once('unexpected-response', (_request, response) =>
+      reject(new Error(`socket refused with ${response.statusCode}`)),
+    );
+  });
+  const pending = new Map<number, (reply: { ok: boolean; data?: unknown }) => void>();
+  let next = 0;
+  socket.on('message', (raw: Buffer) => {
+    const frame = JSON.parse(raw.toString('utf8')) as { type?: string; id?: number; ok?: boolean; data?: unknown };
+    if (frame.type !== 'reply' || frame.id === undefined) return;
+    pending.get(frame.id)?.({ ok: frame.ok === true, data: frame.data });
+    pending.delete(frame.id);
+  });
+  socket.on('close', () => {
+    for (const settle of pending.values()) settle({ ok: false });
+    pending.clear();
+  });
+  return {
+    request: (name, data) =>
+      new Promise((resolve) => {
+        if (socket.readyState !== WebSocket.OPEN) {
+          resolve({ ok: false });
+          return;
+        }
+        next += 1;
+        pending.set(next, resolve);
+        socket.send(JSON.stringify({ type: 'request', id: next, name, data }));
+      }),
+    close: () => socket.close(),
+  };
 }
 
 function percentile(sorted: readonly number[], p: number): number {
@@ -84,8 +136,8 @@ function limiter(limit: number) {
  */
 async function heartbeat(
   count: number,
-  urlOf: (index: number) => string,
-  headersOf: (index: number) => Record<string, string>,
+  /** Sends call `index`'s heartbeat; true when the server acknowledged it and the call goes on. */
+  beat: (index: number) => Promise<boolean>,
   calls: {
     start?: (index: number) => Promise<void>;
     /** Called when the last call has started: the measured window begins. */
@@ -123,8 +175,7 @@ async function heartbeat(
         const sentAt = Date.now();
         const measured = window !== undefined && sentAt >= window.from;
         try {
-          const answer = await post(urlOf(index), headersOf(index));
-          if (answer.status === 200 && !answer.text.includes('"ended"')) {
+          if (await beat(index)) {
             // Steady state only: the last interval, when every call hangs up, is reported apart.
             if (measured) (due < window!.to ? result.latencies : result.finalLatencies).push(performance.now() - t0);
             result.lastAck[index] = sentAt;
@@ -148,7 +199,7 @@ async function heartbeat(
   return result;
 }
 
-async function measureBallast(count: number) {
+async function measureBallast(count: number, transport: Transport) {
   const dbName = `bench_calls_${randomBytes(4).toString('hex')}`;
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
@@ -165,6 +216,8 @@ async function measureBallast(count: number) {
       AUTH_SIGNING_KEYS: keys,
       LOAD_SHED_MAX_EVENT_LOOP_DELAY_MS: '0',
       RATE_LIMIT_MAX: '10000000',
+      // One socket per call (the default cap is 1,000 per app per node).
+      REALTIME_MAX_CONNECTIONS_PER_APP: String(count + 100),
       LOG_LEVEL: 'warn',
     });
     // Users and their talk-time straight in the database (buying is not what is measured).
@@ -186,15 +239,30 @@ async function measureBallast(count: number) {
       })),
     );
     const sessions: string[] = new Array<string>(count);
+    const sockets: LiveSocket[] = new Array<LiveSocket>(count);
     const writesBefore = await metric(server.url, 'metering_database_writes_total');
     let cpuBefore = Number.NaN;
     let began = Number.NaN;
     const beats = await heartbeat(
       count,
-      (index) => `${server!.url}/api/coach/calls/${sessions[index]}/heartbeat`,
-      (index) => headers[index]!,
+      transport === 'ws'
+        ? async (index) => {
+            const reply = await sockets[index]!.request('call.heartbeat', { sessionId: sessions[index] });
+            return reply.ok && (reply.data as { status?: string }).status === 'active';
+          }
+        : async (index) => {
+            const answer = await post(`${server!.url}/api/coach/calls/${sessions[index]}/heartbeat`, headers[index]!);
+            return answer.status === 200 && !answer.text.includes('"ended"');
+          },
       {
         start: async (index) => {
+          // As the coach's page does: the live socket is open before the call starts.
+          if (transport === 'ws') {
+            sockets[index] = await openSocket(
+              `${server!.url.replace('http', 'ws')}/realtime?app=coach`,
+              headers[index]!,
+            );
+          }
           const answer = await post(`${server!.url}/api/coach/calls`, headers[index]!);
           if (answer.status !== 201) throw new Error(`start call answered ${answer.status}: ${answer.text}`);
           sessions[index] = (JSON.parse(answer.text) as { call: { id: string } }).call.id;
@@ -215,6 +283,7 @@ async function measureBallast(count: number) {
     );
     const cpu = (server.cpuSeconds() - cpuBefore) / ((performance.now() - began) / 1000);
     const rss = server.rssMiB();
+    for (const socket of sockets) socket?.close();
     const writes = (await metric(server.url, 'metering_database_writes_total')) - writesBefore;
     // Metering error, per call, against what the caller saw: billed time must cover every
     // heartbeat the server acknowledged (never under) and end by the hang-up (never over).
@@ -240,6 +309,11 @@ async function measureBallast(count: number) {
       const ceiling = Math.ceil((beats.hungUp[index]! - started) / 1000);
       const under = Math.max(0, floorSeen - row.metered);
       const over = Math.max(0, row.metered - ceiling);
+      if (Math.max(under, over) > spanError) {
+        process.stderr.write(
+          `metering error ${Math.max(under, over)} s on a call (${row.reason}): billed ${row.metered} s, last acknowledged heartbeat sent at +${lastAck === undefined ? '-' : lastAck - started} ms, hung up at +${beats.hungUp[index]! - started} ms\n`,
+        );
+      }
       spanError = Math.max(spanError, under, over);
       ledgerError = Math.max(ledgerError, Math.abs(row.metered - Number(row.debited)));
       callMinutes += row.metered / 60;
@@ -260,16 +334,25 @@ async function metric(base: string, name: string): Promise<number> {
   return total;
 }
 
-async function measureBaseline(count: number) {
+async function measureBaseline(count: number, transport: Transport) {
   const server = await startServer('bench/calls/baseline-server.ts');
+  const sockets: LiveSocket[] = new Array<LiveSocket>(count);
   try {
     let cpuBefore = Number.NaN;
     let began = Number.NaN;
     const beats = await heartbeat(
       count,
-      (index) => `${server.url}/calls/call-${index}/heartbeat`,
-      () => ({}),
+      transport === 'ws'
+        ? async (index) => (await sockets[index]!.request('call.heartbeat', { sessionId: `call-${index}` })).ok
+        : async (index) => (await post(`${server.url}/calls/call-${index}/heartbeat`, {})).status === 200,
       {
+        ...(transport === 'ws'
+          ? {
+              start: async (index: number) => {
+                sockets[index] = await openSocket(`${server.url.replace('http', 'ws')}/realtime`, {});
+              },
+            }
+          : {}),
         measuring: () => {
           cpuBefore = server.cpuSeconds();
           began = performance.now();
@@ -282,36 +365,42 @@ async function measureBaseline(count: number) {
       rss: server.rssMiB(),
     };
   } finally {
+    for (const socket of sockets) socket?.close();
     await server.stop();
   }
 }
 
 const lines = [
-  `bench/calls: N calls heartbeating every 5 s over HTTP for ${seconds} s against one web process (memory meter store), then hung up`,
+  `bench/calls: N calls heartbeating every 5 s (ws: a request on the live-updates socket; http: POST .../heartbeat) for ${seconds} s against one web process (memory meter store), then hung up over HTTP`,
   `machine: ${describeMachine()}`,
   '',
-  '| N | heartbeats/s | ack p50 (ms) | ack p99 (ms) | p99 while all hang up (ms) | failed | max metering error (s) | ledger error (s) | session writes per call-minute | CPU (cores) | RSS (MiB) | ended by | baseline p99 (ms) | baseline CPU |',
-  '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |',
+  '| N | transport | heartbeats/s | ack p50 (ms) | ack p99 (ms) | p99 while all hang up (ms) | failed | max metering error (s) | ledger error (s) | session writes per call-minute | CPU (cores) | RSS (MiB) | ended by | baseline p99 (ms) | baseline CPU |',
+  '| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |',
 ];
-let largest: number | undefined;
+const largest: Partial<Record<Transport, number>> = {};
 for (const count of sizes) {
-  const ballast = await measureBallast(count);
-  const baseline = await measureBaseline(count);
-  const p99 = percentile(ballast.beats.latencies, 99);
-  const ok = p99 < 100 && ballast.spanError === 0 && ballast.ledgerError === 0 && ballast.beats.failures === 0;
-  if (ok) largest = count;
-  lines.push(
-    `| ${count} | ${fixed(ballast.beats.sent / seconds, 0)} | ${fixed(percentile(ballast.beats.latencies, 50), 1)} | ${fixed(p99, 1)} | ${fixed(percentile(ballast.beats.finalLatencies, 99), 1)} | ${ballast.beats.failures} | ${ballast.spanError} | ${ballast.ledgerError} | ${fixed(ballast.writesPerCallMinute, 2)} | ${fixed(ballast.cpu, 2)} | ${fixed(ballast.rss, 0)} | ${Object.entries(
-      ballast.reasons,
-    )
-      .map(([reason, n]) => `${reason} ${n}`)
-      .join(', ')} | ${fixed(percentile(baseline.beats.latencies, 99), 1)} | ${fixed(baseline.cpu, 2)} |`,
-  );
-  process.stderr.write(`${lines.at(-1)}\n`);
+  for (const transport of transports) {
+    const ballast = await measureBallast(count, transport);
+    const baseline = await measureBaseline(count, transport);
+    const p99 = percentile(ballast.beats.latencies, 99);
+    const ok = p99 < 100 && ballast.spanError === 0 && ballast.ledgerError === 0 && ballast.beats.failures === 0;
+    if (ok) largest[transport] = count;
+    lines.push(
+      `| ${count} | ${transport} | ${fixed(ballast.beats.sent / seconds, 0)} | ${fixed(percentile(ballast.beats.latencies, 50), 1)} | ${fixed(p99, 1)} | ${fixed(percentile(ballast.beats.finalLatencies, 99), 1)} | ${ballast.beats.failures} | ${ballast.spanError} | ${ballast.ledgerError} | ${fixed(ballast.writesPerCallMinute, 2)} | ${fixed(ballast.cpu, 2)} | ${fixed(ballast.rss, 0)} | ${Object.entries(
+        ballast.reasons,
+      )
+        .map(([reason, n]) => `${reason} ${n}`)
+        .join(', ')} | ${fixed(percentile(baseline.beats.latencies, 99), 1)} | ${fixed(baseline.cpu, 2)} |`,
+    );
+    process.stderr.write(`${lines.at(-1)}\n`);
+  }
 }
 lines.push(
   '',
-  `largest N with ack p99 < 100 ms, no failed heartbeat and no metering error: ${largest ?? 'none'}`,
+  ...transports.map(
+    (transport) =>
+      `largest N with ack p99 < 100 ms, no failed heartbeat and no metering error over ${transport}: ${largest[transport] ?? 'none'}`,
+  ),
   'The Python version claimed about 200 heartbeats/s per 1,000 users at a 5 s interval; the heartbeats/s column is the rate served here.',
   'Metering error: seconds billed below floor(last acknowledged heartbeat − start) or above ceil(hang-up − start), as the caller measured them; ledger error: metered against debited. Session writes count session rows written (start, each flush, end); flushes share one transaction per second.',
 );

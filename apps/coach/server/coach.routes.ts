@@ -4,9 +4,14 @@ import { coachService, type CoachContext } from './coach.service.ts';
 
 const sessionParams = z.object({ id: z.uuid() });
 
-/** When the request arrived (epoch ms), from Fastify's own clock of the reply. */
+/**
+ * When the request arrived (epoch ms), from Fastify's own clock of the reply. Rounded up to the
+ * millisecond: `Date.now()` is the current millisecond rounded down and the elapsed time is
+ * fractional, so the difference can fall up to 1 ms before the request arrived, and a heartbeat
+ * sent at a second's boundary would be billed a second short.
+ */
 function arrivedAt(reply: { elapsedTime: number }): number {
-  return Date.now() - reply.elapsedTime;
+  return Math.ceil(Date.now() - reply.elapsedTime);
 }
 const transcriptLine = z.object({ role: z.enum(['user', 'agent']), text: z.string().max(4000) });
 
