@@ -77,8 +77,11 @@ describe('schedules', () => {
       const times = minutes.map((minute) => Date.parse(`${minute.replace(' ', 'T')}Z`));
       for (let index = 1; index < times.length; index++) expect(times[index]! - times[index - 1]!).toBe(60_000);
       // One task job per forwarded minute, each run once (the tick's job id is its primary key).
+      // A minute forwarded just as the workers stopped may leave its job unrun, never more than one.
       expect(jobs.rowCount).toBe(minutes.length);
-      expect(ticks.rows.map((tick) => tick.job_id).sort()).toEqual(jobs.rows.map((job) => job.id).sort());
+      const completed = jobs.rows.filter((job) => job.state === 'completed');
+      expect(jobs.rows.length - completed.length).toBeLessThanOrEqual(1);
+      expect(ticks.rows.map((tick) => tick.job_id).sort()).toEqual(completed.map((job) => job.id).sort());
     } finally {
       await client.end();
     }
