@@ -236,6 +236,16 @@ export function createRealtimeHub(options: CreateRealtimeHubOptions): RealtimeHu
     socket.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
   }
 
+  async function toBus(payload: string): Promise<void> {
+    try {
+      await bus.publish(payload);
+    } catch (error) {
+      throw new AppError('unavailable', 'realtime.unavailable', 'Live updates are unavailable; try again shortly', {
+        cause: error,
+      });
+    }
+  }
+
   function closeRevoked(userId: string, generation: number): void {
     for (const app of apps) {
       const members = byChannel.get(channelKey(app, `user:${userId}`));
@@ -243,8 +253,7 @@ export function createRealtimeHub(options: CreateRealtimeHubOptions): RealtimeHu
         const opened = connection.identity.tokenGeneration;
         if (opened !== undefined && opened >= generation) continue;
         connection.log.info({ app, userId }, 'realtime socket closed: its token was revoked');
-        // Forgotten at once: nothing more reaches it while the close handshake runs.
-        forget(connection);
+        // CLOSING at once: `send` skips it and `receive` ignores it until 'close' forgets it.
         connection.socket.close(CLOSE_REVOKED, 'signed out');
       }
     }
@@ -418,24 +427,11 @@ export function createRealtimeHub(options: CreateRealtimeHubOptions): RealtimeHu
     authenticate: options.hooks?.authenticate ?? authenticateWithTicket(config.security.signingSecret),
     hasApp: (name) => apps.has(name),
     async publish(message) {
-      const payload = encode(message);
-      try {
-        await bus.publish(payload);
-      } catch (error) {
-        throw new AppError('unavailable', 'realtime.unavailable', 'Live updates are unavailable; try again shortly', {
-          cause: error,
-        });
-      }
+      await toBus(encode(message));
       published.inc({ app: message.app });
     },
     async closeRevoked(userId, generation) {
-      try {
-        await bus.publish(JSON.stringify({ revoked: { userId, generation } }));
-      } catch (error) {
-        throw new AppError('unavailable', 'realtime.unavailable', 'Live updates are unavailable; try again shortly', {
-          cause: error,
-        });
-      }
+      await toBus(JSON.stringify({ revoked: { userId, generation } }));
     },
     countLocalConnections(app) {
       if (app !== undefined) return byApp.get(app)?.size ?? 0;
