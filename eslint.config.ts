@@ -16,7 +16,7 @@ export default tseslint.config(
       '.ballast/**',
       'test-results/**',
       'coverage/**',
-      'platform/src/http/public/**',
+      'platform/src/kernel/http/public/**',
     ],
   },
   js.configs.recommended,

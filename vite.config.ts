@@ -6,7 +6,7 @@ import { defineConfig } from 'vite';
 /**
  * The browser half of Ballast: one build for the platform's pages and every app's `web/`, served
  * by the web process from `dist/web` under `/assets/web/`. The server finds each entry's files
- * through Vite's manifest (see platform/src/http/web-pages.ts).
+ * through Vite's manifest (see platform/src/kernel/http/web-pages.ts).
  */
 export const webEntries: Record<string, string> = {
   platform: 'platform/web/main.tsx',

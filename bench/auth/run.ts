@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { hashPassword } from '../../platform/src/auth/passwords.ts';
+import { hashPassword } from '../../platform/src/modules/auth/passwords.ts';
 import { makeTempDir } from '../../platform/src/testing/temp.ts';
 import { describeMachine, fixed, load, median, startServer, type LoadResult } from '../support/harness.ts';
 

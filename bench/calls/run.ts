@@ -10,8 +10,8 @@ import http from 'node:http';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import WebSocket from 'ws';
-import { loadKeyRing, newSigningJwk } from '../../platform/src/auth/signing-keys.ts';
-import { issueAccessToken } from '../../platform/src/auth/tokens.ts';
+import { loadKeyRing, newSigningJwk } from '../../platform/src/modules/auth/signing-keys.ts';
+import { issueAccessToken } from '../../platform/src/modules/auth/tokens.ts';
 import { makeTempDir } from '../../platform/src/testing/temp.ts';
 import { describeMachine, fixed, startServer, type BenchServer } from '../support/harness.ts';
 

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { parseEnv } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { appSettingsModules } from '@ballast/platform';
-import { coreSettingsModules, defaultProjectRoot } from '../../platform/src/config/load-config.ts';
+import { coreSettingsModules, defaultProjectRoot } from '../../platform/src/kernel/config/load-config.ts';
 import { apps } from './apps.ts';
 
 describe('.env.example', () => {

@@ -1,7 +1,13 @@
 /**
  * @ballast/platform: the production core the apps build on. Apps import only this entry.
  */
-export { defineApp, type AppContext, type AppDefinition, type AppStatus, type Router } from './apps/define-app.ts';
+export {
+  defineApp,
+  type AppContext,
+  type AppDefinition,
+  type AppStatus,
+  type Router,
+} from './kernel/lifecycle/define-app.ts';
 export {
   booleanSetting,
   defineSettings,
@@ -9,8 +15,8 @@ export {
   listSetting,
   type Environment,
   type SettingsModule,
-} from './config/settings.ts';
-export { loadConfig, type Config } from './config/load-config.ts';
+} from './kernel/config/settings.ts';
+export { loadConfig, type Config } from './kernel/config/load-config.ts';
 export {
   AppError,
   StartupError,
@@ -18,13 +24,13 @@ export {
   type ErrorKind,
   type FieldError,
   type StartupProblem,
-} from './core/errors.ts';
-export { constantTimeEqual } from './core/crypto.ts';
-export type { AnyKysely, Database } from './db/database.ts';
-export { rateLimit, noRateLimit, type RateLimitPolicy } from './http/rate-limit.ts';
-export type { RequestUser } from './http/request-context.ts';
-export type { Logger } from './logging/logger.ts';
-export { createBallast, type Ballast, type CreateBallastOptions, type Role } from './runtime/ballast.ts';
+} from './kernel/errors/errors.ts';
+export { constantTimeEqual } from './kernel/security/crypto.ts';
+export type { AnyKysely, Database } from './kernel/db/database.ts';
+export { rateLimit, noRateLimit, type RateLimitPolicy } from './kernel/http/rate-limit.ts';
+export type { RequestUser } from './kernel/http/request-context.ts';
+export type { Logger } from './kernel/logging/logger.ts';
+export { createBallast, type Ballast, type CreateBallastOptions, type Role } from './kernel/lifecycle/ballast.ts';
 export type {
   Realtime,
   RealtimeAuthenticator,
@@ -32,20 +38,20 @@ export type {
   RealtimeIdentity,
   RealtimeMessage,
   TopicAuthorizer,
-} from './realtime/realtime-hub.ts';
-export { issueRealtimeTicket, verifyRealtimeTicket, type RealtimeTicket } from './realtime/ticket.ts';
+} from './modules/realtime/realtime-hub.ts';
+export { issueRealtimeTicket, verifyRealtimeTicket, type RealtimeTicket } from './modules/realtime/ticket.ts';
 export {
   defineSchedule,
   defineTask,
   type ScheduleDefinition,
   type TaskContext,
   type TaskDefinition,
-} from './tasks/define-task.ts';
-export { formatDoctorReport, runDoctor, type DoctorCheck, type DoctorReport } from './health/doctor.ts';
-export { migrateToLatest, findPendingMigrations, type MigrationSet } from './db/migrations.ts';
-export { openDatabase } from './db/database.ts';
-export { createLogger } from './logging/logger.ts';
-export { migrationSetsFor, appSettingsModules } from './runtime/ballast.ts';
+} from './modules/tasks/define-task.ts';
+export { formatDoctorReport, runDoctor, type DoctorCheck, type DoctorReport } from './modules/health/doctor.ts';
+export { migrateToLatest, findPendingMigrations, type MigrationSet } from './kernel/db/migrations.ts';
+export { openDatabase } from './kernel/db/database.ts';
+export { createLogger } from './kernel/logging/logger.ts';
+export { migrationSetsFor, appSettingsModules } from './kernel/lifecycle/ballast.ts';
 export {
   sql,
   type Kysely,
@@ -62,24 +68,36 @@ export {
   type Channel,
   type NotificationDefinition,
   type RenderedNotification,
-} from './notify/define-notification.ts';
-export type { InAppNotification, Notifier, Recipient, SendNotification } from './notify/notifier.ts';
-export type { EmailMessage, EmailSender } from './notify/providers/email.ts';
-export type { SmsMessage, SmsSender } from './notify/providers/sms.ts';
+} from './modules/notify/define-notification.ts';
+export type { InAppNotification, Notifier, Recipient, SendNotification } from './modules/notify/notifier.ts';
+export type { EmailMessage, EmailSender } from './modules/notify/providers/email.ts';
+export type { SmsMessage, SmsSender } from './modules/notify/providers/sms.ts';
 export {
   PermanentExternalError,
   createExternalService,
   type CallOptions,
   type ExternalService,
   type ExternalServiceOptions,
-} from './resilience/external-service.ts';
-export type { DeadLetter, EnqueueOptions, QueueStats, TaskEngine, ThroughputPoint } from './tasks/task-engine.ts';
-export { newSigningJwk, rotateDevKey } from './auth/signing-keys.ts';
-export { PLATFORM_ADMIN, type AuthService, type PublicUser, type RoleDefinition } from './auth/auth.service.ts';
-export type { Access } from './http/request-context.ts';
-export type { AppRole } from './apps/define-app.ts';
-export { recordAudit, type AuditEntry } from './audit/audit.ts';
-export type { Pack, PaymentCatalog, Purchase, PaymentsService } from './payments/payments.service.ts';
-export { applyLedgerChange, debitUpTo, balanceOf, type LedgerChange, type LedgerResult } from './payments/ledger.ts';
-export type { Metering, MeteredSession, HeartbeatAnswer, EndReason } from './metering/metering.service.ts';
-export { endReasons } from './metering/metering.service.ts';
+} from './kernel/resilience/external-service.ts';
+export type {
+  DeadLetter,
+  EnqueueOptions,
+  QueueStats,
+  TaskEngine,
+  ThroughputPoint,
+} from './modules/tasks/task-engine.ts';
+export { newSigningJwk, rotateDevKey } from './modules/auth/signing-keys.ts';
+export { PLATFORM_ADMIN, type AuthService, type PublicUser, type RoleDefinition } from './modules/auth/auth.service.ts';
+export type { Access } from './kernel/http/request-context.ts';
+export type { AppRole } from './kernel/lifecycle/define-app.ts';
+export { recordAudit, type AuditEntry } from './modules/audit/audit.ts';
+export type { Pack, PaymentCatalog, Purchase, PaymentsService } from './modules/payments/payments.service.ts';
+export {
+  applyLedgerChange,
+  debitUpTo,
+  balanceOf,
+  type LedgerChange,
+  type LedgerResult,
+} from './modules/payments/ledger.ts';
+export type { Metering, MeteredSession, HeartbeatAnswer, EndReason } from './modules/metering/metering.service.ts';
+export { endReasons } from './modules/metering/metering.service.ts';

@@ -5,8 +5,8 @@ import path from 'node:path';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
-import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../platform/src/db/embedded-postgres.ts';
-import { createLogger } from '../../platform/src/logging/logger.ts';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../platform/src/kernel/db/embedded-postgres.ts';
+import { createLogger } from '../../platform/src/kernel/logging/logger.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {

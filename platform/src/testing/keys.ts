@@ -1,4 +1,4 @@
-import { newSigningJwk } from '#platform/auth/signing-keys.ts';
+import { newSigningJwk } from '#platform/modules/auth/signing-keys.ts';
 
 /** A fresh AUTH_SIGNING_KEYS value (one private Ed25519 JWK), for tests that run in production mode. */
 export async function testSigningKeys(): Promise<string> {

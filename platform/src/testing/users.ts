@@ -1,5 +1,5 @@
 import { sql, type Kysely } from 'kysely';
-import type { Ballast } from '#platform/runtime/ballast.ts';
+import type { Ballast } from '#platform/kernel/lifecycle/ballast.ts';
 
 export interface TestUser {
   readonly id: string;

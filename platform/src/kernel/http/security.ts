@@ -1,0 +1,155 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import fastifyCors from '@fastify/cors';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import helmet, { type HelmetOptions } from 'helmet';
+import { AppError } from '#platform/kernel/errors/errors.ts';
+
+const safeMethods = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+export interface SecurityOptions {
+  readonly production: boolean;
+  /** Origins allowed to call the API from a browser, besides the site's own. */
+  readonly corsOrigins: readonly string[];
+  readonly publicOrigin: string;
+  /** Pages load Google Identity Services for "Sign in with Google" (GOOGLE_CLIENT_ID is set). */
+  readonly googleSignIn?: boolean;
+  /** Pages load Razorpay Checkout (live payments are configured). */
+  readonly razorpayCheckout?: boolean;
+  /** More origins pages may connect to (apps' `connectSources`). */
+  readonly connectSources?: readonly string[];
+}
+
+/**
+ * The headers helmet sets for these options, computed once. Without nonces they are the same for
+ * every response, and @fastify/helmet rebuilding the middleware per request cost 5% of a request.
+ */
+export function helmetHeaders(options: HelmetOptions): Record<string, string> {
+  const headers: Record<string, string> = {};
+  const response = {
+    setHeader(name: string, value: string | number | readonly string[]) {
+      headers[name.toLowerCase()] = String(value);
+    },
+    removeHeader(name: string) {
+      delete headers[name.toLowerCase()];
+    },
+  };
+  helmet(options)({} as IncomingMessage, response as unknown as ServerResponse, () => {});
+  return headers;
+}
+
+function ownOrigin(request: FastifyRequest): string {
+  return `${request.protocol}://${request.host}`;
+}
+
+/** The origins a browser may act from besides the site's own: `CORS_ORIGINS` and `PUBLIC_URL`'s. */
+export function allowedOrigins(options: Pick<SecurityOptions, 'corsOrigins' | 'publicOrigin'>): ReadonlySet<string> {
+  return new Set([...options.corsOrigins, options.publicOrigin]);
+}
+
+/**
+ * True when a request may act on this site: it carries no `Origin` (not a browser), or an
+ * allowed origin, or the site's own.
+ */
+export function isOriginAllowed(request: FastifyRequest, allowed: ReadonlySet<string>): boolean {
+  const origin = request.headers.origin;
+  return origin === undefined || allowed.has(origin) || origin === ownOrigin(request);
+}
+
+/**
+ * The security headers of HTML documents: helmet's full set, with a CSP the apps' pages pass
+ * (scripts and styles from our origin only, no inline script, no framing).
+ */
+export function pageSecurityHeaders(
+  production: boolean,
+  googleSignIn = false,
+  razorpayCheckout = false,
+  connectSources: readonly string[] = [],
+): Record<string, string> {
+  // Google's documented CSP for Identity Services: its script, its button's frame and styles.
+  const google = googleSignIn ? ['https://accounts.google.com/gsi/'] : [];
+  // Razorpay Checkout: its script, and the frame it opens on api.razorpay.com.
+  const razorpay = razorpayCheckout
+    ? { script: ['https://checkout.razorpay.com'], frame: ['https://api.razorpay.com'] }
+    : undefined;
+  return helmetHeaders({
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: {
+        defaultSrc: ["'self'"],
+        baseUri: ["'self'"],
+        scriptSrc: ["'self'", ...google.map((origin) => `${origin}client`), ...(razorpay?.script ?? [])],
+        styleSrc: ["'self'", ...google.map((origin) => `${origin}style`)],
+        ...(googleSignIn || razorpay !== undefined ? { frameSrc: [...google, ...(razorpay?.frame ?? [])] } : {}),
+        imgSrc: ["'self'", 'data:', 'blob:'],
+        fontSrc: ["'self'", 'data:'],
+        connectSrc: ["'self'", ...google, ...connectSources],
+        mediaSrc: ["'self'", 'blob:'],
+        objectSrc: ["'none'"],
+        frameAncestors: ["'none'"],
+        formAction: ["'self'"],
+        ...(production ? { upgradeInsecureRequests: [] } : {}),
+      },
+    },
+    hsts: production ? { maxAge: 31_536_000, includeSubDomains: true } : false,
+    frameguard: { action: 'deny' },
+    // Not no-referrer: browsers then send `Origin: null` on same-origin writes, which the origin
+    // check must be able to tell apart from a foreign page.
+    referrerPolicy: { policy: 'strict-origin-when-cross-origin' },
+    crossOriginResourcePolicy: { policy: 'same-origin' },
+  });
+}
+
+/**
+ * The security headers of API answers (JSON, problems, assets), after OWASP's REST cheat sheet:
+ * nothing may run or frame, nosniff, no caching unless the route says otherwise. The HTML-only
+ * headers would only add bytes to every answer.
+ */
+export function apiSecurityHeaders(production: boolean): Record<string, string> {
+  return {
+    'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
+    'x-content-type-options': 'nosniff',
+    'x-frame-options': 'DENY',
+    'referrer-policy': 'strict-origin-when-cross-origin',
+    'cross-origin-resource-policy': 'same-origin',
+    'cache-control': 'no-store',
+    ...(production ? { 'strict-transport-security': 'max-age=31536000; includeSubDomains' } : {}),
+  };
+}
+
+/**
+ * Security headers (helmet's set for pages, OWASP's API set for everything else; HSTS in
+ * production) and CORS from an explicit origin list. A cross-origin preflight or write from an
+ * origin not on the list is refused with 403 before any handler runs; a cross-origin read just
+ * gets no CORS headers, so the browser withholds the answer.
+ */
+export async function registerSecurity(app: FastifyInstance, options: SecurityOptions): Promise<void> {
+  const pageHeaders = Object.entries(
+    pageSecurityHeaders(options.production, options.googleSignIn, options.razorpayCheckout, options.connectSources),
+  );
+  const apiHeaders = Object.entries(apiSecurityHeaders(options.production));
+  app.addHook('onSend', async (_request, reply, payload) => {
+    const type = reply.getHeader('content-type');
+    const headers = typeof type === 'string' && type.startsWith('text/html') ? pageHeaders : apiHeaders;
+    // A route that set its own header (a cache policy, a docs page's CSP) keeps it.
+    for (const [name, value] of headers) if (!reply.hasHeader(name)) void reply.header(name, value);
+    return payload;
+  });
+
+  const allowed = allowedOrigins(options);
+  app.addHook('onRequest', async (request) => {
+    if (isOriginAllowed(request, allowed)) return;
+    const origin = request.headers.origin ?? '';
+    const preflight = request.method === 'OPTIONS' && request.headers['access-control-request-method'] !== undefined;
+    if (preflight || !safeMethods.has(request.method)) {
+      throw new AppError('forbidden', 'http.origin_not_allowed', `Origin ${origin} is not allowed to call this API`);
+    }
+  });
+  await app.register(fastifyCors, {
+    origin: (origin, callback) => callback(null, origin !== undefined && allowed.has(origin)),
+    credentials: true,
+    methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
+    allowedHeaders: ['content-type', 'authorization', 'x-request-id', 'x-csrf-token', 'idempotency-key'],
+    exposedHeaders: ['x-request-id', 'ratelimit', 'ratelimit-policy', 'retry-after', 'location'],
+    maxAge: 600,
+  });
+}

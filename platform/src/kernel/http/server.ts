@@ -1,0 +1,259 @@
+import path from 'node:path';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import fastifyFormbody from '@fastify/formbody';
+import fastifyStatic from '@fastify/static';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import fastifyUnderPressure from '@fastify/under-pressure';
+import fastifyWebsocket from '@fastify/websocket';
+import {
+  createJsonSchemaTransform,
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from 'fastify-type-provider-zod';
+import type { Redis } from 'ioredis';
+import type { AppDefinition, AppContext } from '#platform/kernel/lifecycle/define-app.ts';
+import type { Config } from '#platform/kernel/config/load-config.ts';
+import { AppError } from '#platform/kernel/errors/errors.ts';
+import type { Database } from '#platform/kernel/db/database.ts';
+import type { ReadinessCheck } from '#platform/modules/health/checks.ts';
+import { healthRoutes } from '#platform/modules/health/health.routes.ts';
+import type { Logger } from '#platform/kernel/logging/logger.ts';
+import { instrumentHttp, type Metrics } from '#platform/kernel/metrics/metrics.ts';
+import type { RealtimeHub } from '#platform/modules/realtime/realtime-hub.ts';
+import { realtimeRoutes } from '#platform/modules/realtime/realtime.routes.ts';
+import type { TaskEngine } from '#platform/modules/tasks/task-engine.ts';
+import { devInboxRoutes } from '#platform/modules/notify/dev-inbox.routes.ts';
+import { authRoutes, registerAuthentication } from '#platform/modules/auth/auth.routes.ts';
+import type { AuthService } from '#platform/modules/auth/auth.service.ts';
+import type { Notifier } from '#platform/modules/notify/notifier.ts';
+import { tasksAdminRoutes } from '#platform/modules/tasks/tasks-admin.routes.ts';
+import { handleError, handleNotFound } from './errors.ts';
+import { homeRoutes } from './home.routes.ts';
+import { registerRateLimit } from './rate-limit.ts';
+import { requestIdFor } from './request-id.ts';
+import { registerSecurity } from './security.ts';
+import { defaultWebDir, loadWebBuild, sendShell, webAssets, type WebBuild } from './web-pages.ts';
+import { accountPageRoutes } from '#platform/modules/auth/auth-pages.routes.ts';
+import { paymentsRoutes } from '#platform/modules/payments/payments.routes.ts';
+import type { PaymentsService } from '#platform/modules/payments/payments.service.ts';
+import type { TestGateway } from '#platform/modules/payments/providers/test-gateway.ts';
+import type { Access } from './request-context.ts';
+
+/** One route of the server, as the permission matrix sees it. */
+export interface RouteEntry {
+  readonly method: string;
+  readonly url: string;
+  readonly access: Access | undefined;
+  readonly websocket: boolean;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Every route registered, with its access rule. */
+    routeCatalog: readonly RouteEntry[];
+  }
+}
+
+export interface CreateServerOptions {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly apps: readonly AppDefinition[];
+  readonly database: Database;
+  readonly redis: Redis | undefined;
+  readonly metrics: Metrics;
+  readonly checks: () => readonly ReadinessCheck[];
+  readonly tasks: TaskEngine;
+  readonly notifier: Notifier;
+  readonly auth: AuthService;
+  readonly isShuttingDown: () => boolean;
+  readonly version: string;
+  /** Live updates: serves `GET /realtime` when given. */
+  readonly realtime?: RealtimeHub;
+  /** What each app's routes receive. */
+  readonly appContexts: ReadonlyMap<string, AppContext>;
+  /** Payments routes, when an app sells something. */
+  readonly payments?: { readonly service: PaymentsService; readonly testGateway: TestGateway | undefined } | undefined;
+  /** The browser code (`vite build`); read from dist/web when not given. */
+  readonly web?: { readonly dir: string; readonly build: WebBuild };
+}
+
+const LOAD_SHED_RETRY_AFTER_SECONDS = 5;
+
+/**
+ * Builds the web server: hardened defaults first (request ids, errors, security headers, CORS,
+ * rate limits, load shedding), then docs, health, the home page and every app's API.
+ */
+export async function createServer(options: CreateServerOptions): Promise<FastifyInstance> {
+  const { config, log } = options;
+  const app = Fastify({
+    // pino's Logger is what Fastify expects; only the declared generic differs.
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- tsc needs it
+    loggerInstance: log as FastifyBaseLogger,
+    genReqId: requestIdFor,
+    requestIdHeader: false,
+    // Fastify takes a hop count too (proxy-addr), though its types omit it.
+    trustProxy: config.http.trustProxy as unknown as boolean | string[],
+    bodyLimit: config.http.bodyLimitBytes,
+    // One line per request, written when it completes (see the onResponse hook below).
+    logController: new LogController({ disableRequestLogging: true }),
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.decorateRequest('user', null);
+  app.setErrorHandler(handleError);
+  app.setNotFoundHandler(handleNotFound);
+  app.addHook('onRequest', async (request, reply) => {
+    void reply.header('x-request-id', request.id);
+    request.log.debug({ req: request }, 'incoming request');
+  });
+  // While draining, in-flight responses close their keep-alive connection so the server can
+  // finish instead of waiting for idle clients to hang up.
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (options.isShuttingDown()) void reply.header('connection', 'close');
+    return payload;
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.info({ req: request, res: reply, responseTime: reply.elapsedTime }, 'request completed');
+  });
+  instrumentHttp(app, options.metrics);
+
+  if (config.http.maxEventLoopDelayMs > 0) {
+    await app.register(fastifyUnderPressure, {
+      maxEventLoopDelay: config.http.maxEventLoopDelayMs,
+      retryAfter: LOAD_SHED_RETRY_AFTER_SECONDS,
+      pressureHandler: (request, _reply, type, value) => {
+        if (request.routeOptions.config.shedLoad === false) return;
+        request.log.warn({ type, value }, 'shedding load');
+        throw new AppError('unavailable', 'http.overloaded', 'The server is overloaded; retry shortly', {
+          headers: { 'retry-after': String(LOAD_SHED_RETRY_AFTER_SECONDS) },
+        });
+      },
+    });
+  }
+  await registerSecurity(app, {
+    production: config.isProduction,
+    corsOrigins: config.http.corsOrigins,
+    publicOrigin: config.http.publicOrigin,
+    googleSignIn: config.auth.googleClientId !== undefined,
+    razorpayCheckout: config.payments.razorpay !== undefined,
+    connectSources: options.apps.flatMap(
+      (definition) => definition.connectSources?.(config.apps[definition.name]) ?? [],
+    ),
+  });
+  // Every route and who may call it, for the permission matrix and operators.
+  const routeCatalog: RouteEntry[] = [];
+  app.decorate('routeCatalog', routeCatalog);
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    for (const method of methods) {
+      if (method === 'HEAD') continue;
+      routeCatalog.push({ method, url: route.url, access: route.config?.access, websocket: route.websocket === true });
+    }
+  });
+  // Who is calling, before rate limits (per-user policies) and access checks need it.
+  await registerAuthentication(app, { config, auth: options.auth, db: options.database.db });
+  await registerRateLimit(app, {
+    max: config.http.rateLimit.max,
+    windowMs: config.http.rateLimit.windowMs,
+    redis: options.redis,
+  });
+  // HTML forms (operator pages, sign-in without JavaScript) post urlencoded bodies.
+  await app.register(fastifyFormbody, { bodyLimit: config.http.bodyLimitBytes });
+  await app.register(fastifyWebsocket, {
+    options: { maxPayload: 64 * 1024 },
+    // On shutdown every socket is told the server is going away (1001) rather than dropped.
+    preClose: async function closeSockets(this: FastifyInstance) {
+      for (const socket of this.websocketServer.clients) socket.close(1001, 'server shutting down');
+      await new Promise<void>((resolve) => this.websocketServer.close(() => resolve()));
+    },
+  });
+  if (options.realtime !== undefined) {
+    await app.register(realtimeRoutes, {
+      hub: options.realtime,
+      corsOrigins: config.http.corsOrigins,
+      publicOrigin: config.http.publicOrigin,
+    });
+  }
+
+  if (config.http.apiDocs) {
+    await app.register(fastifySwagger, {
+      openapi: {
+        openapi: '3.1.0',
+        info: {
+          title: 'Ballast API',
+          version: options.version,
+          description: 'Every error is an RFC 9457 problem (`application/problem+json`) carrying a `requestId`.',
+        },
+        // Relative: the docs call whichever host served them (PUBLIC_URL, a node, a tunnel).
+        servers: [{ url: '/' }],
+      },
+      transform: createJsonSchemaTransform({ skipList: ['/docs/openapi.json'] }),
+    });
+    await app.register(fastifySwaggerUi, {
+      routePrefix: '/docs',
+      // Swagger UI sets inline styles; only its pages get 'unsafe-inline' for styles (never scripts).
+      transformStaticCSP: (header) => header.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'"),
+    });
+    app.get('/docs/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  }
+
+  await app.register(fastifyStatic, {
+    root: path.join(import.meta.dirname, 'public'),
+    prefix: '/assets/',
+    decorateReply: false,
+    maxAge: config.isProduction ? '1h' : 0,
+  });
+  const web = options.web ?? { dir: defaultWebDir, build: loadWebBuild(defaultWebDir) };
+  if (!web.build.built) log.warn({ dir: web.dir }, 'the web pages are not built: run npm run build:web');
+  await app.register(webAssets, { dir: web.dir, production: config.isProduction });
+  await app.register(healthRoutes, {
+    checks: options.checks,
+    metrics: options.metrics,
+    metricsToken: config.http.metricsToken,
+    version: options.version,
+    isShuttingDown: options.isShuttingDown,
+  });
+  await app.register(homeRoutes, { apps: options.apps, version: options.version, apiDocs: config.http.apiDocs });
+  await app.register(tasksAdminRoutes, { config, tasks: options.tasks });
+  await app.register(devInboxRoutes, { config, db: options.database.db });
+  await app.register(authRoutes, { config, auth: options.auth, db: options.database.db });
+  await app.register(accountPageRoutes, { build: web.build, auth: options.auth });
+  if (options.payments !== undefined) {
+    await app.register(paymentsRoutes, {
+      payments: options.payments.service,
+      testGateway: options.payments.testGateway,
+      build: web.build,
+    });
+  }
+
+  for (const definition of options.apps) {
+    for (const [pagePath, title] of Object.entries(definition.pages ?? {})) {
+      const url = `/${definition.name}${pagePath}`;
+      app.get(url, { config: { access: 'public' }, schema: { hide: true } }, async (_request, reply) =>
+        sendShell(reply, web.build, { title: `${title} · ${definition.title}`, entry: definition.name }),
+      );
+    }
+  }
+  for (const definition of options.apps) {
+    if (definition.routes === undefined) continue;
+    const routes = definition.routes;
+    const ctx = options.appContexts.get(definition.name)!;
+    const defaultAccess = definition.defaultAccess ?? 'user';
+    await app.register(
+      async (scope) => {
+        // Secure by default: a route that says nothing about access needs a signed-in user.
+        scope.addHook('onRoute', (route) => {
+          route.config = { ...route.config, access: route.config?.access ?? defaultAccess };
+        });
+        await routes(scope.withTypeProvider<ZodTypeProvider>(), ctx);
+      },
+      { prefix: `/api/${definition.name}` },
+    );
+  }
+  return app;
+}

@@ -1,0 +1,430 @@
+import { createHmac } from 'node:crypto';
+import fastifyCookie from '@fastify/cookie';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { auditCsv, listAudit, type AuditOrigin } from '#platform/modules/audit/audit.ts';
+import type { Config } from '#platform/kernel/config/load-config.ts';
+import { AppError } from '#platform/kernel/errors/errors.ts';
+import { constantTimeEqual } from '#platform/kernel/security/crypto.ts';
+import type { AnyKysely } from '#platform/kernel/db/database.ts';
+import { rateLimit } from '#platform/kernel/http/rate-limit.ts';
+import type { Access, RequestUser } from '#platform/kernel/http/request-context.ts';
+import { MAX_PASSWORD_LENGTH } from './passwords.ts';
+import { PLATFORM_ADMIN, type AuthService, type Session } from './auth.service.ts';
+
+export const SESSION_COOKIE = 'ballast_session';
+export const CSRF_COOKIE = 'ballast_csrf';
+export const CSRF_HEADER = 'x-csrf-token';
+
+const unsafeMethods = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+export interface AuthHttpOptions {
+  readonly config: Config;
+  readonly auth: AuthService;
+  readonly db: AnyKysely;
+}
+
+/** The CSRF token of a session: an HMAC of its token id, so it cannot be made without the secret. */
+export function csrfTokenFor(secret: string, tokenId: string): string {
+  return createHmac('sha256', secret).update(`csrf:${tokenId}`).digest('base64url');
+}
+
+function originOf(request: FastifyRequest): AuditOrigin {
+  return { ip: request.ip, userAgent: request.headers['user-agent'] };
+}
+
+function bearerToken(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  if (header === undefined) return undefined;
+  const match = /^Bearer\s+(\S+)$/i.exec(header);
+  return match?.[1];
+}
+
+/**
+ * Authentication for every request (cookie or bearer token → `request.user`), access checks from
+ * each route's `config.access`, and CSRF protection for cookie-authenticated writes (the
+ * `x-csrf-token` header must carry the session's token, which the readable `ballast_csrf` cookie
+ * gives same-origin scripts; a foreign page can neither read it nor set the header).
+ */
+export async function registerAuthentication(app: FastifyInstance, options: AuthHttpOptions): Promise<void> {
+  const { auth, config } = options;
+  await app.register(fastifyCookie);
+
+  // One hook, before body parsing and validation: who is calling, may they write (CSRF), and may
+  // they call this route at all. An anonymous caller gets 401 whatever the body holds.
+  app.addHook('onRequest', async (request) => {
+    const bearer = bearerToken(request);
+    const token = bearer ?? request.cookies[SESSION_COOKIE];
+    if (token !== undefined && token !== '') {
+      const actor = await auth.authenticate(token);
+      if (actor !== null) request.user = { ...actor, via: bearer === undefined ? 'cookie' : 'bearer' };
+    }
+    const user: RequestUser | null = request.user;
+    if (user !== null && user.via === 'cookie' && unsafeMethods.has(request.method)) {
+      const sent = request.headers[CSRF_HEADER];
+      const expected = csrfTokenFor(config.security.sessionSecret, user.tokenId);
+      if (typeof sent !== 'string' || !constantTimeEqual(sent, expected)) {
+        throw new AppError('forbidden', 'auth.csrf', 'Missing or wrong CSRF token (send the x-csrf-token header)');
+      }
+    }
+    const access: Access | undefined = request.routeOptions.config.access;
+    if (access === undefined || access === 'public') return;
+    if (user === null) throw new AppError('unauthenticated', 'auth.unauthenticated', 'Sign in first');
+    if (access === 'user') return;
+    if (user.roles.includes(PLATFORM_ADMIN) || access.some((role) => user.roles.includes(role))) return;
+    if (access.some((role) => user.pendingRoles.includes(role))) {
+      throw new AppError('forbidden', 'auth.awaiting_approval', 'Your account is awaiting approval', {
+        details: { roles: access.filter((role) => user.pendingRoles.includes(role)) },
+      });
+    }
+    throw new AppError('forbidden', 'auth.forbidden', 'You do not have access to this');
+  });
+}
+
+function setSessionCookies(reply: FastifyReply, config: Config, session: Session): void {
+  const maxAge = Math.max(0, Math.floor((session.expiresAt.getTime() - Date.now()) / 1000));
+  const common = { path: '/', sameSite: 'lax' as const, secure: config.isProduction, maxAge };
+  void reply.setCookie(SESSION_COOKIE, session.token, { ...common, httpOnly: true });
+  void reply.setCookie(CSRF_COOKIE, csrfTokenFor(config.security.sessionSecret, session.tokenId), {
+    ...common,
+    httpOnly: false,
+  });
+}
+
+function clearSessionCookies(reply: FastifyReply, config: Config): void {
+  for (const name of [SESSION_COOKIE, CSRF_COOKIE]) {
+    void reply.clearCookie(name, { path: '/', sameSite: 'lax', secure: config.isProduction });
+  }
+}
+
+const email = z.email().max(254);
+const newPassword = z.string().max(MAX_PASSWORD_LENGTH * 4);
+const publicAccess = { access: 'public' as const };
+const userAccess = { access: 'user' as const };
+const adminAccess = { access: [PLATFORM_ADMIN] as readonly string[] };
+
+/** The account API under /api/auth, the audit API under /api/audit, and the public keys. */
+export async function authRoutes(server: FastifyInstance, options: AuthHttpOptions): Promise<void> {
+  const app = server.withTypeProvider<ZodTypeProvider>();
+  const { auth, config } = options;
+  const message = z.object({ message: z.string() });
+
+  app.get(
+    '/.well-known/jwks.json',
+    { config: publicAccess, schema: { tags: ['auth'], summary: 'Public keys that verify access tokens' } },
+    async (_request, reply) => {
+      void reply.header('cache-control', 'public, max-age=300');
+      return auth.jwks();
+    },
+  );
+
+  app.get(
+    '/api/auth/config',
+    { config: publicAccess, schema: { tags: ['auth'], summary: 'What the sign-in page offers' } },
+    async () => ({ googleClientId: config.auth.googleClientId ?? null, setupRequired: await auth.setupRequired() }),
+  );
+
+  app.post(
+    '/api/auth/register',
+    {
+      config: {
+        ...publicAccess,
+        ...rateLimit({ name: 'register', max: config.auth.limits.registrationsPerHour, windowMs: 3_600_000, by: 'ip' }),
+      },
+      schema: {
+        tags: ['auth'],
+        summary: 'Create an account (a verification email follows)',
+        body: z.object({
+          email,
+          password: newPassword,
+          displayName: z.string().trim().min(1).max(100).optional(),
+          role: z.string().max(100).optional(),
+        }),
+        response: { 202: message },
+      },
+    },
+    async (request, reply) => {
+      await auth.register(request.body, originOf(request));
+      return reply.status(202).send({
+        message:
+          'Check your inbox: we sent a link to confirm your address (if you already have an account, a reminder).',
+      });
+    },
+  );
+
+  app.post(
+    '/api/auth/verify-email',
+    {
+      config: { ...publicAccess, ...rateLimit({ name: 'verify-email', max: 20, windowMs: 3_600_000, by: 'ip' }) },
+      schema: {
+        tags: ['auth'],
+        summary: 'Confirm an email address',
+        body: z.object({ token: z.string().min(10).max(200) }),
+      },
+    },
+    async (request, reply) => {
+      const session = await auth.verifyEmail(request.body.token, originOf(request));
+      setSessionCookies(reply, config, session);
+      return { user: session.user };
+    },
+  );
+
+  app.post(
+    '/api/auth/sign-in',
+    {
+      config: {
+        ...publicAccess,
+        ...rateLimit({
+          name: 'sign-in',
+          max: config.auth.limits.signInAttempts,
+          windowMs: 15 * 60_000,
+          by: 'ip+email',
+        }),
+      },
+      schema: {
+        tags: ['auth'],
+        summary: 'Sign in with email and password',
+        body: z.object({ email: z.string().max(254), password: z.string().max(1024) }),
+      },
+    },
+    async (request, reply) => {
+      const session = await auth.signIn(request.body, originOf(request));
+      setSessionCookies(reply, config, session);
+      return { user: session.user, token: session.token, expiresAt: session.expiresAt };
+    },
+  );
+
+  app.post(
+    '/api/auth/sign-out',
+    { config: userAccess, schema: { tags: ['auth'], summary: 'Sign out everywhere (revokes every token)' } },
+    async (request, reply) => {
+      await auth.signOut(request.user!, originOf(request));
+      clearSessionCookies(reply, config);
+      return reply.status(204).send();
+    },
+  );
+
+  app.get(
+    '/api/auth/me',
+    { config: userAccess, schema: { tags: ['auth'], summary: 'The signed-in user' } },
+    async (request) => ({ user: await auth.me(request.user!) }),
+  );
+
+  app.get(
+    '/api/auth/session',
+    {
+      config: publicAccess,
+      schema: { tags: ['auth'], summary: 'Who is signed in, or null (for pages that work either way)' },
+    },
+    async (request) => ({ user: request.user === null ? null : await auth.me(request.user) }),
+  );
+
+  app.post(
+    '/api/auth/password',
+    {
+      config: { ...userAccess, ...rateLimit({ name: 'change-password', max: 10, windowMs: 15 * 60_000, by: 'user' }) },
+      schema: {
+        tags: ['auth'],
+        summary: 'Change password (signs out every other session)',
+        body: z.object({ currentPassword: z.string().max(1024), newPassword }),
+      },
+    },
+    async (request, reply) => {
+      const session = await auth.changePassword(request.user!, request.body, originOf(request));
+      setSessionCookies(reply, config, session);
+      return { user: session.user };
+    },
+  );
+
+  app.post(
+    '/api/auth/reset-request',
+    {
+      config: {
+        ...publicAccess,
+        ...rateLimit({
+          name: 'reset-request',
+          max: config.auth.limits.resetRequestsPerHour,
+          windowMs: 3_600_000,
+          by: 'email',
+        }),
+      },
+      schema: {
+        tags: ['auth'],
+        summary: 'Email a one-time password reset link',
+        body: z.object({ email: z.string().max(254) }),
+        response: { 202: message },
+      },
+    },
+    async (request, reply) => {
+      await auth.requestReset(request.body.email, originOf(request));
+      return reply.status(202).send({ message: 'If an account uses this address, a reset link is on its way.' });
+    },
+  );
+
+  app.post(
+    '/api/auth/reset',
+    {
+      config: { ...publicAccess, ...rateLimit({ name: 'reset', max: 10, windowMs: 3_600_000, by: 'ip' }) },
+      schema: {
+        tags: ['auth'],
+        summary: 'Set a new password with a reset link',
+        body: z.object({ token: z.string().min(10).max(200), password: newPassword }),
+      },
+    },
+    async (request) => {
+      await auth.resetPassword(request.body, originOf(request));
+      return { message: 'Your password is changed. Sign in with the new one.' };
+    },
+  );
+
+  app.post(
+    '/api/auth/google',
+    {
+      config: { ...publicAccess, ...rateLimit({ name: 'google', max: 20, windowMs: 15 * 60_000, by: 'ip' }) },
+      schema: {
+        tags: ['auth'],
+        summary: 'Sign in with a Google ID token',
+        body: z.object({ credential: z.string().min(10).max(8192) }),
+      },
+    },
+    async (request, reply) => {
+      const session = await auth.googleSignIn(request.body.credential, originOf(request));
+      setSessionCookies(reply, config, session);
+      return { user: session.user };
+    },
+  );
+
+  app.get(
+    '/api/auth/setup',
+    { config: publicAccess, schema: { tags: ['auth'], summary: 'Whether the first admin must still be created' } },
+    async () => ({ required: await auth.setupRequired() }),
+  );
+
+  app.post(
+    '/api/auth/setup',
+    {
+      config: { ...publicAccess, ...rateLimit({ name: 'setup', max: 5, windowMs: 3_600_000, by: 'ip' }) },
+      schema: {
+        tags: ['auth'],
+        summary: 'Create the first platform admin (once)',
+        body: z.object({ email, password: newPassword, displayName: z.string().trim().min(1).max(100).optional() }),
+      },
+    },
+    async (request, reply) => {
+      const session = await auth.setup(request.body, originOf(request));
+      setSessionCookies(reply, config, session);
+      return reply.status(201).send({ user: session.user });
+    },
+  );
+
+  // Administration: platform admins, and approvers for the roles they approve.
+  // Runs before validation, so a caller who may not use the route learns nothing from its schema.
+  const approverOnly = async (request: FastifyRequest): Promise<void> => {
+    const actor = request.user;
+    if (actor === null) throw new AppError('unauthenticated', 'auth.unauthenticated', 'Sign in first');
+    const approver =
+      actor.roles.includes(PLATFORM_ADMIN) ||
+      [...auth.roleDefinitions.values()].some((role) => auth.canManage(actor, role.name));
+    if (!approver) throw new AppError('forbidden', 'auth.forbidden', 'You do not have access to this');
+  };
+  const userId = z.object({ id: z.uuid() });
+  app.get(
+    '/api/auth/admin/users',
+    {
+      config: { access: 'user' },
+      onRequest: approverOnly,
+      schema: {
+        tags: ['auth'],
+        summary: 'Users, for admins and approvers',
+        querystring: z.object({ query: z.string().max(200).optional(), status: z.enum(['pending', 'all']).optional() }),
+      },
+    },
+    async (request) => {
+      return { users: await auth.listUsers(request.query) };
+    },
+  );
+  app.get(
+    '/api/auth/admin/roles',
+    {
+      config: { access: 'user' },
+      onRequest: approverOnly,
+      schema: { tags: ['auth'], summary: 'The roles the caller may grant, approve and remove' },
+    },
+    async (request) => {
+      const actor = request.user!;
+      const admin = actor.roles.includes(PLATFORM_ADMIN);
+      const roles = [...auth.roleDefinitions.values()]
+        .filter((role) => auth.canManage(actor, role.name))
+        .map((role) => ({ name: role.name, title: role.title, requiresApproval: role.requiresApproval }));
+      if (admin) roles.push({ name: PLATFORM_ADMIN, title: 'Platform administrator', requiresApproval: false });
+      return { roles, canDisable: admin };
+    },
+  );
+  app.post(
+    '/api/auth/admin/users/:id/approve',
+    {
+      config: { access: 'user' },
+      onRequest: approverOnly,
+      schema: {
+        tags: ['auth'],
+        summary: 'Approve a pending role',
+        params: userId,
+        body: z.object({ role: z.string() }),
+      },
+    },
+    async (request) => {
+      return { user: await auth.approve(request.user!, request.params.id, request.body.role, originOf(request)) };
+    },
+  );
+  app.post(
+    '/api/auth/admin/users/:id/roles',
+    {
+      config: { access: 'user' },
+      onRequest: approverOnly,
+      schema: {
+        tags: ['auth'],
+        summary: 'Grant or remove roles',
+        params: userId,
+        body: z.object({ add: z.array(z.string()).default([]), remove: z.array(z.string()).default([]) }),
+      },
+    },
+    async (request) => ({
+      user: await auth.setRoles(request.user!, request.params.id, request.body, originOf(request)),
+    }),
+  );
+  for (const [path, disabled] of [
+    ['disable', true],
+    ['enable', false],
+  ] as const) {
+    app.post(
+      `/api/auth/admin/users/:id/${path}`,
+      { config: adminAccess, schema: { tags: ['auth'], summary: `${path} an account`, params: userId } },
+      async (request) => ({
+        user: await auth.setDisabled(request.user!, request.params.id, disabled, originOf(request)),
+      }),
+    );
+  }
+
+  const auditQuery = z.object({
+    actor: z.string().max(200).optional(),
+    action: z.string().max(100).optional(),
+    from: z.coerce.date().optional(),
+    to: z.coerce.date().optional(),
+    limit: z.coerce.number().int().min(1).max(10_000).optional(),
+  });
+  app.get(
+    '/api/audit',
+    { config: adminAccess, schema: { tags: ['audit'], summary: 'The audit trail, filtered', querystring: auditQuery } },
+    async (request) => ({ events: await listAudit(options.db, request.query) }),
+  );
+  app.get(
+    '/api/audit.csv',
+    { config: adminAccess, schema: { tags: ['audit'], summary: 'The audit trail as CSV', querystring: auditQuery } },
+    async (request, reply) =>
+      reply
+        .type('text/csv; charset=utf-8')
+        .header('content-disposition', `attachment; filename="audit-${new Date().toISOString().slice(0, 10)}.csv"`)
+        .send(auditCsv(await listAudit(options.db, { ...request.query, limit: request.query.limit ?? 10_000 }))),
+  );
+}

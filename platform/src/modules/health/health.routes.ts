@@ -1,0 +1,87 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { AppError } from '#platform/kernel/errors/errors.ts';
+import type { Metrics } from '#platform/kernel/metrics/metrics.ts';
+import { noRateLimit } from '#platform/kernel/http/rate-limit.ts';
+import { constantTimeEqual } from '#platform/kernel/security/crypto.ts';
+import { runChecks, type ReadinessCheck } from './checks.ts';
+
+const checkResult = z.object({
+  status: z.enum(['ok', 'fail']),
+  latencyMs: z.number(),
+  detail: z.string().optional(),
+});
+
+export interface HealthRoutesOptions {
+  readonly checks: () => readonly ReadinessCheck[];
+  readonly metrics: Metrics;
+  readonly metricsToken: string | undefined;
+  readonly version: string;
+  readonly isShuttingDown: () => boolean;
+}
+
+/** `/healthz` (the process is alive), `/readyz` (it can serve), `/metrics` (Prometheus). */
+export async function healthRoutes(app: FastifyInstance, options: HealthRoutesOptions): Promise<void> {
+  const router = app.withTypeProvider<ZodTypeProvider>();
+  const startedAt = Date.now();
+  const probeConfig = { ...noRateLimit, shedLoad: false };
+
+  router.get(
+    '/healthz',
+    {
+      config: probeConfig,
+      logLevel: 'warn',
+      schema: {
+        summary: 'Liveness: the process is up and its event loop answers',
+        tags: ['health'],
+        response: { 200: z.object({ status: z.literal('ok'), version: z.string(), uptimeSeconds: z.number() }) },
+      },
+    },
+    async () => ({
+      status: 'ok' as const,
+      version: options.version,
+      uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
+    }),
+  );
+
+  router.get(
+    '/readyz',
+    {
+      config: probeConfig,
+      logLevel: 'warn',
+      schema: {
+        summary: 'Readiness: database, migrations, Redis (when configured) and disk, with per-check latency',
+        tags: ['health'],
+        response: {
+          200: z.object({ status: z.enum(['ok', 'fail']), checks: z.record(z.string(), checkResult) }),
+          503: z.object({ status: z.enum(['ok', 'fail', 'draining']), checks: z.record(z.string(), checkResult) }),
+        },
+      },
+    },
+    async (_request, reply) => {
+      if (options.isShuttingDown()) return reply.code(503).send({ status: 'draining' as const, checks: {} });
+      const report = await runChecks(options.checks());
+      return reply.code(report.status === 'ok' ? 200 : 503).send(report);
+    },
+  );
+
+  router.get(
+    '/metrics',
+    {
+      config: probeConfig,
+      logLevel: 'warn',
+      schema: { summary: 'Prometheus metrics (bearer METRICS_TOKEN when set)', tags: ['health'], hide: false },
+    },
+    async (request, reply) => {
+      if (
+        options.metricsToken !== undefined &&
+        !constantTimeEqual(request.headers.authorization ?? '', `Bearer ${options.metricsToken}`)
+      ) {
+        throw new AppError('unauthenticated', 'metrics.token_required', 'A valid metrics bearer token is required');
+      }
+      const body = await options.metrics.registry.metrics();
+      return reply.type(options.metrics.registry.contentType).send(body);
+    },
+  );
+}

@@ -1,0 +1,154 @@
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { sql, type Kysely } from 'kysely';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { applyLedgerChange } from '#platform/modules/payments/ledger.ts';
+import { createTestUser, startTestBallast, type TestBallast } from '#platform/testing/index.ts';
+import { createMemoryMeterStore, createRedisMeterStore, type MeterStore } from './meter-store.ts';
+import { createMetering } from './metering.service.ts';
+
+/**
+ * The metering service on a clock the test moves, with each store: heartbeats that race a
+ * hang-up are billed or told the call ended (never acknowledged and left unbilled), another
+ * user's heartbeats touch nothing, and a gap end that finds a fresh heartbeat lets the call go on.
+ */
+const redisUrl = inject('redisUrl');
+let server: TestBallast;
+let db: Kysely<unknown>;
+let redis: Redis | undefined;
+
+beforeAll(async () => {
+  server = await startTestBallast({ listen: false });
+  db = server.ballast.database.db as unknown as Kysely<unknown>;
+  if (redisUrl !== '') redis = new Redis(redisUrl);
+});
+
+afterAll(async () => {
+  redis?.disconnect();
+  await server.close();
+});
+
+const stores: [string, () => MeterStore | undefined][] = [
+  ['memory', () => createMemoryMeterStore()],
+  [
+    'Redis',
+    () => (redis === undefined ? undefined : createRedisMeterStore(redis, `test:${randomBytes(4).toString('hex')}`)),
+  ],
+];
+
+describe.each(stores)('metering with the %s store', (name, makeStore) => {
+  function setup() {
+    const store = makeStore();
+    let clock = Date.parse('2026-12-01T10:00:00Z');
+    const metering = createMetering({
+      db: server.ballast.database.db,
+      store: store!,
+      log: server.ballast.log,
+      settings: { gapSeconds: 10, flushSeconds: 30, warningSeconds: 60 },
+      realtime: () => undefined,
+      onEnded: () => undefined,
+      now: () => clock,
+    });
+    return {
+      store: store!,
+      metering,
+      at: (seconds: number) => Date.parse('2026-12-01T10:00:00Z') + seconds * 1000,
+      set: (seconds: number) => (clock = Date.parse('2026-12-01T10:00:00Z') + seconds * 1000),
+    };
+  }
+
+  async function caller(email: string, seconds = 3600) {
+    const user = await createTestUser(server.ballast, `${name.toLowerCase()}-${email}`);
+    await applyLedgerChange(db, {
+      userId: user.id,
+      app: 'metered',
+      unit: 'seconds',
+      kind: 'purchase',
+      amount: seconds,
+      idempotencyKey: `credit:${user.id}`,
+    });
+    return user;
+  }
+
+  async function debited(userId: string) {
+    const rows = await sql<{ total: string | null }>`select sum(-amount)::text as total from platform.ledger_entry
+      where user_id = ${userId}::uuid and kind = 'usage'`.execute(db);
+    return Number(rows.rows[0]!.total ?? 0);
+  }
+
+  it('bills a heartbeat that races a hang-up, or tells it the call ended', async (ctx) => {
+    if (makeStore() === undefined) ctx.skip('Redis is not reachable');
+    const { metering, set, at } = setup();
+    const outcomes = { active: 0, ended: 0 };
+    for (let round = 0; round < 24; round += 1) {
+      const user = await caller(`race-${round}@example.com`);
+      set(0);
+      const { session } = await metering.start({ userId: user.id, app: 'metered', unit: 'seconds' });
+      set(5);
+      await metering.heartbeat(user.id, session.id, at(5));
+      set(8);
+      // The hang-up is sent first; the heartbeat a moment later (0 to 5 ms), while it is in progress.
+      const [ended, beat] = await Promise.all([
+        metering.end(session.id, 'hung_up', { actor: { userId: user.id }, arrivedAt: at(8), sinceLastBeatMs: 0 }),
+        new Promise((resolve) => setTimeout(resolve, round % 6)).then(() =>
+          metering.heartbeat(user.id, session.id, at(7.9)),
+        ),
+      ]);
+      // Billed to the last heartbeat that landed: 7 s when the racing one was acknowledged, else 5.
+      expect(ended.status).toBe('ended');
+      expect(ended.meteredSeconds).toBe(beat.status === 'active' ? 7 : 5);
+      expect(await debited(user.id)).toBe(ended.meteredSeconds);
+      outcomes[beat.status] += 1;
+    }
+    // Both orders happened (the heartbeat landed before the end took the session, and after).
+    expect(outcomes.active).toBeGreaterThan(0);
+    expect(outcomes.ended).toBeGreaterThan(0);
+  });
+
+  it("ignores another user's heartbeats: they neither touch the call nor keep it alive", async (ctx) => {
+    if (makeStore() === undefined) ctx.skip('Redis is not reachable');
+    const { metering, store, set, at } = setup();
+    const owner = await caller('owner@example.com');
+    const other = await caller('intruder@example.com');
+    set(0);
+    const { session } = await metering.start({ userId: owner.id, app: 'metered', unit: 'seconds' });
+    set(4);
+    await metering.heartbeat(owner.id, session.id, at(4));
+    for (const second of [6, 9, 12]) {
+      set(second);
+      await expect(metering.heartbeat(other.id, session.id, at(second))).rejects.toMatchObject({
+        code: 'metering.unknown_session',
+      });
+    }
+    expect((await store.get(session.id))?.lastBeatAt).toBe(at(4));
+    expect(await store.silentSince(at(15) - 10_000)).toContain(session.id);
+    set(15);
+    const ended = await metering.end(session.id, 'heartbeat_lost', { arrivedAt: at(15) });
+    expect(ended).toMatchObject({ status: 'ended', endReason: 'heartbeat_lost', meteredSeconds: 4 });
+  });
+
+  it('lets the call go on when a heartbeat arrives after the silence was noticed', async (ctx) => {
+    if (makeStore() === undefined) ctx.skip('Redis is not reachable');
+    const { metering, store, set, at } = setup();
+    const user = await caller('late-beat@example.com');
+    set(0);
+    const { session } = await metering.start({ userId: user.id, app: 'metered', unit: 'seconds' });
+    set(11);
+    const silent = await store.silentSince(at(11) - 10_000);
+    expect(silent).toContain(session.id);
+    // The heartbeat lands between the check and the end.
+    await metering.heartbeat(user.id, session.id, at(10.5));
+    const kept = await metering.end(session.id, 'heartbeat_lost', { arrivedAt: at(11) });
+    expect(kept.status).toBe('active');
+    expect((await store.get(session.id))?.lastBeatAt).toBe(at(10.5));
+    set(12);
+    expect(await metering.heartbeat(user.id, session.id, at(12))).toMatchObject({
+      status: 'active',
+      meteredSeconds: 12,
+    });
+    set(13);
+    const ended = await metering.end(session.id, 'hung_up', { actor: { userId: user.id }, arrivedAt: at(13) });
+    expect(ended).toMatchObject({ status: 'ended', endReason: 'hung_up', meteredSeconds: 13 });
+    expect(await debited(user.id)).toBe(13);
+  });
+});

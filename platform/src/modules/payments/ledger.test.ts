@@ -1,0 +1,104 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sql, type Kysely } from 'kysely';
+import { isAppError } from '#platform/kernel/errors/errors.ts';
+import { createTestUser, startTestBallast, type TestBallast } from '#platform/testing/index.ts';
+import { applyLedgerChange, balanceOf, debitManyUpTo, debitUpTo, listLedger } from './ledger.ts';
+
+let server: TestBallast;
+let db: Kysely<unknown>;
+
+beforeAll(async () => {
+  server = await startTestBallast({ listen: false });
+  db = server.ballast.database.db as unknown as Kysely<unknown>;
+});
+
+afterAll(async () => {
+  await server.close();
+});
+
+async function account(email: string) {
+  const user = await createTestUser(server.ballast, email);
+  return { userId: user.id, app: 'shop', unit: 'seconds' };
+}
+
+describe('the ledger', () => {
+  it('never lets racing debits take the balance below zero', async () => {
+    const who = await account('racing-debits@example.com');
+    await applyLedgerChange(db, { ...who, kind: 'purchase', amount: 100, idempotencyKey: 'buy-1' });
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 20 }, (_, index) =>
+        applyLedgerChange(db, { ...who, kind: 'usage', amount: -10, idempotencyKey: `use-${index}` }),
+      ),
+    );
+    const refused = outcomes.filter((outcome) => outcome.status === 'rejected');
+    expect(outcomes.filter((outcome) => outcome.status === 'fulfilled')).toHaveLength(10);
+    expect(refused).toHaveLength(10);
+    for (const outcome of refused) {
+      const reason: unknown = outcome.status === 'rejected' ? outcome.reason : undefined;
+      expect(isAppError(reason) && reason.code).toBe('ledger.insufficient_balance');
+    }
+    expect(await balanceOf(db, who)).toBe(0);
+    const entries = await listLedger(db, who);
+    expect(entries.reduce((sum, entry) => sum + entry.amount, 0)).toBe(0);
+    expect(Math.min(...entries.map((entry) => entry.balanceAfter))).toBe(0);
+  });
+
+  it('applies one idempotency key once, even when sent twenty times at the same moment', async () => {
+    const who = await account('same-key@example.com');
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        applyLedgerChange(db, { ...who, kind: 'purchase', amount: 1800, idempotencyKey: 'order:same' }),
+      ),
+    );
+    expect(results.filter((result) => result.applied)).toHaveLength(1);
+    expect(results.every((result) => result.balance === 1800)).toBe(true);
+    expect(await balanceOf(db, who)).toBe(1800);
+  });
+
+  it('debits usage up to what is left, once per key, and refuses what the database constraint forbids', async () => {
+    const who = await account('usage@example.com');
+    await applyLedgerChange(db, { ...who, kind: 'purchase', amount: 50, idempotencyKey: 'buy' });
+    const taken = await Promise.all([
+      debitUpTo(db, { ...who, kind: 'usage', amount: 40, idempotencyKey: 'meter:a' }),
+      debitUpTo(db, { ...who, kind: 'usage', amount: 40, idempotencyKey: 'meter:b' }),
+      debitUpTo(db, { ...who, kind: 'usage', amount: 40, idempotencyKey: 'meter:a' }),
+    ]);
+    expect(
+      taken
+        .filter((result) => result.applied)
+        .map((result) => -result.amount)
+        .sort(),
+    ).toEqual([10, 40]);
+    expect(await balanceOf(db, who)).toBe(0);
+    // The database itself refuses a negative balance, whatever the code does.
+    await expect(
+      sql`update platform.ledger_balance set balance = -1 where user_id = ${who.userId}::uuid`.execute(db),
+    ).rejects.toThrow(/check constraint/);
+  });
+
+  it('debits many accounts in one transaction, each once per key and never below zero, racing single debits', async () => {
+    const rich = await account('batch-rich@example.com');
+    const poor = await account('batch-poor@example.com');
+    await applyLedgerChange(db, { ...rich, kind: 'purchase', amount: 100, idempotencyKey: 'rich' });
+    await applyLedgerChange(db, { ...poor, kind: 'purchase', amount: 5, idempotencyKey: 'poor' });
+    const batch = () =>
+      db.transaction().execute((tx) =>
+        debitManyUpTo(tx, 'usage', [
+          { ...rich, amount: 30, reference: 'session:r', idempotencyKey: 'session:r:30' },
+          { ...poor, amount: 30, reference: 'session:p', idempotencyKey: 'session:p:30' },
+        ]),
+      );
+    const [first, second] = await Promise.all([
+      batch(),
+      batch(),
+      debitUpTo(db, { ...poor, kind: 'usage', amount: 3, idempotencyKey: 'single:p' }),
+    ]);
+    const takenRich = (first.get('session:r:30') ?? 0) + (second.get('session:r:30') ?? 0);
+    expect(takenRich).toBe(30);
+    expect(await balanceOf(db, rich)).toBe(70);
+    // The poor account had 5: the batch and the single debit together took exactly 5.
+    expect(await balanceOf(db, poor)).toBe(0);
+    const entries = await listLedger(db, poor);
+    expect(entries.filter((entry) => entry.kind === 'usage').reduce((sum, entry) => sum - entry.amount, 0)).toBe(5);
+  });
+});

@@ -1,0 +1,37 @@
+import { z } from 'zod';
+import { escapeHtml } from '#platform/kernel/http/html.ts';
+import { defineNotification } from '#platform/modules/notify/define-notification.ts';
+import { RECEIPT_NOTIFICATION } from './payments.service.ts';
+
+/** Units as people read them: 1800 seconds → "30 minutes". */
+export function describeUnits(units: number, unit: string): string {
+  if (unit === 'seconds') {
+    const minutes = Math.floor(units / 60);
+    const seconds = units % 60;
+    return seconds === 0 ? `${minutes} minutes` : `${minutes} min ${seconds} s`;
+  }
+  return `${units.toLocaleString('en')} ${unit}`;
+}
+
+export const paymentReceiptNotice = defineNotification({
+  type: RECEIPT_NOTIFICATION,
+  data: z.object({
+    orderId: z.string(),
+    paymentId: z.string(),
+    pack: z.string(),
+    units: z.number().int(),
+    unit: z.string(),
+    amount: z.string(),
+    link: z.url(),
+  }),
+  channels: ['in_app', 'email'],
+  mandatory: true,
+  render: (data) => {
+    const what = describeUnits(data.units, data.unit);
+    return {
+      title: `Receipt: ${what} for ${data.amount}`,
+      text: `Thank you for your purchase.\n\nPack: ${data.pack} (${what})\nPaid: ${data.amount}\nPayment: ${data.paymentId}\nOrder: ${data.orderId}\n\nYour purchases: ${data.link}`,
+      html: `<p>Thank you for your purchase.</p><table><tr><td>Pack</td><td>${escapeHtml(data.pack)} (${escapeHtml(what)})</td></tr><tr><td>Paid</td><td>${escapeHtml(data.amount)}</td></tr><tr><td>Payment</td><td>${escapeHtml(data.paymentId)}</td></tr><tr><td>Order</td><td>${escapeHtml(data.orderId)}</td></tr></table><p><a href="${escapeHtml(data.link)}">Your purchases</a></p>`,
+    };
+  },
+});

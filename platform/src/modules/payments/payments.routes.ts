@@ -1,0 +1,162 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { AppError } from '#platform/kernel/errors/errors.ts';
+import { rateLimit } from '#platform/kernel/http/rate-limit.ts';
+import { sendShell, type WebBuild } from '#platform/kernel/http/web-pages.ts';
+import type { PaymentsService } from './payments.service.ts';
+import type { TestGateway } from './providers/test-gateway.ts';
+
+export interface PaymentsRoutesOptions {
+  readonly payments: PaymentsService;
+  /** The local test gateway, when no Razorpay keys are set. */
+  readonly testGateway: TestGateway | undefined;
+  readonly build: WebBuild;
+}
+
+const appParams = z.object({ app: z.string().regex(/^[a-z][a-z0-9]{1,30}$/) });
+const checkoutResult = z.object({
+  razorpay_order_id: z.string().min(1).max(100),
+  razorpay_payment_id: z.string().min(1).max(100),
+  razorpay_signature: z.string().min(1).max(200),
+});
+
+function originOf(request: FastifyRequest) {
+  return { ip: request.ip, userAgent: request.headers['user-agent'] };
+}
+
+/**
+ * Payments for every app that sells something: packs and balance, orders, the checkout's
+ * confirmation, purchases, and the Razorpay webhook (verified over the raw body). In test mode, a
+ * local checkout page and the call that signs its payments.
+ */
+export async function paymentsRoutes(server: FastifyInstance, options: PaymentsRoutesOptions): Promise<void> {
+  const app = server.withTypeProvider<ZodTypeProvider>();
+  const { payments, testGateway } = options;
+  const known = (name: string) => {
+    payments.catalogOf(name);
+    return name;
+  };
+
+  app.get(
+    '/api/payments/:app/packs',
+    {
+      config: { access: 'public' },
+      schema: {
+        tags: ['payments'],
+        summary: 'What an app sells, and whether payments are in test mode',
+        params: appParams,
+      },
+    },
+    async (request) => {
+      const catalog = payments.catalogOf(request.params.app);
+      return { mode: payments.mode, keyId: payments.provider.keyId, unit: catalog.unit, packs: catalog.packs };
+    },
+  );
+
+  app.get(
+    '/api/payments/:app/balance',
+    { config: { access: 'user' }, schema: { tags: ['payments'], summary: 'The caller’s balance', params: appParams } },
+    async (request) => payments.balance(request.user!, known(request.params.app)),
+  );
+
+  app.post(
+    '/api/payments/:app/orders',
+    {
+      config: { access: 'user', ...rateLimit({ name: 'payment-orders', max: 20, windowMs: 15 * 60_000, by: 'user' }) },
+      schema: {
+        tags: ['payments'],
+        summary: 'Start buying a pack: creates the gateway order',
+        params: appParams,
+        body: z.object({ pack: z.string().min(1).max(100) }),
+      },
+    },
+    async (request, reply) => {
+      const order = await payments.createOrder(request.user!, request.params.app, request.body.pack);
+      const checkoutUrl =
+        testGateway === undefined
+          ? null
+          : `/payments/test-checkout?order=${encodeURIComponent(order.orderId)}&app=${request.params.app}`;
+      return reply.status(201).send({ ...order, checkoutUrl });
+    },
+  );
+
+  app.post(
+    '/api/payments/:app/orders/:id/confirm',
+    {
+      config: { access: 'user', ...rateLimit({ name: 'payment-confirm', max: 60, windowMs: 15 * 60_000, by: 'user' }) },
+      schema: {
+        tags: ['payments'],
+        summary: 'Verify the checkout’s signed answer and credit the pack',
+        params: appParams.extend({ id: z.uuid() }),
+        body: checkoutResult,
+      },
+    },
+    async (request) => {
+      known(request.params.app);
+      const result = await payments.confirmCheckout(request.user!, request.params.id, request.body, originOf(request));
+      const { balance, unit } = await payments.balance(request.user!, request.params.app);
+      return { status: result.status, credited: result.credited, order: result.order, balance, unit };
+    },
+  );
+
+  app.get(
+    '/api/payments/:app/purchases',
+    { config: { access: 'user' }, schema: { tags: ['payments'], summary: 'The caller’s orders', params: appParams } },
+    async (request) => ({ purchases: await payments.purchases(request.user!, known(request.params.app)) }),
+  );
+
+  // The webhook needs the exact bytes Razorpay signed: its own JSON parser, in its own scope.
+  await app.register(async (scope) => {
+    scope.removeContentTypeParser('application/json');
+    scope.addContentTypeParser(
+      'application/json',
+      { parseAs: 'buffer', bodyLimit: 1024 * 1024 },
+      (_request, body, done) => done(null, body),
+    );
+    scope.post(
+      '/api/payments/webhooks/razorpay',
+      {
+        config: { access: 'public' },
+        schema: { tags: ['payments'], summary: 'Razorpay webhook (signed with the webhook secret)' },
+      },
+      async (request) => {
+        if (!Buffer.isBuffer(request.body)) {
+          throw new AppError('invalid_input', 'payments.invalid_webhook', 'Send the event as application/json');
+        }
+        const header = (name: string) => {
+          const value = request.headers[name];
+          return typeof value === 'string' ? value : undefined;
+        };
+        return payments.handleWebhook(request.body, header('x-razorpay-signature'), header('x-razorpay-event-id'));
+      },
+    );
+  });
+
+  if (testGateway !== undefined) {
+    app.get(
+      '/payments/test-checkout',
+      { config: { access: 'public' }, schema: { hide: true } },
+      async (_request, reply) =>
+        sendShell(reply, options.build, { title: 'Test checkout · Ballast', entry: 'platform' }),
+    );
+    app.post(
+      '/api/payments/test/pay',
+      {
+        config: { access: 'user' },
+        schema: {
+          tags: ['payments'],
+          summary: 'Test mode only: pay an order with the local test gateway (moves no money)',
+          body: z.object({ orderId: z.uuid() }),
+        },
+      },
+      async (request) => {
+        const order = await payments.orderFor(request.user!, request.body.orderId);
+        if (order.status !== 'created' && order.status !== 'failed') {
+          throw new AppError('conflict', 'payments.already_paid', 'This order is already paid');
+        }
+        return testGateway.pay(order.providerOrderId);
+      },
+    );
+  }
+}

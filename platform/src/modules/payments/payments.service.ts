@@ -1,0 +1,424 @@
+import { createHmac } from 'node:crypto';
+import { sql, type Kysely } from 'kysely';
+import type { Actor } from '#platform/modules/auth/auth.service.ts';
+import { recordAudit, type AuditOrigin } from '#platform/modules/audit/audit.ts';
+import { AppError } from '#platform/kernel/errors/errors.ts';
+import type { AnyKysely } from '#platform/kernel/db/database.ts';
+import type { Logger } from '#platform/kernel/logging/logger.ts';
+import type { Notifier } from '#platform/modules/notify/notifier.ts';
+import { applyLedgerChange, balanceOf, debitUpTo } from './ledger.ts';
+import type { PaymentProvider } from './providers/payment-provider.ts';
+
+/** Something an app sells: a pack of units at a price. */
+export interface Pack {
+  readonly id: string;
+  readonly title: string;
+  /** Units credited (seconds of talk-time, tokens). */
+  readonly units: number;
+  /** Price in the currency's smallest unit (paise for INR). */
+  readonly amountMinor: number;
+  readonly currency: string;
+}
+
+/** What an app sells and in which unit its balance counts. */
+export interface PaymentCatalog {
+  readonly unit: string;
+  readonly packs: readonly Pack[];
+}
+
+export type OrderStatus = 'created' | 'paid' | 'failed' | 'refunded';
+
+export interface Purchase {
+  readonly id: string;
+  readonly providerOrderId: string;
+  readonly pack: string;
+  readonly units: number;
+  readonly unit: string;
+  readonly amountMinor: number;
+  readonly currency: string;
+  readonly status: OrderStatus;
+  readonly paymentId: string | null;
+  readonly createdAt: Date;
+  readonly paidAt: Date | null;
+  readonly refundedUnits: number;
+}
+
+export interface CheckoutResult {
+  readonly razorpay_order_id: string;
+  readonly razorpay_payment_id: string;
+  readonly razorpay_signature: string;
+}
+
+/** The receipt notification every paid order sends (registered by the payments module). */
+export const RECEIPT_NOTIFICATION = 'platform.payment-receipt';
+
+interface OrderRow {
+  id: string;
+  user_id: string;
+  app: string;
+  provider: string;
+  provider_order_id: string;
+  pack: string;
+  units: string;
+  unit: string;
+  amount_minor: string;
+  currency: string;
+  status: OrderStatus;
+  payment_id: string | null;
+  created_at: Date;
+  paid_at: Date | null;
+  refunded_units: string;
+  email: string;
+}
+
+function toPurchase(row: OrderRow): Purchase {
+  return {
+    id: row.id,
+    providerOrderId: row.provider_order_id,
+    pack: row.pack,
+    units: Number(row.units),
+    unit: row.unit,
+    amountMinor: Number(row.amount_minor),
+    currency: row.currency,
+    status: row.status,
+    paymentId: row.payment_id,
+    createdAt: row.created_at,
+    paidAt: row.paid_at,
+    refundedUnits: Number(row.refunded_units),
+  };
+}
+
+/** Razorpay's webhook body, the parts Ballast reads. */
+interface WebhookEvent {
+  readonly event: string;
+  readonly payload: {
+    readonly payment?: { readonly entity: WebhookPayment };
+    readonly order?: { readonly entity: { readonly id: string; readonly amount: number; readonly currency: string } };
+    readonly refund?: {
+      readonly entity: {
+        readonly id: string;
+        readonly amount: number;
+        readonly currency: string;
+        readonly payment_id: string;
+      };
+    };
+  };
+}
+
+interface WebhookPayment {
+  readonly id: string;
+  readonly order_id: string | null;
+  readonly amount: number;
+  readonly currency: string;
+  readonly status: string;
+  readonly error_description?: string | null;
+}
+
+export interface PaymentsServiceOptions {
+  readonly db: AnyKysely;
+  readonly provider: PaymentProvider;
+  readonly catalogs: ReadonlyMap<string, PaymentCatalog>;
+  readonly notifier: Notifier;
+  readonly log: Logger;
+  readonly publicUrl: string;
+}
+
+export type PaymentsService = ReturnType<typeof createPaymentsService>;
+
+/**
+ * Selling units for money. A payment credits exactly once, whichever of the checkout callback,
+ * the webhook, or a replay of either arrives first, or all at once: crediting is a guarded state
+ * change of the stored order (`created` → `paid`) and a ledger entry keyed by the order, in one
+ * transaction.
+ */
+export function createPaymentsService(options: PaymentsServiceOptions) {
+  const db = options.db as unknown as Kysely<unknown>;
+  const { provider, log } = options;
+
+  function catalogOf(app: string): PaymentCatalog {
+    const catalog = options.catalogs.get(app);
+    if (catalog === undefined) throw new AppError('not_found', 'payments.unknown_app', `${app} sells nothing`);
+    return catalog;
+  }
+
+  async function orderBy(column: 'id' | 'provider_order_id', value: string, tx: Kysely<unknown> = db) {
+    const result = await sql<OrderRow>`select id::text, user_id::text, app, provider, provider_order_id, pack,
+        units::text, unit, amount_minor::text, currency, status, payment_id, created_at, paid_at, refunded_units::text,
+        (select email from platform."user" u where u.id = payment_order.user_id) as email
+      from platform.payment_order where ${sql.ref(column)} = ${value}`.execute(tx);
+    return result.rows[0];
+  }
+
+  /**
+   * Credits a paid order, once. `amountMinor`/`currency`, when the caller knows them (webhook,
+   * fetched payment), must match the stored order, or nothing is credited.
+   */
+  async function markPaid(
+    providerOrderId: string,
+    payment: { id: string; amountMinor?: number; currency?: string },
+    via: string,
+  ): Promise<{ credited: boolean; order: Purchase }> {
+    return db.transaction().execute(async (tx) => {
+      const order = await orderBy('provider_order_id', providerOrderId, tx);
+      if (order === undefined) throw new AppError('not_found', 'payments.unknown_order', 'No such order');
+      if (
+        (payment.amountMinor !== undefined && payment.amountMinor !== Number(order.amount_minor)) ||
+        (payment.currency !== undefined && payment.currency !== order.currency)
+      ) {
+        log.error(
+          {
+            order: order.id,
+            expected: [order.amount_minor, order.currency],
+            got: [payment.amountMinor, payment.currency],
+          },
+          'payment amount or currency does not match its order; not credited',
+        );
+        throw new AppError('payment_failed', 'payments.amount_mismatch', 'The payment does not match the order');
+      }
+      const updated = await sql<{ id: string }>`update platform.payment_order
+        set status = 'paid', payment_id = ${payment.id}, paid_at = now(), failure_reason = null
+        where id = ${order.id}::uuid and status in ('created', 'failed') returning id::text`.execute(tx);
+      if (updated.rows.length === 0) return { credited: false, order: toPurchase(order) };
+      await applyLedgerChange(tx, {
+        userId: order.user_id,
+        app: order.app,
+        unit: order.unit,
+        kind: 'purchase',
+        amount: Number(order.units),
+        reference: `order:${order.id}`,
+        idempotencyKey: `order:${order.id}`,
+      });
+      await options.notifier.send(RECEIPT_NOTIFICATION, {
+        to: { userId: order.user_id, email: order.email },
+        idempotencyKey: `receipt:${order.id}`,
+        tx,
+        data: {
+          orderId: order.id,
+          paymentId: payment.id,
+          pack: order.pack,
+          units: Number(order.units),
+          unit: order.unit,
+          amount: formatMoney(Number(order.amount_minor), order.currency),
+          link: `${options.publicUrl}/${order.app}/purchases`,
+        },
+      });
+      log.info({ order: order.id, app: order.app, via }, 'payment credited');
+      const paid = await orderBy('id', order.id, tx);
+      return { credited: true, order: toPurchase(paid!) };
+    });
+  }
+
+  return {
+    provider,
+    mode: provider.name,
+    catalogOf,
+
+    async balance(actor: Pick<Actor, 'id'>, app: string): Promise<{ balance: number; unit: string }> {
+      const { unit } = catalogOf(app);
+      return { balance: await balanceOf(db, { userId: actor.id, app, unit }), unit };
+    },
+
+    async createOrder(actor: Pick<Actor, 'id'>, app: string, packId: string) {
+      const catalog = catalogOf(app);
+      const pack = catalog.packs.find((item) => item.id === packId);
+      if (pack === undefined) {
+        throw new AppError('invalid_input', 'payments.unknown_pack', `No pack "${packId}"`, {
+          errors: [{ field: 'pack', message: `must be one of ${catalog.packs.map((item) => item.id).join(', ')}` }],
+        });
+      }
+      const receipt = `${app}-${Date.now().toString(36)}`;
+      const created = await provider.createOrder({
+        amountMinor: pack.amountMinor,
+        currency: pack.currency,
+        receipt,
+        notes: { app, pack: pack.id, user: actor.id },
+      });
+      const result = await sql<{ id: string }>`insert into platform.payment_order
+          (user_id, app, provider, provider_order_id, pack, units, unit, amount_minor, currency)
+        values (${actor.id}::uuid, ${app}, ${provider.name}, ${created.id}, ${pack.id}, ${pack.units}, ${catalog.unit},
+          ${pack.amountMinor}, ${pack.currency})
+        returning id::text`.execute(db);
+      return {
+        orderId: result.rows[0]!.id,
+        providerOrderId: created.id,
+        amountMinor: pack.amountMinor,
+        currency: pack.currency,
+        keyId: provider.keyId,
+        mode: provider.name,
+        pack,
+      };
+    },
+
+    /**
+     * The checkout's answer, sent by the browser. The signature is checked against the order id we
+     * stored for this user's order, never the one in the request; the payment is then read from
+     * the provider, so its amount and state are the gateway's word, not the browser's.
+     */
+    async confirmCheckout(
+      actor: Pick<Actor, 'id'>,
+      orderId: string,
+      result: CheckoutResult,
+      origin: AuditOrigin,
+    ): Promise<{ status: 'paid' | 'processing'; credited: boolean; order: Purchase }> {
+      const order = await orderBy('id', orderId);
+      if (order === undefined || order.user_id !== actor.id) {
+        throw new AppError('not_found', 'payments.unknown_order', 'No such order');
+      }
+      const valid =
+        result.razorpay_order_id === order.provider_order_id &&
+        provider.verifyCheckout(order.provider_order_id, result.razorpay_payment_id, result.razorpay_signature);
+      if (!valid) {
+        await recordAudit(db, {
+          actor: { id: actor.id },
+          action: 'payments.signature_rejected',
+          target: { type: 'payment_order', id: order.id },
+          details: { paymentId: result.razorpay_payment_id },
+          ...origin,
+        });
+        throw new AppError('payment_failed', 'payments.invalid_signature', 'The payment could not be verified');
+      }
+      if (order.status === 'paid' || order.status === 'refunded') {
+        return { status: 'paid', credited: false, order: toPurchase(order) };
+      }
+      const payment = await provider.fetchPayment(result.razorpay_payment_id);
+      if (payment.orderId !== order.provider_order_id) {
+        throw new AppError('payment_failed', 'payments.invalid_signature', 'The payment could not be verified');
+      }
+      if (payment.status !== 'captured') {
+        // Authorized but not yet captured: the `payment.captured` webhook will credit it.
+        return { status: 'processing', credited: false, order: toPurchase(order) };
+      }
+      const paid = await markPaid(
+        order.provider_order_id,
+        { id: payment.id, amountMinor: payment.amountMinor, currency: payment.currency },
+        'checkout',
+      );
+      return { status: 'paid', ...paid };
+    },
+
+    /**
+     * A Razorpay webhook: verified over the raw body, deduplicated by `x-razorpay-event-id`, and
+     * applied in any order (a late `payment.failed` never undoes a payment; a refund before its
+     * capture credits first).
+     */
+    async handleWebhook(rawBody: Buffer, signature: string | undefined, eventId: string | undefined) {
+      if (signature === undefined || !provider.verifyWebhook(rawBody, signature)) {
+        throw new AppError('unauthenticated', 'payments.invalid_webhook_signature', 'Invalid webhook signature');
+      }
+      let event: WebhookEvent;
+      try {
+        event = JSON.parse(rawBody.toString('utf8')) as WebhookEvent;
+      } catch {
+        throw new AppError('invalid_input', 'payments.invalid_webhook', 'The webhook body is not JSON');
+      }
+      const id = eventId ?? `sha:${createHmac('sha256', 'event').update(rawBody).digest('hex')}`;
+      const fresh = await sql`insert into platform.payment_event (provider, event_id, type)
+        values (${provider.name}, ${id}, ${String(event.event)}) on conflict do nothing`.execute(db);
+      if (Number(fresh.numAffectedRows ?? 0) === 0) return { duplicate: true, outcome: 'duplicate' };
+      let outcome: string;
+      try {
+        outcome = await applyEvent(event);
+      } catch (error) {
+        // Let Razorpay retry: forget the event so its redelivery is processed.
+        await sql`delete from platform.payment_event where provider = ${provider.name} and event_id = ${id}`.execute(
+          db,
+        );
+        throw error;
+      }
+      await sql`update platform.payment_event set outcome = ${outcome}
+        where provider = ${provider.name} and event_id = ${id}`.execute(db);
+      return { duplicate: false, outcome };
+    },
+
+    /** One of the caller's orders (another user's answers 404, like a missing one). */
+    async orderFor(actor: Pick<Actor, 'id'>, orderId: string): Promise<Purchase> {
+      const order = await orderBy('id', orderId);
+      if (order === undefined || order.user_id !== actor.id) {
+        throw new AppError('not_found', 'payments.unknown_order', 'No such order');
+      }
+      return toPurchase(order);
+    },
+
+    async purchases(actor: Pick<Actor, 'id'>, app: string): Promise<Purchase[]> {
+      const result = await sql<OrderRow>`select id::text, user_id::text, app, provider, provider_order_id, pack,
+          units::text, unit, amount_minor::text, currency, status, payment_id, created_at, paid_at, refunded_units::text,
+          '' as email
+        from platform.payment_order where user_id = ${actor.id}::uuid and app = ${app}
+        order by created_at desc limit 200`.execute(db);
+      return result.rows.map(toPurchase);
+    },
+
+    markPaid,
+  };
+
+  async function applyEvent(event: WebhookEvent): Promise<string> {
+    const payment = event.payload.payment?.entity;
+    switch (event.event) {
+      case 'payment.captured':
+      case 'order.paid': {
+        const orderId = payment?.order_id ?? event.payload.order?.entity.id;
+        if (payment === undefined || orderId === undefined || orderId === null) return 'ignored: no order';
+        if (!(await orderBy('provider_order_id', orderId))) return 'ignored: unknown order';
+        const { credited } = await markPaid(
+          orderId,
+          { id: payment.id, amountMinor: payment.amount, currency: payment.currency },
+          event.event,
+        );
+        return credited ? 'credited' : 'already credited';
+      }
+      case 'payment.failed': {
+        if (payment?.order_id === undefined || payment.order_id === null) return 'ignored: no order';
+        const failed = await sql`update platform.payment_order set status = 'failed',
+            failure_reason = ${payment.error_description ?? 'payment failed'}
+          where provider_order_id = ${payment.order_id} and status = 'created'`.execute(db);
+        return Number(failed.numAffectedRows ?? 0) > 0 ? 'failed' : 'ignored: already settled';
+      }
+      case 'refund.processed':
+      case 'refund.created':
+      case 'payment.refunded': {
+        const refund = event.payload.refund?.entity;
+        if (payment?.order_id === undefined || payment.order_id === null || refund === undefined) {
+          return 'ignored: no order';
+        }
+        const order = await orderBy('provider_order_id', payment.order_id);
+        if (order === undefined) return 'ignored: unknown order';
+        // A refund implies the capture: credit first if that webhook has not arrived yet.
+        if (order.status === 'created' || order.status === 'failed') {
+          await markPaid(
+            order.provider_order_id,
+            { id: payment.id, amountMinor: payment.amount, currency: payment.currency },
+            'refund',
+          );
+        }
+        const units = Math.round((Number(order.units) * refund.amount) / Number(order.amount_minor));
+        return db.transaction().execute(async (tx) => {
+          const taken =
+            units > 0
+              ? await debitUpTo(tx, {
+                  userId: order.user_id,
+                  app: order.app,
+                  unit: order.unit,
+                  kind: 'refund',
+                  amount: units,
+                  reference: `refund:${refund.id}`,
+                  idempotencyKey: `refund:${refund.id}`,
+                })
+              : { applied: false, amount: 0 };
+          if (taken.applied) {
+            await sql`update platform.payment_order set refunded_units = refunded_units + ${-taken.amount},
+                status = case when refunded_units + ${-taken.amount} >= units then 'refunded' else status end
+              where id = ${order.id}::uuid`.execute(tx);
+          }
+          return taken.applied ? `refunded ${-taken.amount} ${order.unit}` : 'ignored: refund already applied';
+        });
+      }
+      default:
+        return 'ignored';
+    }
+  }
+}
+
+/** 49900 INR → "₹499.00". */
+export function formatMoney(amountMinor: number, currency: string): string {
+  return new Intl.NumberFormat('en-IN', { style: 'currency', currency }).format(amountMinor / 100);
+}

@@ -1,0 +1,503 @@
+import { sql, type Kysely } from 'kysely';
+import { PgBoss, fromKysely, type JobResult, type JobWithMetadata, type Queue } from 'pg-boss';
+import { AppError } from '#platform/kernel/errors/errors.ts';
+import type { AnyKysely, Database } from '#platform/kernel/db/database.ts';
+import type { Logger } from '#platform/kernel/logging/logger.ts';
+import type { Notifier } from '#platform/modules/notify/notifier.ts';
+import { PermanentExternalError } from '#platform/kernel/resilience/external-service.ts';
+import type { ScheduleDefinition, TaskDefinition } from './define-task.ts';
+
+/** pg-boss keeps its tables here, apart from the platform's and the apps'. */
+export const TASKS_SCHEMA = 'pgboss';
+const DEAD_SUFFIX = '/dead';
+
+/** Options of one enqueue. */
+export interface EnqueueOptions {
+  /**
+   * The caller's open transaction: the task exists if and only if it commits. Without one the
+   * task is stored at once.
+   */
+  readonly tx?: Kysely<never> | Kysely<unknown> | AnyKysely;
+  /** Not before this moment. */
+  readonly runAt?: Date;
+  /** Higher runs first (default: the task's priority). */
+  readonly priority?: number;
+  /**
+   * A second enqueue with the same key (per task) is dropped, whenever it comes: while the first is
+   * waiting, running, or long after it completed. Defaults to the task's own `dedupeKey(payload)`.
+   */
+  readonly dedupeKey?: string;
+}
+
+/** The counts of one queue, for operators and autoscaling. */
+export interface QueueStats {
+  readonly task: string;
+  readonly waiting: number;
+  readonly scheduled: number;
+  readonly active: number;
+  readonly completed: number;
+  readonly failed: number;
+  readonly deadLetters: number;
+  /** Seconds the oldest task ready to run has waited (0 when none waits). */
+  readonly oldestWaitingSeconds: number;
+  /** Failed runs / all finished runs over the last hour (0 when none finished). */
+  readonly failureRate: number;
+}
+
+/** A task that failed every retry, kept for an operator. */
+export interface DeadLetter {
+  readonly id: string;
+  readonly task: string;
+  readonly payload: unknown;
+  readonly lastError: string;
+  readonly attempts: number;
+  readonly failedAt: Date;
+}
+
+/** Finished runs per minute, for the admin chart. */
+export interface ThroughputPoint {
+  readonly minute: Date;
+  readonly completed: number;
+  readonly failed: number;
+}
+
+export interface TaskEngineOptions {
+  readonly database: Database;
+  readonly log: Logger;
+  readonly tasks: readonly TaskDefinition[];
+  readonly schedules: readonly ScheduleDefinition[];
+  readonly settings: {
+    readonly concurrency: number;
+    readonly heartbeatSeconds: number;
+    readonly monitorIntervalSeconds: number;
+    readonly pollIntervalSeconds: number;
+    readonly keepCompletedSeconds: number;
+    readonly poolMax: number;
+  };
+  /** Whether this process runs the maintenance and cron passes (worker processes do). */
+  readonly supervise: boolean;
+  /** Sends notifications on behalf of task handlers. */
+  readonly notify?: Notifier['send'];
+  /** Called after each run, for metrics. */
+  readonly onRun?: (task: string, outcome: 'completed' | 'failed', seconds: number) => void;
+}
+
+/** Durable background tasks on pg-boss: enqueue (optionally in a transaction), work, inspect. */
+export interface TaskEngine {
+  /** Validates the payload and stores the task; resolves with its id, or null when deduplicated. */
+  enqueue(task: string | TaskDefinition, payload: unknown, options?: EnqueueOptions): Promise<string | null>;
+  /**
+   * Enqueues many tasks of one kind in a few statements (1,000 per insert), all validated first;
+   * with `tx` they exist if and only if it commits. Tasks with dedupe keys go one by one.
+   * Resolves with how many were stored.
+   */
+  enqueueMany(
+    task: string | TaskDefinition,
+    payloads: readonly unknown[],
+    options?: Pick<EnqueueOptions, 'tx' | 'runAt' | 'priority'>,
+  ): Promise<number>;
+  /** Starts working every task; running tasks get heartbeats. */
+  startWorking(): Promise<void>;
+  /**
+   * Stops claiming, waits up to `timeoutMs` for running tasks to finish, and closes the engine.
+   * Tasks still running after that are retried once their heartbeat lapses.
+   */
+  stop(timeoutMs: number): Promise<void>;
+  stats(): Promise<QueueStats[]>;
+  deadLetters(task?: string, limit?: number): Promise<DeadLetter[]>;
+  /** Puts a dead letter back on its queue; resolves false when there is no such dead letter. */
+  retryDeadLetter(id: string): Promise<boolean>;
+  /** Deletes a dead letter; resolves false when there is no such dead letter. */
+  discardDeadLetter(id: string): Promise<boolean>;
+  /** Completed and failed runs per minute over the last `minutes`. */
+  throughput(minutes?: number): Promise<ThroughputPoint[]>;
+  readonly taskNames: readonly string[];
+}
+
+function deadLetterQueue(task: string): string {
+  return `${task}${DEAD_SUFFIX}`;
+}
+
+function errorText(output: unknown): string {
+  if (output === null || output === undefined) return 'unknown error';
+  if (typeof output === 'object') {
+    const value = output as Record<string, unknown>;
+    if (typeof value['message'] === 'string') return value['message'];
+    if (typeof value['value'] === 'string') return value['value'];
+  }
+  return JSON.stringify(output);
+}
+
+/** Runs `promise`, rejecting once `seconds` pass; the signal tells the handler to stop. */
+async function withDeadline<T>(
+  run: (signal: AbortSignal) => Promise<T>,
+  seconds: number,
+  outer: AbortSignal,
+): Promise<T> {
+  const deadline = new AbortController();
+  const timer = setTimeout(() => deadline.abort(new Error(`task timed out after ${seconds} s`)), seconds * 1000);
+  const signal = AbortSignal.any([outer, deadline.signal]);
+  try {
+    return await Promise.race([
+      run(signal),
+      new Promise<never>((_, reject) => {
+        if (signal.aborted) reject(signal.reason as Error);
+        signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true });
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Creates the task engine over pg-boss 12 in the `pgboss` schema: one queue per task, each with a
+ * dead-letter queue, exponential backoff, a heartbeat so a dead worker's task is retried, and
+ * LISTEN/NOTIFY wake-ups. Deduplication keys are kept in `platform.task_dedupe`, written in the
+ * same transaction as the task.
+ */
+export async function createTaskEngine(options: TaskEngineOptions): Promise<TaskEngine> {
+  const { database, log, settings } = options;
+  const byName = new Map(options.tasks.map((task) => [task.name, task]));
+  if (byName.size !== options.tasks.length) throw new Error('two tasks share a name');
+  for (const schedule of options.schedules) {
+    if (!byName.has(schedule.task)) throw new Error(`schedule ${schedule.name} names unknown task ${schedule.task}`);
+  }
+
+  const boss = new PgBoss({
+    connectionString: database.url,
+    schema: TASKS_SCHEMA,
+    max: settings.poolMax,
+    application_name: 'ballast-tasks',
+    useListenNotify: true,
+    supervise: options.supervise,
+    schedule: options.supervise,
+    superviseIntervalSeconds: settings.monitorIntervalSeconds,
+    monitorIntervalSeconds: settings.monitorIntervalSeconds,
+    // The ready counts that switch workers into burst mode come from this cache (default 60 s).
+    queueCacheIntervalSeconds: settings.monitorIntervalSeconds,
+    cronWorkerIntervalSeconds: 5,
+    instanceName: options.supervise ? 'worker' : 'web',
+    openTelemetry: { enabled: false },
+  });
+  let lastWarning = 0;
+  boss.on('error', (error: Error) => {
+    if (Date.now() - lastWarning > 5000) {
+      lastWarning = Date.now();
+      log.warn({ err: error }, 'task engine error');
+    }
+  });
+  boss.on('warning', (warning: { message: string }) => log.warn({ warning: warning.message }, 'task engine warning'));
+  await boss.start({ attempts: 3 });
+
+  for (const task of options.tasks) {
+    const dead = deadLetterQueue(task.name);
+    await boss.createQueue(dead, { retentionSeconds: 30 * 86_400, deleteAfterSeconds: 7 * 86_400 });
+    const queue: Omit<Queue, 'name'> = {
+      policy: 'standard',
+      retryLimit: task.retries,
+      retryDelay: task.retryDelaySeconds,
+      retryBackoff: true,
+      retryDelayMax: 3600,
+      expireInSeconds: task.timeoutSeconds + 5,
+      heartbeatSeconds: settings.heartbeatSeconds,
+      deleteAfterSeconds: settings.keepCompletedSeconds,
+      deadLetter: dead,
+      notify: true,
+    };
+    // createQueue does nothing when the queue exists (under an advisory lock, so nodes starting
+    // together are safe); updateQueue then applies options changed since it was created.
+    await boss.createQueue(task.name, queue);
+    const { policy: _policy, ...changeable } = queue;
+    await boss.updateQueue(task.name, changeable);
+  }
+
+  const workerIds: string[] = [];
+  let stopped = false;
+
+  async function runJob(task: TaskDefinition, job: JobWithMetadata<unknown>): Promise<JobResult> {
+    const attempt = job.retryCount + 1;
+    const taskLog = log.child({ task: task.name, taskId: job.id, attempt });
+    const started = performance.now();
+    const parsed = task.payload.safeParse(job.data);
+    if (!parsed.success) {
+      // It would fail the same way every time: straight to the dead letters.
+      taskLog.error({ issues: parsed.error.issues }, 'task payload no longer valid: dead-lettered');
+      options.onRun?.(task.name, 'failed', (performance.now() - started) / 1000);
+      return { id: job.id, status: 'deadletter', output: { message: `invalid payload: ${parsed.error.message}` } };
+    }
+    try {
+      await withDeadline(
+        (signal) =>
+          task.handler(parsed.data, {
+            id: job.id,
+            attempt,
+            log: taskLog,
+            signal,
+            db: <Tables>() => database.forSchema<Tables>(task.name.slice(0, task.name.indexOf('.'))),
+            enqueue: (next, payload, enqueueOptions) => engine.enqueue(next, payload, enqueueOptions),
+            notify: (type, message) => {
+              if (options.notify === undefined) throw new Error('notifications are not available here');
+              return options.notify(type, message);
+            },
+          }),
+        task.timeoutSeconds,
+        job.signal,
+      );
+      options.onRun?.(task.name, 'completed', (performance.now() - started) / 1000);
+      return { id: job.id, status: 'completed' };
+    } catch (error) {
+      if (error instanceof PermanentExternalError) {
+        // Retrying cannot help (the provider refused this request): straight to the dead letters.
+        taskLog.error({ err: error }, 'task refused permanently: dead-lettered without retries');
+        options.onRun?.(task.name, 'failed', (performance.now() - started) / 1000);
+        return { id: job.id, status: 'deadletter', output: { message: error.message } };
+      }
+      const last = attempt > task.retries;
+      taskLog[last ? 'error' : 'warn'](
+        { err: error },
+        last ? 'task failed for the last time: dead-lettered' : 'task failed: will retry',
+      );
+      options.onRun?.(task.name, 'failed', (performance.now() - started) / 1000);
+      return {
+        id: job.id,
+        status: 'failed',
+        output: { message: error instanceof Error ? error.message : String(error) },
+      };
+    }
+  }
+
+  async function runQuery<Row>(query: ReturnType<typeof sql<Row>>): Promise<Row[]> {
+    return (await query.execute(database.db)).rows;
+  }
+
+  const engine: TaskEngine = {
+    taskNames: [...byName.keys()],
+
+    async enqueue(taskOrName, payload, enqueueOptions = {}) {
+      const name = typeof taskOrName === 'string' ? taskOrName : taskOrName.name;
+      const task = byName.get(name);
+      if (task === undefined) throw new Error(`unknown task ${name}`);
+      const parsed = task.payload.safeParse(payload);
+      if (!parsed.success) {
+        throw new AppError('invalid_input', 'tasks.invalid_payload', `payload of task ${name} is invalid`, {
+          errors: parsed.error.issues.map((issue) => ({ field: issue.path.join('.'), message: issue.message })),
+        });
+      }
+      const data = parsed.data as object;
+      const dedupeKey = enqueueOptions.dedupeKey ?? task.dedupeKey?.(parsed.data);
+      const sendOptions = {
+        priority: enqueueOptions.priority ?? task.priority,
+        ...(enqueueOptions.runAt === undefined ? {} : { startAfter: enqueueOptions.runAt }),
+        ...(dedupeKey === undefined ? {} : { singletonKey: dedupeKey }),
+      };
+      const send = async (db: Kysely<unknown>): Promise<string | null> => {
+        if (dedupeKey !== undefined) {
+          const claimed = await sql<{ key: string }>`
+            insert into platform.task_dedupe (task, key) values (${name}, ${dedupeKey})
+            on conflict do nothing returning key`.execute(db);
+          if (claimed.rows.length === 0) return null;
+        }
+        const id = await boss.send(name, data, { ...sendOptions, db: fromKysely(db) });
+        if (dedupeKey !== undefined && id !== null) {
+          await sql`update platform.task_dedupe set job_id = ${id} where task = ${name} and key = ${dedupeKey}`.execute(
+            db,
+          );
+        }
+        return id;
+      };
+      const tx = enqueueOptions.tx as Kysely<unknown> | undefined;
+      if (tx !== undefined) return send(tx);
+      if (dedupeKey === undefined) return boss.send(name, data, sendOptions);
+      return database.db.transaction().execute((own) => send(own as unknown as Kysely<unknown>));
+    },
+
+    async enqueueMany(taskOrName, payloads, enqueueOptions = {}) {
+      const name = typeof taskOrName === 'string' ? taskOrName : taskOrName.name;
+      const task = byName.get(name);
+      if (task === undefined) throw new Error(`unknown task ${name}`);
+      const parsed = payloads.map((payload, index) => {
+        const result = task.payload.safeParse(payload);
+        if (!result.success) {
+          throw new AppError('invalid_input', 'tasks.invalid_payload', `payload ${index} of task ${name} is invalid`, {
+            errors: result.error.issues.map((issue) => ({
+              field: [index, ...issue.path].join('.'),
+              message: issue.message,
+            })),
+          });
+        }
+        return result.data as object;
+      });
+      if (task.dedupeKey !== undefined) {
+        let stored = 0;
+        for (const payload of parsed) if ((await engine.enqueue(task, payload, enqueueOptions)) !== null) stored++;
+        return stored;
+      }
+      const tx = enqueueOptions.tx as Kysely<unknown> | undefined;
+      for (let start = 0; start < parsed.length; start += 1000) {
+        await boss.insert(
+          name,
+          parsed.slice(start, start + 1000).map((data) => ({
+            data,
+            priority: enqueueOptions.priority ?? task.priority,
+            ...(enqueueOptions.runAt === undefined ? {} : { startAfter: enqueueOptions.runAt }),
+          })),
+          tx === undefined ? {} : { db: fromKysely(tx) },
+        );
+      }
+      return parsed.length;
+    },
+
+    async startWorking() {
+      for (const task of options.tasks) {
+        // pg-boss waits a poll interval after every fetch unless the fetch came back full and the
+        // batch is larger than one. Workers therefore take tasks two at a time: with a backlog they
+        // fetch again at once (burst), and new tasks wake idle workers through LISTEN/NOTIFY.
+        const concurrency = task.concurrency ?? settings.concurrency;
+        const batchSize = concurrency >= 2 ? 2 : 1;
+        const id = await boss.work<
+          unknown,
+          unknown,
+          {
+            includeMetadata: true;
+            perJobResults: true;
+            batchSize: number;
+            localConcurrency: number;
+            pollingIntervalSeconds: number;
+            notifyPollingIntervalSeconds: number;
+            burstWhenBatchFull: boolean;
+          }
+        >(
+          task.name,
+          {
+            includeMetadata: true,
+            perJobResults: true,
+            batchSize,
+            localConcurrency: Math.ceil(concurrency / batchSize),
+            pollingIntervalSeconds: settings.pollIntervalSeconds,
+            notifyPollingIntervalSeconds: settings.pollIntervalSeconds,
+            burstWhenBatchFull: true,
+          },
+          async (jobs) => Promise.all(jobs.map((job) => runJob(task, job))),
+        );
+        workerIds.push(id);
+      }
+      for (const schedule of options.schedules) {
+        await boss.schedule(schedule.task, schedule.cron, schedule.payload ?? {}, {
+          key: schedule.name,
+          tz: 'UTC',
+        });
+      }
+      // Schedules removed from the code stop firing.
+      const wanted = new Set(options.schedules.map((schedule) => `${schedule.task} ${schedule.name}`));
+      for (const existing of await boss.getSchedules()) {
+        if (byName.has(existing.name) && !wanted.has(`${existing.name} ${existing.key}`)) {
+          await boss.unschedule(existing.name, existing.key);
+        }
+      }
+      log.info({ tasks: engine.taskNames, schedules: options.schedules.map((s) => s.name) }, 'task worker started');
+    },
+
+    async stop(timeoutMs) {
+      if (stopped) return;
+      stopped = true;
+      await boss.stop({ graceful: true, timeout: Math.max(1000, timeoutMs), close: true });
+    },
+
+    async stats() {
+      const names = [...byName.keys()];
+      if (names.length === 0) return [];
+      const counts = await runQuery<{ name: string; state: string; deferred: boolean; count: string }>(sql`
+        select name, state::text as state, (state = 'created' and start_after > now()) as deferred, count(*)::text as count
+        from pgboss.job where name = any(${names}) or name = any(${names.map(deadLetterQueue)})
+        group by 1, 2, 3`);
+      const oldest = await runQuery<{ name: string; seconds: number }>(sql`
+        select name, extract(epoch from now() - min(start_after))::float8 as seconds
+        from pgboss.job where name = any(${names}) and state in ('created', 'retry') and start_after <= now()
+        group by 1`);
+      const hour = await runQuery<{ name: string; completed: string; failed: string }>(sql`
+        select name, count(*) filter (where state = 'completed')::text as completed,
+          count(*) filter (where state = 'failed')::text as failed
+        from pgboss.job where name = any(${names}) and completed_on > now() - interval '1 hour'
+        group by 1`);
+      return names.map((name) => {
+        const of = (state: string, deferred = false) =>
+          counts
+            .filter((row) => row.name === name && row.state === state && row.deferred === deferred)
+            .reduce((sum, row) => sum + Number(row.count), 0);
+        const dead = counts
+          .filter((row) => row.name === deadLetterQueue(name) && row.state === 'created')
+          .reduce((sum, row) => sum + Number(row.count), 0);
+        const recent = hour.find((row) => row.name === name);
+        const done = Number(recent?.completed ?? 0) + Number(recent?.failed ?? 0);
+        return {
+          task: name,
+          waiting: of('created') + of('retry'),
+          scheduled: of('created', true),
+          active: of('active'),
+          completed: of('completed'),
+          failed: of('failed'),
+          deadLetters: dead,
+          oldestWaitingSeconds: Math.max(0, oldest.find((row) => row.name === name)?.seconds ?? 0),
+          failureRate: done === 0 ? 0 : Number(recent?.failed ?? 0) / done,
+        };
+      });
+    },
+
+    async deadLetters(task, limit = 100) {
+      const queues = (task === undefined ? [...byName.keys()] : [task]).map(deadLetterQueue);
+      const rows = await runQuery<{
+        id: string;
+        source_name: string;
+        data: unknown;
+        source_output: unknown;
+        source_retry_count: number | null;
+        created_on: Date;
+      }>(sql`
+        select id::text, source_name, data, source_output, source_retry_count, created_on
+        from pgboss.job where name = any(${queues}) and state = 'created'
+        order by created_on desc limit ${limit}`);
+      return rows.map((row) => ({
+        id: row.id,
+        task: row.source_name,
+        payload: row.data,
+        lastError: errorText(row.source_output),
+        attempts: (row.source_retry_count ?? 0) + 1,
+        failedAt: row.created_on,
+      }));
+    },
+
+    async retryDeadLetter(id) {
+      const letter = (await engine.deadLetters(undefined, 100_000)).find((item) => item.id === id);
+      if (letter === undefined) return false;
+      const moved = await boss.redrive(deadLetterQueue(letter.task), { ids: [id] });
+      return moved > 0;
+    },
+
+    async discardDeadLetter(id) {
+      const letter = (await engine.deadLetters(undefined, 100_000)).find((item) => item.id === id);
+      if (letter === undefined) return false;
+      const result = (await boss.deleteJob(deadLetterQueue(letter.task), id)) as { affected?: number };
+      return (result.affected ?? 0) > 0;
+    },
+
+    async throughput(minutes = 60) {
+      const names = [...byName.keys()];
+      const rows = await runQuery<{ minute: Date; completed: string; failed: string }>(sql`
+        select date_trunc('minute', completed_on) as minute,
+          count(*) filter (where state = 'completed')::text as completed,
+          count(*) filter (where state = 'failed')::text as failed
+        from pgboss.job
+        where name = any(${names}) and completed_on > date_trunc('minute', now()) - make_interval(mins => ${minutes - 1})
+        group by 1 order by 1`);
+      const now = new Date();
+      const start = Math.floor(now.getTime() / 60_000) * 60_000 - (minutes - 1) * 60_000;
+      return Array.from({ length: minutes }, (_, index) => {
+        const minute = new Date(start + index * 60_000);
+        const row = rows.find((item) => item.minute.getTime() === minute.getTime());
+        return { minute, completed: Number(row?.completed ?? 0), failed: Number(row?.failed ?? 0) };
+      });
+    },
+  };
+  return engine;
+}

@@ -1,0 +1,75 @@
+import client from 'prom-client';
+import type { Logger } from '#platform/kernel/logging/logger.ts';
+import type { Metrics } from '#platform/kernel/metrics/metrics.ts';
+import type { QueueStats, TaskEngine } from './task-engine.ts';
+
+/**
+ * Queue depth and age per task (what an autoscaler watches), dead letters, and this process's
+ * runs. Queue figures are read from the database at scrape time, so every node reports the same.
+ */
+export function instrumentTasks(metrics: Metrics, getEngine: () => TaskEngine | undefined, log: Logger) {
+  const registers = [metrics.registry];
+  const runs = new client.Counter({
+    name: 'tasks_runs_total',
+    help: 'Task runs finished by this process, by task and outcome',
+    labelNames: ['task', 'outcome'] as const,
+    registers,
+  });
+  const runSeconds = new client.Histogram({
+    name: 'tasks_run_duration_seconds',
+    help: 'How long task runs took in this process',
+    labelNames: ['task'] as const,
+    buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300],
+    registers,
+  });
+  // prom-client collects gauges in parallel; one database read per scrape feeds all three.
+  let reading: { at: number; stats: Promise<QueueStats[]> } | undefined;
+  const readStats = async (): Promise<QueueStats[]> => {
+    const engine = getEngine();
+    if (engine === undefined) return [];
+    if (reading === undefined || Date.now() - reading.at > 1000) reading = { at: Date.now(), stats: engine.stats() };
+    try {
+      return await reading.stats;
+    } catch (error) {
+      log.warn({ err: error }, 'could not read task queue statistics for /metrics');
+      return [];
+    }
+  };
+  new client.Gauge({
+    name: 'tasks_queue_depth',
+    help: 'Tasks by state per queue (waiting: ready to run now; scheduled: due later)',
+    labelNames: ['task', 'state'] as const,
+    registers,
+    async collect() {
+      for (const queue of await readStats()) {
+        this.set({ task: queue.task, state: 'waiting' }, queue.waiting);
+        this.set({ task: queue.task, state: 'scheduled' }, queue.scheduled);
+        this.set({ task: queue.task, state: 'active' }, queue.active);
+      }
+    },
+  });
+  new client.Gauge({
+    name: 'tasks_oldest_waiting_seconds',
+    help: 'Age of the oldest task ready to run, per queue',
+    labelNames: ['task'] as const,
+    registers,
+    async collect() {
+      for (const queue of await readStats()) this.set({ task: queue.task }, queue.oldestWaitingSeconds);
+    },
+  });
+  new client.Gauge({
+    name: 'tasks_dead_letters',
+    help: 'Tasks that failed every retry and wait for an operator, per queue',
+    labelNames: ['task'] as const,
+    registers,
+    async collect() {
+      for (const queue of await readStats()) this.set({ task: queue.task }, queue.deadLetters);
+    },
+  });
+  return {
+    onRun(task: string, outcome: 'completed' | 'failed', seconds: number) {
+      runs.inc({ task, outcome });
+      runSeconds.observe({ task }, seconds);
+    },
+  };
+}

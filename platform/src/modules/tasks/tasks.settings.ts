@@ -1,0 +1,32 @@
+import { z } from 'zod';
+import { defineSettings, integerSetting } from '#platform/kernel/config/settings.ts';
+
+/** The background task engine (pg-boss in its own schema). */
+export const taskSettings = defineSettings('tasks', {
+  schema: z.object({
+    TASKS_CONCURRENCY: integerSetting(4, 1, 256).describe(
+      'Tasks of one kind a worker process runs at once, unless the task sets its own concurrency',
+    ),
+    TASKS_HEARTBEAT_SECONDS: integerSetting(10, 10, 600).describe(
+      'A running task heartbeats at half this interval; one silent this long (its worker died) is retried',
+    ),
+    TASKS_MONITOR_INTERVAL_SECONDS: integerSetting(10, 1, 300).describe(
+      'How often workers look for tasks whose worker died and refresh queue statistics',
+    ),
+    TASKS_POLL_INTERVAL_SECONDS: integerSetting(2, 1, 300).describe(
+      'How often workers look for retries and delayed tasks coming due (new tasks wake them at once via LISTEN/NOTIFY)',
+    ),
+    TASKS_KEEP_COMPLETED_SECONDS: integerSetting(86_400, 60, 30 * 86_400).describe(
+      'How long finished tasks are kept for statistics and inspection, in seconds',
+    ),
+    TASKS_POOL_MAX: integerSetting(6, 2, 200).describe('Database connections the task engine opens per process'),
+  }),
+  resolve: (values) => ({
+    concurrency: values.TASKS_CONCURRENCY,
+    heartbeatSeconds: values.TASKS_HEARTBEAT_SECONDS,
+    monitorIntervalSeconds: values.TASKS_MONITOR_INTERVAL_SECONDS,
+    pollIntervalSeconds: values.TASKS_POLL_INTERVAL_SECONDS,
+    keepCompletedSeconds: values.TASKS_KEEP_COMPLETED_SECONDS,
+    poolMax: values.TASKS_POOL_MAX,
+  }),
+});
