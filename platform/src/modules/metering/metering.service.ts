@@ -24,6 +24,23 @@ export interface MeteredSession {
   readonly endedAt: Date | null;
   readonly endReason: EndReason | null;
   readonly details: Record<string, unknown>;
+  /** What the session still owes beyond what the balance could cover (see `report`). */
+  readonly unsettledSeconds: number;
+}
+
+/** Where an ended session's charge stands after a provider's report (or its end) was settled. */
+export interface Settlement {
+  readonly sessionId: string;
+  readonly status: 'active' | 'ended';
+  readonly meteredSeconds: number;
+  /** The sum of every provider report for the session (0 when none). */
+  readonly reportedSeconds: number;
+  /** Debited for the session in all, metered time included. */
+  readonly chargedSeconds: number;
+  /** Debited by this settlement (0 when a replay or a race had already settled it). */
+  readonly chargedNowSeconds: number;
+  /** Owed beyond what the balance held: new sessions are refused until it is paid or cleared. */
+  readonly unsettledSeconds: number;
 }
 
 export interface HeartbeatAnswer {
@@ -65,6 +82,7 @@ interface SessionRow {
   ended_at: Date | null;
   end_reason: EndReason | null;
   details: Record<string, unknown>;
+  unsettled_seconds: number;
 }
 
 function toSession(row: SessionRow): MeteredSession {
@@ -80,11 +98,12 @@ function toSession(row: SessionRow): MeteredSession {
     endedAt: row.ended_at,
     endReason: row.end_reason,
     details: row.details,
+    unsettledSeconds: row.unsettled_seconds,
   };
 }
 
 const columns = sql`id::text, user_id::text, app, unit, status, started_at, max_seconds, metered_seconds,
-  last_heartbeat_at, warned_at, ended_at, end_reason, details`;
+  last_heartbeat_at, warned_at, ended_at, end_reason, details, unsettled_seconds`;
 
 export type Metering = ReturnType<typeof createMetering>;
 
@@ -147,6 +166,86 @@ export function createMetering(options: MeteringOptions) {
         last_heartbeat_at = greatest(last_heartbeat_at, ${new Date(lastBeatAt)})
       where id = ${current.id}::uuid`.execute(tx);
     return metered;
+  }
+
+  /**
+   * Brings an ended session's charge up to what it owes: the larger of its metered time and what
+   * providers reported, less what an operator forgave. What was charged is read from the ledger
+   * (every debit of the session carries its reference), so a replayed or racing settlement finds
+   * nothing left to take; each debit's key names the total charged before it. The balance gives
+   * what it holds; the rest is recorded as unsettled. A live session is left as it is. Call it
+   * holding the session's row lock.
+   */
+  async function settleOwed(tx: Kysely<unknown>, id: string): Promise<Settlement> {
+    const result = await sql<{
+      user_id: string;
+      app: string;
+      unit: string;
+      status: 'active' | 'ended';
+      metered_seconds: number;
+      forgiven_seconds: number;
+      unsettled_seconds: number;
+      reported: number;
+      charged: string;
+    }>`select s.user_id::text, s.app, s.unit, s.status, s.metered_seconds, s.forgiven_seconds, s.unsettled_seconds,
+        (select coalesce(sum(r.seconds), 0)::int from platform.metered_report r where r.session_id = s.id) as reported,
+        (select coalesce(-sum(e.amount), 0)::text from platform.ledger_entry e
+          where e.app = s.app and e.reference = ${`session:${id}`} and e.kind = 'usage') as charged
+      from platform.metered_session s where s.id = ${id}::uuid`.execute(tx);
+    const current = result.rows[0]!;
+    let charged = Number(current.charged);
+    const owed = Math.max(current.metered_seconds, current.reported) - current.forgiven_seconds;
+    // A live session is settled when it ends: its metered time is still growing.
+    let unsettled = current.status === 'active' ? 0 : Math.max(0, owed - charged);
+    let chargedNow = 0;
+    if (unsettled > 0) {
+      const debit = await debitUpTo(tx, {
+        userId: current.user_id,
+        app: current.app,
+        unit: current.unit,
+        kind: 'usage',
+        amount: unsettled,
+        reference: `session:${id}`,
+        idempotencyKey: `session:${id}:owed:${charged}`,
+      });
+      chargedNow = debit.applied ? -debit.amount : 0;
+      charged += chargedNow;
+      unsettled -= chargedNow;
+    }
+    if (unsettled !== current.unsettled_seconds) {
+      await sql`update platform.metered_session set unsettled_seconds = ${unsettled} where id = ${id}::uuid`.execute(
+        tx,
+      );
+    }
+    if (chargedNow > 0 || unsettled > 0) {
+      log.info(
+        { session: id, metered: current.metered_seconds, reported: current.reported, chargedNow, unsettled },
+        'metered session settled beyond its metered time',
+      );
+    }
+    return {
+      sessionId: id,
+      status: current.status,
+      meteredSeconds: current.metered_seconds,
+      reportedSeconds: current.reported,
+      chargedSeconds: charged,
+      chargedNowSeconds: chargedNow,
+      unsettledSeconds: unsettled,
+    };
+  }
+
+  /** Takes what the user's earlier sessions in `app` still owe from the balance; resolves with what remains owed. */
+  async function collectOwed(userId: string, app: string): Promise<number> {
+    const owing = await sql<{ id: string }>`select id::text from platform.metered_session
+      where user_id = ${userId}::uuid and app = ${app} and unsettled_seconds > 0`.execute(db);
+    if (owing.rows.length === 0) return 0;
+    return db.transaction().execute(async (tx) => {
+      const locked = await sql<{ id: string }>`select id::text from platform.metered_session
+        where user_id = ${userId}::uuid and app = ${app} and unsettled_seconds > 0 order by id for update`.execute(tx);
+      let left = 0;
+      for (const { id } of locked.rows) left += (await settleOwed(tx, id)).unsettledSeconds;
+      return left;
+    });
   }
 
   async function flush(session: LiveSession): Promise<void> {
@@ -288,7 +387,10 @@ export function createMetering(options: MeteringOptions) {
         const result = await sql<SessionRow>`update platform.metered_session
           set status = 'ended', ended_at = ${new Date(at)}, end_reason = ${reason}, metered_seconds = ${metered}
           where id = ${id}::uuid returning ${columns}`.execute(tx);
-        ended = toSession(result.rows[0]!);
+        // Usage a provider reported while the call was live, or metered time the balance no
+        // longer covered (it fell during the call), is charged or recorded as owed now.
+        const settled = await settleOwed(tx, id);
+        ended = { ...toSession(result.rows[0]!), unsettledSeconds: settled.unsettledSeconds };
         await options.onEnded(current.app)?.(ended, tx);
         endedNow = true;
       });
@@ -336,7 +438,11 @@ export function createMetering(options: MeteringOptions) {
   return {
     store,
 
-    /** Starts (or resumes) the caller's session in `app`; refused when the balance is zero. */
+    /**
+     * Starts (or resumes) the caller's session in `app`. A new session first pays what earlier
+     * ones still owe (`report`) from the balance; it is refused while anything stays owed
+     * (`metering.unsettled`, with `unsettledSeconds`) or when the balance is zero.
+     */
     async start(input: {
       userId: string;
       app: string;
@@ -352,6 +458,15 @@ export function createMetering(options: MeteringOptions) {
           return { session: toSession(open), resumed: true };
         }
         await end(open.id, 'heartbeat_lost');
+      }
+      const owed = await collectOwed(input.userId, input.app);
+      if (owed > 0) {
+        throw new AppError(
+          'payment_failed',
+          'metering.unsettled',
+          `An earlier session used ${owed} more than your balance held: pay it before starting another`,
+          { details: { unsettledSeconds: owed } },
+        );
       }
       const balance = await balanceOf(db, { userId: input.userId, app: input.app, unit: input.unit });
       if (balance <= 0) {
@@ -432,6 +547,67 @@ export function createMetering(options: MeteringOptions) {
       return end(id, reason, Math.min(options.arrivedAt ?? now(), now()), {
         actorId: options.actor?.userId,
         sinceLastBeatMs: options.sinceLastBeatMs,
+      });
+    },
+
+    /**
+     * Records a provider's own measure of what a session used (a voice agent's record of the
+     * conversation), in the session's unit, once per `key`: a second report under the same key
+     * only raises it. The session is billed the larger of its metered time and the sum of its
+     * reports: once it has ended (at once, or when it ends), the difference is debited up to what
+     * the balance holds, exactly once however often reports are replayed or race, and the rest is
+     * recorded as unsettled, which refuses new sessions until paid (`start` takes it first) or
+     * cleared (`forgive`). Pass `tx` to make it part of the caller's transaction.
+     */
+    async report(
+      id: string,
+      report: { key: string; seconds: number },
+      options: { tx?: Kysely<unknown> } = {},
+    ): Promise<Settlement> {
+      if (!Number.isSafeInteger(report.seconds) || report.seconds < 0 || report.key === '') {
+        throw new AppError('invalid_input', 'metering.invalid_report', 'A report is a key and a whole number >= 0');
+      }
+      const work = async (tx: Kysely<unknown>): Promise<Settlement> => {
+        if ((await row(id, tx, true)) === undefined) {
+          throw new AppError('not_found', 'metering.unknown_session', 'No such session');
+        }
+        await sql`insert into platform.metered_report (session_id, key, seconds)
+          values (${id}::uuid, ${report.key}, ${report.seconds})
+          on conflict (session_id, key) do update set seconds = greatest(metered_report.seconds, excluded.seconds)`.execute(
+          tx,
+        );
+        return settleOwed(tx, id);
+      };
+      return options.tx === undefined ? db.transaction().execute(work) : work(options.tx);
+    },
+
+    /** What the user's ended sessions in `app` still owe beyond their balance. */
+    async unsettled(userId: string, app: string): Promise<number> {
+      const result = await sql<{ owed: number }>`select coalesce(sum(unsettled_seconds), 0)::int as owed
+        from platform.metered_session where user_id = ${userId}::uuid and app = ${app} and unsettled_seconds > 0`.execute(
+        db,
+      );
+      return result.rows[0]!.owed;
+    },
+
+    /** Sessions of `app` that still owe, newest first (for operators). */
+    async listUnsettled(app: string, limit = 200): Promise<MeteredSession[]> {
+      const result = await sql<SessionRow>`select ${columns} from platform.metered_session
+        where app = ${app} and unsettled_seconds > 0 order by started_at desc limit ${limit}`.execute(db);
+      return result.rows.map(toSession);
+    },
+
+    /**
+     * An operator clears what a session owes: it no longer blocks the user, and later reports
+     * charge only what they add. Resolves with the seconds cleared.
+     */
+    async forgive(id: string): Promise<number> {
+      return db.transaction().execute(async (tx) => {
+        const current = await row(id, tx, true);
+        if (current === undefined) throw new AppError('not_found', 'metering.unknown_session', 'No such session');
+        await sql`update platform.metered_session set forgiven_seconds = forgiven_seconds + unsettled_seconds,
+            unsettled_seconds = 0 where id = ${id}::uuid`.execute(tx);
+        return current.unsettled_seconds;
       });
     },
 

@@ -152,3 +152,160 @@ describe.each(stores)('metering with the %s store', (name, makeStore) => {
     expect(await debited(user.id)).toBe(13);
   });
 });
+
+describe('usage a provider reports', () => {
+  function setup() {
+    let clock = Date.parse('2026-12-01T10:00:00Z');
+    const metering = createMetering({
+      db: server.ballast.database.db,
+      store: createMemoryMeterStore(),
+      log: server.ballast.log,
+      settings: { gapSeconds: 10, flushSeconds: 30, warningSeconds: 60 },
+      realtime: () => undefined,
+      onEnded: () => undefined,
+      now: () => clock,
+    });
+    const at = (seconds: number) => Date.parse('2026-12-01T10:00:00Z') + seconds * 1000;
+    return { metering, at, set: (seconds: number) => (clock = at(seconds)) };
+  }
+
+  async function caller(email: string, seconds: number) {
+    const user = await createTestUser(server.ballast, `reported-${email}`);
+    await credit(user.id, seconds, 'first');
+    return user;
+  }
+
+  async function credit(userId: string, seconds: number, key: string) {
+    await applyLedgerChange(db, {
+      userId,
+      app: 'metered',
+      unit: 'seconds',
+      kind: 'purchase',
+      amount: seconds,
+      idempotencyKey: `credit:${userId}:${key}`,
+    });
+  }
+
+  async function account(userId: string) {
+    const rows = await sql<{ used: string | null; balance: string | null }>`select
+        (select sum(-amount)::text from platform.ledger_entry where user_id = ${userId}::uuid and kind = 'usage') as used,
+        (select balance::text from platform.ledger_balance where user_id = ${userId}::uuid and app = 'metered') as balance`.execute(
+      db,
+    );
+    return { used: Number(rows.rows[0]!.used ?? 0), balance: Number(rows.rows[0]!.balance ?? 0) };
+  }
+
+  it('bills reported time beyond the metered time when the session ends, once under replays and races', async () => {
+    const { metering, set, at } = setup();
+    const user = await caller('once@example.com', 3600);
+    set(0);
+    const { session } = await metering.start({ userId: user.id, app: 'metered', unit: 'seconds' });
+    set(10);
+    await metering.heartbeat(user.id, session.id, at(10));
+    // Reported while the call is live: nothing is charged until it ends.
+    const early = await metering.report(session.id, { key: 'conversation-a', seconds: 25 });
+    expect(early).toMatchObject({ status: 'active', chargedNowSeconds: 0, unsettledSeconds: 0 });
+    expect((await account(user.id)).used).toBe(0);
+    // The hang-up races a replay of the same report: 25 s are charged, once.
+    const [ended] = await Promise.all([
+      metering.end(session.id, 'hung_up', { actor: { userId: user.id }, arrivedAt: at(10) }),
+      metering.report(session.id, { key: 'conversation-a', seconds: 25 }),
+    ]);
+    expect(ended).toMatchObject({ status: 'ended', meteredSeconds: 10, unsettledSeconds: 0 });
+    expect(await account(user.id)).toEqual({ used: 25, balance: 3575 });
+    // Replays of both reports, racing: the second conversation adds its 5 s, once.
+    const settled = await Promise.all([
+      ...Array.from({ length: 5 }, () => metering.report(session.id, { key: 'conversation-a', seconds: 25 })),
+      ...Array.from({ length: 5 }, () => metering.report(session.id, { key: 'conversation-b', seconds: 5 })),
+    ]);
+    expect(settled.reduce((sum, item) => sum + item.chargedNowSeconds, 0)).toBe(5);
+    expect(await account(user.id)).toEqual({ used: 30, balance: 3570 });
+    // A report below the metered time changes nothing: the caller pays the larger of the two.
+    const other = await caller('less@example.com', 3600);
+    set(100);
+    const second = (await metering.start({ userId: other.id, app: 'metered', unit: 'seconds' })).session;
+    set(130);
+    await metering.heartbeat(other.id, second.id, at(130));
+    await metering.end(second.id, 'hung_up', { actor: { userId: other.id }, arrivedAt: at(130) });
+    expect(await metering.report(second.id, { key: 'conversation', seconds: 12 })).toMatchObject({
+      chargedNowSeconds: 0,
+      chargedSeconds: 30,
+    });
+    expect((await account(other.id)).used).toBe(30);
+  });
+
+  it('charges reported time up to the balance, records the rest and refuses new sessions until it is paid', async () => {
+    const { metering, set, at } = setup();
+    const user = await caller('owes@example.com', 20);
+    set(0);
+    const { session } = await metering.start({ userId: user.id, app: 'metered', unit: 'seconds' });
+    set(5);
+    await metering.heartbeat(user.id, session.id, at(5));
+    await metering.end(session.id, 'hung_up', { actor: { userId: user.id }, arrivedAt: at(5) });
+    const settled = await metering.report(session.id, { key: 'conversation', seconds: 50 });
+    expect(settled).toMatchObject({ reportedSeconds: 50, chargedSeconds: 20, unsettledSeconds: 30 });
+    expect(await account(user.id)).toEqual({ used: 20, balance: 0 });
+    expect(await metering.unsettled(user.id, 'metered')).toBe(30);
+    await expect(metering.start({ userId: user.id, app: 'metered', unit: 'seconds' })).rejects.toMatchObject({
+      code: 'metering.unsettled',
+      details: { unsettledSeconds: 30 },
+    });
+    // Too little to pay it all: what there is goes to the debt, and the start is still refused.
+    await credit(user.id, 10, 'small');
+    await expect(metering.start({ userId: user.id, app: 'metered', unit: 'seconds' })).rejects.toMatchObject({
+      code: 'metering.unsettled',
+      details: { unsettledSeconds: 20 },
+    });
+    // The next purchase pays the rest first; the new session gets what is left.
+    await credit(user.id, 60, 'pack');
+    set(200);
+    const next = await metering.start({ userId: user.id, app: 'metered', unit: 'seconds' });
+    expect(next.session.maxSeconds).toBe(40);
+    expect(await account(user.id)).toEqual({ used: 50, balance: 40 });
+    expect(await metering.unsettled(user.id, 'metered')).toBe(0);
+    await metering.end(next.session.id, 'hung_up', { actor: { userId: user.id }, arrivedAt: at(200) });
+  });
+
+  it('lets an operator clear what a session owes; later reports charge only what they add', async () => {
+    const { metering, set, at } = setup();
+    const user = await caller('cleared@example.com', 10);
+    set(0);
+    const { session } = await metering.start({ userId: user.id, app: 'metered', unit: 'seconds' });
+    await metering.end(session.id, 'hung_up', { actor: { userId: user.id }, arrivedAt: at(0) });
+    await metering.report(session.id, { key: 'a', seconds: 40 });
+    expect((await metering.listUnsettled('metered')).map((item) => item.id)).toContain(session.id);
+    expect(await metering.forgive(session.id)).toBe(30);
+    expect(await metering.unsettled(user.id, 'metered')).toBe(0);
+    expect((await metering.listUnsettled('metered')).map((item) => item.id)).not.toContain(session.id);
+    await credit(user.id, 100, 'later');
+    expect(await metering.report(session.id, { key: 'b', seconds: 5 })).toMatchObject({
+      chargedNowSeconds: 5,
+      unsettledSeconds: 0,
+    });
+    expect(await account(user.id)).toEqual({ used: 15, balance: 95 });
+    await expect(metering.report(session.id, { key: 'c', seconds: -1 })).rejects.toMatchObject({
+      code: 'metering.invalid_report',
+    });
+  });
+
+  it('records as owed the metered time a balance no longer covered when the session ended', async () => {
+    const { metering, set, at } = setup();
+    const user = await caller('drained@example.com', 60);
+    set(0);
+    const { session } = await metering.start({ userId: user.id, app: 'metered', unit: 'seconds' });
+    // The balance falls during the call (another charge, a refund): 50 of the 60 s go elsewhere.
+    await applyLedgerChange(db, {
+      userId: user.id,
+      app: 'metered',
+      unit: 'seconds',
+      kind: 'refund',
+      amount: -50,
+      idempotencyKey: `refund:${user.id}`,
+    });
+    set(30);
+    await metering.heartbeat(user.id, session.id, at(30));
+    const ended = await metering.end(session.id, 'hung_up', { actor: { userId: user.id }, arrivedAt: at(30) });
+    expect(ended).toMatchObject({ meteredSeconds: 30, unsettledSeconds: 20 });
+    expect(await account(user.id)).toEqual({ used: 10, balance: 0 });
+  });
+});
