@@ -3,6 +3,7 @@ import { carePlanReadyNotice } from './server/coach.notifications.ts';
 import { coachRoutes } from './server/coach.routes.ts';
 import { onCallEnded } from './server/coach.service.ts';
 import { coachSettings } from './settings.ts';
+import { settleCallTask } from './tasks/settle-call.task.ts';
 import { writeCarePlanTask } from './tasks/write-care-plan.task.ts';
 
 const heartbeat = z.object({ sessionId: z.uuid() });
@@ -18,7 +19,7 @@ export default defineApp({
   migrations: new URL('./migrations/', import.meta.url).pathname,
   routes: coachRoutes,
   pages: { '/': 'Talk with your coach' },
-  tasks: (ctx) => [writeCarePlanTask(ctx)],
+  tasks: (ctx) => [writeCarePlanTask(ctx), settleCallTask(ctx)],
   notifications: [carePlanReadyNotice],
   // Talk-time is counted in seconds: calls debit exactly what they metered.
   payments: (settings) => ({

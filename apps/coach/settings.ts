@@ -1,4 +1,4 @@
-import { defineSettings, z } from '@ballast/platform';
+import { defineSettings, integerSetting, z } from '@ballast/platform';
 
 const pack = z.object({
   id: z.string().regex(/^[a-z0-9-]{1,40}$/),
@@ -48,6 +48,9 @@ export const coachSettings = defineSettings('coach', {
       .min(1)
       .optional()
       .describe('Secret of the ElevenLabs post-call webhook pointed at /api/coach/webhooks/elevenlabs'),
+    COACH_ELEVENLABS_SETTLE_AFTER_SECONDS: integerSetting(60, 1, 3600).describe(
+      "After an ElevenLabs call ends, ask ElevenLabs' conversation API for what was really talked after this long (then again, backing off, until it is final)",
+    ),
     COACH_ELEVENLABS_API_URL: z
       .url()
       .default('https://api.elevenlabs.io')
@@ -75,6 +78,7 @@ export const coachSettings = defineSettings('coach', {
               apiKey: values.COACH_ELEVENLABS_API_KEY,
               agentId: values.COACH_ELEVENLABS_AGENT_ID,
               baseUrl: values.COACH_ELEVENLABS_API_URL,
+              settleAfterSeconds: values.COACH_ELEVENLABS_SETTLE_AFTER_SECONDS,
             },
       elevenLabsWebhookSecret: values.COACH_ELEVENLABS_WEBHOOK_SECRET,
       gemini:

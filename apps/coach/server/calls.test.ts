@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { applyLedgerChange, sql, type Kysely } from '@ballast/platform';
+import { applyLedgerChange, PLATFORM_ADMIN, sql, type Kysely } from '@ballast/platform';
 import {
   createTestDatabase,
   createTestUser,
@@ -10,6 +10,8 @@ import {
 } from '@ballast/platform/testing';
 import type { AppDefinition } from '@ballast/platform';
 import coachApp from '../app.ts';
+import { startFakeElevenLabs, type FakeElevenLabs } from './testing/elevenlabs-server.ts';
+import { waitFor } from './testing/wait-for.ts';
 
 const coach = coachApp as AppDefinition;
 
@@ -39,14 +41,14 @@ async function call(server: TestBallast, method: string, path: string, user: Tes
   return { status: response.status, body: (await response.json()) as Answer };
 }
 
-async function credit(server: TestBallast, user: TestUser, seconds: number) {
+async function credit(server: TestBallast, user: TestUser, seconds: number, purchase = 'first') {
   await applyLedgerChange(server.ballast.database.db, {
     userId: user.id,
     app: 'coach',
     unit: 'seconds',
     kind: 'purchase',
     amount: seconds,
-    idempotencyKey: `test-credit:${user.id}:${seconds}`,
+    idempotencyKey: `test-credit:${user.id}:${seconds}:${purchase}`,
   });
 }
 
@@ -204,6 +206,23 @@ describe('calls metered by heartbeat', () => {
     expect(late.body).toMatchObject({ status: 'ended', endReason: 'heartbeat_lost' });
   });
 
+  it('keeps local voice mode as it was: a second start resumes the same call with the coach’s lines', async () => {
+    const user = await createTestUser(server.ballast, 'local-again@example.com');
+    await credit(server, user, 120);
+    const first = await call(server, 'POST', '/api/coach/calls', user);
+    const again = await call(server, 'POST', '/api/coach/calls', user);
+    expect([first.status, again.status]).toEqual([201, 200]);
+    expect(again.body.call.id).toBe(first.body.call.id);
+    expect(again.body).toMatchObject({ resumed: true, voice: { mode: 'local' } });
+    expect((again.body['voice'] as { lines: string[] }).lines.length).toBeGreaterThan(0);
+    await sleep(1100);
+    await call(server, 'POST', `/api/coach/calls/${first.body.call.id}/heartbeat`, user);
+    const ended = await call(server, 'POST', `/api/coach/calls/${first.body.call.id}/end`, user, {});
+    expect(ended.body.call.meteredSeconds).toBeGreaterThanOrEqual(1);
+    expect((await usage(server, user.id)).seconds).toBe(ended.body.call.meteredSeconds);
+    expect((await call(server, 'GET', '/api/coach/calls', user)).body['unsettledSeconds']).toBe(0);
+  });
+
   it('does not let one user beat, end or see another user’s call', async () => {
     const owner = await createTestUser(server.ballast, 'owner@example.com');
     const other = await createTestUser(server.ballast, 'other@example.com');
@@ -254,5 +273,210 @@ describe('a call across a web-process restart', () => {
       await second?.close();
       await database.drop();
     }
+  });
+});
+
+describe('calls in ElevenLabs mode, billed from ElevenLabs’ own record of the conversation', () => {
+  let server: TestBallast;
+  let eleven: FakeElevenLabs;
+  beforeAll(async () => {
+    eleven = await startFakeElevenLabs();
+    server = await startTestBallast({
+      apps: [coach],
+      roles: ['web', 'worker'],
+      env: {
+        ...fast,
+        COACH_ELEVENLABS_API_KEY: eleven.apiKey,
+        COACH_ELEVENLABS_AGENT_ID: eleven.agentId,
+        COACH_ELEVENLABS_API_URL: eleven.url,
+        COACH_ELEVENLABS_WEBHOOK_SECRET: eleven.webhookSecret,
+        COACH_ELEVENLABS_SETTLE_AFTER_SECONDS: '1',
+        TASKS_POLL_INTERVAL_SECONDS: '1',
+      },
+    });
+  });
+  afterAll(async () => {
+    await server.close();
+    await eleven.close();
+  });
+
+  /** Starts a call; resolves with the answer and the conversation its signed URL opens. */
+  async function start(user: TestUser) {
+    const before = eleven.issued.length;
+    const answer = await call(server, 'POST', '/api/coach/calls', user);
+    expect(answer.status).toBe(201);
+    expect(eleven.issued).toHaveLength(before + 1);
+    return { id: answer.body.call.id, conversation: eleven.issued.at(-1)!, answer };
+  }
+
+  async function postWebhook(conversationId: string) {
+    const delivery = eleven.webhook(conversationId);
+    const response = await fetch(`${server.url}/api/coach/webhooks/elevenlabs`, {
+      method: 'POST',
+      headers: delivery.headers,
+      body: delivery.body,
+    });
+    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  }
+
+  /** Waits until the task that asks ElevenLabs after the call has run (its first run). */
+  async function settled(sessionId: string) {
+    const db = server.ballast.database.db as unknown as Kysely<unknown>;
+    await waitFor(async () => {
+      const done = await sql<{ n: string }>`select count(*)::text as n from pgboss.job
+        where name = 'coach.settle-call' and singleton_key = ${`settle-call:${sessionId}:1`} and state = 'completed'`.execute(
+        db,
+      );
+      return Number(done.rows[0]!.n) > 0 ? true : undefined;
+    }, 'the settle task');
+  }
+
+  it('bills a call whose browser never heartbeats for what ElevenLabs says was talked', async () => {
+    const user = await createTestUser(server.ballast, 'silent@example.com');
+    await credit(server, user, 600);
+    const { id, conversation, answer } = await start(user);
+    expect(answer.body['voice']).toMatchObject({ mode: 'elevenlabs' });
+    expect((answer.body['voice'] as { signedUrl: string }).signedUrl).toMatch(/^wss:.*conversation_signature=/);
+    // The browser talks with the agent for 95 s and never heartbeats; no webhook comes.
+    eleven.talk(conversation);
+    eleven.hangUp(conversation, 95);
+    const billed = await waitFor(async () => {
+      const used = await usage(server, user.id);
+      return used.seconds > 0 ? used : undefined;
+    }, 'the call to be billed');
+    expect(billed.seconds).toBe(95);
+    const row = await sessionRow(server, id);
+    expect(row).toMatchObject({ status: 'ended', end_reason: 'heartbeat_lost', metered_seconds: 0 });
+    expect(await balance(server, user)).toBe(505);
+    expect(eleven.requests).toContain(`GET /v1/convai/conversations/${conversation}`);
+    await settled(id);
+    // The webhook comes after all: recorded already, nothing more is charged.
+    expect((await postWebhook(conversation)).body).toEqual({ outcome: 'duplicate' });
+    expect((await usage(server, user.id)).seconds).toBe(95);
+  });
+
+  it('gives a caller who starts three times one call and one conversation, billed for what ElevenLabs says', async () => {
+    const user = await createTestUser(server.ballast, 'thrice@example.com');
+    await credit(server, user, 600);
+    const before = eleven.issued.length;
+    const starts = await Promise.all(Array.from({ length: 3 }, () => call(server, 'POST', '/api/coach/calls', user)));
+    expect(starts.map((answer) => answer.status).sort()).toEqual([200, 200, 201]);
+    expect(new Set(starts.map((answer) => answer.body.call.id)).size).toBe(1);
+    // One conversation: every answer carries the same single-use URL.
+    expect(eleven.issued).toHaveLength(before + 1);
+    expect(new Set(starts.map((answer) => (answer.body['voice'] as { signedUrl: string }).signedUrl)).size).toBe(1);
+    const id = starts[0]!.body.call.id;
+    const conversation = eleven.issued.at(-1)!;
+    // Once the caller talks on it, another start is refused rather than opening a second one.
+    eleven.talk(conversation);
+    const refused = await call(server, 'POST', '/api/coach/calls', user);
+    expect(refused.status).toBe(409);
+    expect(refused.body).toMatchObject({ code: 'coach.call_in_progress', details: { callId: id } });
+    expect(eleven.issued).toHaveLength(before + 1);
+    await call(server, 'POST', `/api/coach/calls/${id}/heartbeat`, user);
+    await sleep(1100);
+    await call(server, 'POST', `/api/coach/calls/${id}/heartbeat`, user);
+    const ended = await call(server, 'POST', `/api/coach/calls/${id}/end`, user, {});
+    expect(ended.body.call.meteredSeconds).toBeLessThan(40);
+    eleven.hangUp(conversation, 40);
+    const delivered = await postWebhook(conversation);
+    expect(delivered).toMatchObject({ status: 200, body: { outcome: 'flagged', unsettledSeconds: 0 } });
+    await settled(id);
+    expect(await usage(server, user.id)).toMatchObject({ seconds: 40 });
+    expect(await balance(server, user)).toBe(560);
+  });
+
+  it('resumes a live call after a page reload with a new conversation, and bills both conversations', async () => {
+    const user = await createTestUser(server.ballast, 'reload@example.com');
+    await credit(server, user, 600);
+    const { id, conversation: first } = await start(user);
+    eleven.talk(first);
+    await call(server, 'POST', `/api/coach/calls/${id}/heartbeat`, user);
+    // The reload closes the page's socket: ElevenLabs ends the first conversation.
+    eleven.hangUp(first, 3);
+    const resumed = await call(server, 'POST', '/api/coach/calls', user);
+    expect(resumed.status).toBe(200);
+    expect(resumed.body).toMatchObject({ resumed: true, call: { id } });
+    const second = eleven.issued.at(-1)!;
+    expect(second).not.toBe(first);
+    eleven.talk(second);
+    await call(server, 'POST', `/api/coach/calls/${id}/heartbeat`, user);
+    await call(server, 'POST', `/api/coach/calls/${id}/end`, user, {});
+    eleven.hangUp(second, 30);
+    await settled(id);
+    await waitFor(async () => ((await usage(server, user.id)).seconds === 33 ? true : undefined), '33 s billed');
+    expect(await balance(server, user)).toBe(567);
+  });
+
+  it('charges talk beyond the balance up to the balance, records the rest and refuses calls until it is paid', async () => {
+    const user = await createTestUser(server.ballast, 'beyond@example.com');
+    await credit(server, user, 30);
+    const { id, conversation } = await start(user);
+    await call(server, 'POST', `/api/coach/calls/${id}/end`, user, {});
+    eleven.talk(conversation);
+    eleven.hangUp(conversation, 100);
+    const delivered = await postWebhook(conversation);
+    expect(delivered.body).toMatchObject({ chargedSeconds: 30, unsettledSeconds: 70 });
+    expect(await balance(server, user)).toBe(0);
+    expect((await usage(server, user.id)).seconds).toBe(30);
+    expect((await call(server, 'GET', '/api/coach/calls', user)).body['unsettledSeconds']).toBe(70);
+    await credit(server, user, 20, 'small');
+    const refused = await call(server, 'POST', '/api/coach/calls', user);
+    expect(refused.status).toBe(402);
+    expect(refused.body).toMatchObject({ code: 'coach.unsettled_talktime', details: { unsettledSeconds: 50 } });
+    expect(refused.body['detail']).toMatch(/50 s past your talk-time/);
+    // The next pack pays what is owed first; the call gets the rest.
+    await credit(server, user, 100, 'pack');
+    const next = await start(user);
+    expect(next.answer.body.call).toMatchObject({ maxSeconds: 50 });
+    expect(await balance(server, user)).toBe(50);
+    expect((await usage(server, user.id)).seconds).toBe(100);
+    expect((await call(server, 'GET', '/api/coach/calls', user)).body['unsettledSeconds']).toBe(0);
+    await call(server, 'POST', `/api/coach/calls/${next.id}/end`, user, {});
+  });
+
+  it('charges once however often the webhook is replayed or raced, and whichever of it and the API comes first', async () => {
+    const user = await createTestUser(server.ballast, 'replayed@example.com');
+    await credit(server, user, 600);
+    const { id, conversation } = await start(user);
+    await call(server, 'POST', `/api/coach/calls/${id}/end`, user, {});
+    eleven.talk(conversation);
+    eleven.hangUp(conversation, 50);
+    const racing = await Promise.all(Array.from({ length: 6 }, () => postWebhook(conversation)));
+    expect(racing.every((delivery) => delivery.status === 200)).toBe(true);
+    expect(racing.filter((delivery) => delivery.body['outcome'] === 'duplicate')).toHaveLength(5);
+    for (let replay = 0; replay < 3; replay += 1) {
+      expect((await postWebhook(conversation)).body).toEqual({ outcome: 'duplicate' });
+    }
+    await settled(id);
+    expect(await usage(server, user.id)).toMatchObject({ seconds: 50 });
+    expect(await balance(server, user)).toBe(550);
+  });
+
+  it('lets an operator list and clear what a call owes, and no one else', async () => {
+    const admin = await createTestUser(server.ballast, 'operator@example.com', { roles: [PLATFORM_ADMIN] });
+    const user = await createTestUser(server.ballast, 'forgiven@example.com');
+    await credit(server, user, 10);
+    const { id, conversation } = await start(user);
+    await call(server, 'POST', `/api/coach/calls/${id}/end`, user, {});
+    eleven.talk(conversation);
+    eleven.hangUp(conversation, 25);
+    await postWebhook(conversation);
+    const path = `/api/coach/admin/calls/${id}/clear-unsettled`;
+    expect((await fetch(`${server.url}${path}`, { method: 'POST' })).status).toBe(401);
+    expect((await call(server, 'POST', path, user)).status).toBe(403);
+    expect((await call(server, 'POST', '/api/coach/admin/calls/not-a-uuid/clear-unsettled', admin)).status).toBe(400);
+    const unknown = await call(server, 'POST', `/api/coach/admin/calls/${crypto.randomUUID()}/clear-unsettled`, admin);
+    expect(unknown.status).toBe(404);
+    const listed = await call(server, 'GET', '/api/coach/admin/calls/unsettled', admin);
+    expect(listed.body['calls']).toEqual(
+      expect.arrayContaining([expect.objectContaining({ sessionId: id, unsettledSeconds: 15 })]),
+    );
+    expect((await call(server, 'POST', path, admin)).body).toEqual({ sessionId: id, clearedSeconds: 15 });
+    expect((await call(server, 'GET', '/api/coach/calls', user)).body['unsettledSeconds']).toBe(0);
+    await credit(server, user, 60, 'after');
+    const next = await start(user);
+    expect(next.answer.body.call).toMatchObject({ maxSeconds: 60 });
+    await call(server, 'POST', `/api/coach/calls/${next.id}/end`, user, {});
   });
 });

@@ -53,7 +53,11 @@ export async function coachRoutes(app: Router, ctx: CoachContext): Promise<void>
   app.post(
     '/calls',
     {
-      schema: { tags: ['coach'], summary: 'Start (or resume) a call; 402 without talk-time' },
+      schema: {
+        tags: ['coach'],
+        summary:
+          'Start (or resume) a call; 402 without talk-time or while an earlier call owes some, 409 while the caller talks on another',
+      },
       config: { access: 'user' },
     },
     async (request, reply) => {
@@ -115,9 +119,13 @@ export async function coachRoutes(app: Router, ctx: CoachContext): Promise<void>
 
   app.get(
     '/calls',
-    { schema: { tags: ['coach'], summary: 'Call history' }, config: { access: 'user' } },
+    {
+      schema: { tags: ['coach'], summary: 'Call history, and what earlier calls still owe beyond the balance' },
+      config: { access: 'user' },
+    },
     async (request) => ({
       calls: (await ctx.metering.list(request.user!.id, 'coach')).map(callView),
+      unsettledSeconds: await ctx.metering.unsettled(request.user!.id, 'coach'),
     }),
   );
 
@@ -170,6 +178,51 @@ export async function coachRoutes(app: Router, ctx: CoachContext): Promise<void>
         userAgent: request.headers['user-agent'],
       });
       return { call: callView(session) };
+    },
+  );
+
+  app.get(
+    '/admin/calls/unsettled',
+    {
+      schema: { tags: ['coach'], summary: 'Operator: calls that talked beyond the balance and still owe' },
+      config: { access: [PLATFORM_ADMIN] },
+    },
+    async () => ({
+      calls: (await ctx.metering.listUnsettled('coach')).map((session) => ({
+        sessionId: session.id,
+        userId: session.userId,
+        meteredSeconds: session.meteredSeconds,
+        unsettledSeconds: session.unsettledSeconds,
+        startedAt: session.startedAt,
+      })),
+    }),
+  );
+
+  app.post(
+    '/admin/calls/:id/clear-unsettled',
+    {
+      schema: {
+        tags: ['coach'],
+        summary: 'Operator: clear what a call owes, so its caller may start calls again',
+        params: sessionParams,
+      },
+      config: { access: [PLATFORM_ADMIN] },
+    },
+    async (request) => {
+      const session = await ctx.metering.get(request.params.id);
+      if (session === undefined || session.app !== 'coach') {
+        throw new AppError('not_found', 'coach.unknown_call', 'No such call');
+      }
+      const clearedSeconds = await ctx.metering.forgive(session.id);
+      await ctx.audit({
+        actor: { id: request.user!.id, email: request.user!.email },
+        action: 'coach.unsettled_cleared',
+        target: { type: 'metered_session', id: session.id },
+        details: { clearedSeconds, userId: session.userId },
+        ip: request.ip,
+        userAgent: request.headers['user-agent'],
+      });
+      return { sessionId: session.id, clearedSeconds };
     },
   );
 

@@ -1,8 +1,14 @@
 import { AppError, type AppContext, type Kysely, type MeteredSession } from '@ballast/platform';
 import { LOCAL_COACH_LINES, type VoiceSetup } from '../shared/calls.ts';
 import type { CoachSettings } from '../settings.ts';
-import { createCallRepository } from './call.repository.ts';
-import { createElevenLabs, verifyElevenLabsSignature } from './providers/elevenlabs.ts';
+import { createCallRepository, type ConversationRow } from './call.repository.ts';
+import {
+  createElevenLabs,
+  readConversation,
+  verifyElevenLabsSignature,
+  type ConversationRecord,
+  type ConversationWire,
+} from './providers/elevenlabs.ts';
 import { createGeminiWriter, createTemplateWriter, type CarePlanWriter } from './providers/care-plan-writer.ts';
 
 export type CoachContext = AppContext<CoachSettings>;
@@ -10,19 +16,20 @@ export type CoachContext = AppContext<CoachSettings>;
 /** Mismatches between the voice agent's and our metered duration beyond this are flagged for admins. */
 export const MISMATCH_TOLERANCE_SECONDS = 5;
 
+/** ElevenLabs' signed URLs open a conversation only within this long after they are issued. */
+export const SIGNED_URL_LIFETIME_SECONDS = 15 * 60;
+
 /** Post-call webhook body from ElevenLabs (`post_call_transcription`), the parts the coach reads. */
 interface PostCallWebhook {
-  readonly type: string;
-  readonly data: {
-    readonly conversation_id: string;
-    readonly transcript?: readonly { readonly role: string; readonly message: string | null }[];
-    readonly metadata?: { readonly call_duration_secs?: number };
-    readonly analysis?: { readonly transcript_summary?: string | null };
-    readonly conversation_initiation_client_data?: {
-      readonly dynamic_variables?: Readonly<Record<string, unknown>>;
-    };
-  };
+  readonly type?: unknown;
+  readonly data?: ConversationWire;
 }
+
+/**
+ * Where a conversation stands at ElevenLabs: being talked on, its signed URL not yet used,
+ * ended but not yet final (`processing`), or final and recorded here.
+ */
+type ConversationState = 'talking' | 'unused' | 'processing' | 'reported';
 
 const services = new WeakMap<CoachContext, ReturnType<typeof build>>();
 
@@ -34,6 +41,10 @@ export function coachService(ctx: CoachContext) {
     services.set(ctx, service);
   }
   return service;
+}
+
+function formatSeconds(seconds: number): string {
+  return seconds < 60 ? `${seconds} s` : `${Math.floor(seconds / 60)} min ${seconds % 60} s`;
 }
 
 function build(ctx: CoachContext) {
@@ -54,75 +65,265 @@ function build(ctx: CoachContext) {
           service: ctx.external('gemini'),
         });
 
+  /** Tells operators (log and audit trail) that a call's durations disagree. */
+  async function reportMismatch(
+    sessionId: string,
+    details: { providerSeconds: number | null; meteredSeconds: number } & Record<string, unknown>,
+  ): Promise<void> {
+    ctx.log.warn(
+      { session: sessionId, providerSeconds: details.providerSeconds, metered: details.meteredSeconds },
+      'call duration mismatch',
+    );
+    await ctx.audit({
+      action: 'coach.duration_mismatch',
+      target: { type: 'metered_session', id: sessionId },
+      details,
+    });
+  }
+
+  /**
+   * Records ElevenLabs' final record of a conversation Ballast opened, once: stores it, bills its
+   * call for it (metering charges what it adds beyond the metered time, when the call has ended),
+   * and flags a call whose durations disagree. Undefined when the conversation is not one of ours.
+   */
+  async function recordConversation(record: ConversationRecord & { readonly durationSeconds: number }) {
+    const recorded = await db.transaction().execute(async (tx) => {
+      const conversation = await calls.conversation(record.conversationId, tx, true);
+      if (conversation === undefined) return undefined;
+      if (conversation.reported_at !== null) return { sessionId: conversation.session_id, duplicate: true as const };
+      await calls.saveConversationReport(tx, record.conversationId, {
+        seconds: record.durationSeconds,
+        transcript: record.transcript,
+        summary: record.summary,
+      });
+      const settlement = await ctx.metering.report(
+        conversation.session_id,
+        { key: `elevenlabs:${record.conversationId}`, seconds: record.durationSeconds },
+        { tx },
+      );
+      const totals = await calls.conversationTotals(tx, conversation.session_id);
+      // Compared once the call has ended: while it is live its metered time is still growing.
+      const mismatch = settlement.status === 'ended' ? Math.abs(totals.seconds - settlement.meteredSeconds) : null;
+      const flagged = mismatch !== null && mismatch > MISMATCH_TOLERANCE_SECONDS;
+      await calls.saveProviderReport(tx, conversation.session_id, {
+        conversationId: record.conversationId,
+        transcript: totals.transcript,
+        summary: totals.summary,
+        providerSeconds: totals.seconds,
+        mismatchSeconds: mismatch,
+        flagged,
+      });
+      return { sessionId: conversation.session_id, duplicate: false as const, settlement, flagged };
+    });
+    if (recorded === undefined) return undefined;
+    if (recorded.duplicate) return { outcome: 'duplicate' };
+    const { settlement, flagged, sessionId } = recorded;
+    if (flagged) {
+      await reportMismatch(sessionId, {
+        providerSeconds: settlement.reportedSeconds,
+        meteredSeconds: settlement.meteredSeconds,
+        chargedSeconds: settlement.chargedSeconds,
+        unsettledSeconds: settlement.unsettledSeconds,
+      });
+    }
+    return {
+      outcome: settlement.status === 'active' ? 'recorded' : flagged ? 'flagged' : 'reconciled',
+      chargedSeconds: settlement.chargedNowSeconds,
+      unsettledSeconds: settlement.unsettledSeconds,
+    };
+  }
+
+  /** Asks ElevenLabs where a conversation stands, recording its final record when there is one. */
+  async function refresh(conversation: ConversationRow): Promise<ConversationState> {
+    if (conversation.reported_at !== null) return 'reported';
+    const record = await eleven!.conversation(conversation.conversation_id);
+    if (record === undefined) {
+      if (Date.now() - conversation.issued_at.getTime() < SIGNED_URL_LIFETIME_SECONDS * 1000) return 'unused';
+      // Its signed URL expired unused: nothing was talked on it.
+      await recordConversation({
+        conversationId: conversation.conversation_id,
+        status: 'done',
+        durationSeconds: 0,
+        transcript: [],
+        summary: null,
+      });
+      return 'reported';
+    }
+    if (conversation.signed_url !== null) await calls.forgetSignedUrl(conversation.conversation_id);
+    if ((record.status === 'done' || record.status === 'failed') && record.durationSeconds !== null) {
+      await recordConversation({ ...record, durationSeconds: record.durationSeconds });
+      return 'reported';
+    }
+    return record.status === 'initiated' || record.status === 'in-progress' ? 'talking' : 'processing';
+  }
+
+  /**
+   * The signed URL for a live call: the one already issued while its conversation has not
+   * started (a page that asks again gets the same single-use URL, never a second conversation),
+   * else a new conversation bound to the call (after a reload, once the last one has ended).
+   */
+  async function issueConversation(
+    session: MeteredSession,
+    checked: ReadonlyMap<string, ConversationState>,
+  ): Promise<string> {
+    return db.transaction().execute(async (tx) => {
+      await calls.lockCall(tx, session.id);
+      const latest = await calls.latestConversation(tx, session.id);
+      // Not among those checked: a start racing this one has just issued it, unused so far.
+      if (latest?.signed_url != null && (checked.get(latest.conversation_id) ?? 'unused') === 'unused') {
+        return latest.signed_url;
+      }
+      const issued = await eleven!.signedUrl();
+      await calls.insertConversation(tx, { ...issued, sessionId: session.id, userId: session.userId });
+      return issued.signedUrl;
+    });
+  }
+
+  async function meteredStart(userId: string): Promise<{ session: MeteredSession; resumed: boolean }> {
+    try {
+      return await ctx.metering.start({ userId, app: 'coach', unit: 'seconds' });
+    } catch (error) {
+      if (error instanceof AppError && error.code === 'metering.no_balance') {
+        throw new AppError(
+          'payment_failed',
+          'coach.insufficient_talktime',
+          'You have no talk-time left: buy a pack to start a call',
+        );
+      }
+      if (error instanceof AppError && error.code === 'metering.unsettled') {
+        const owed = Number(error.details?.['unsettledSeconds'] ?? 0);
+        throw new AppError(
+          'payment_failed',
+          'coach.unsettled_talktime',
+          `An earlier call ran ${formatSeconds(owed)} past your talk-time: buy a pack to settle it before your next call`,
+          { details: { unsettledSeconds: owed } },
+        );
+      }
+      throw error;
+    }
+  }
+
   return {
     calls,
     writer,
     voiceMode: eleven === undefined ? ('local' as const) : ('elevenlabs' as const),
 
-    /** Starts (or resumes) the caller's call: refused with a clear error when there is no talk-time. */
+    /**
+     * Starts the caller's call, or resumes their live one (one live call per user). In ElevenLabs
+     * mode the server opens each conversation and so knows it: a start while the caller is
+     * talking on a conversation is refused (`coach.call_in_progress`), a start while the live
+     * call's URL is unused gets that URL again, and a start after the conversation ended (a page
+     * reload) opens a new conversation for the same call. Refused without talk-time, or while an
+     * earlier call still owes talk-time.
+     */
     async startCall(userId: string): Promise<{ session: MeteredSession; resumed: boolean; voice: VoiceSetup }> {
-      let started: { session: MeteredSession; resumed: boolean };
-      try {
-        started = await ctx.metering.start({ userId, app: 'coach', unit: 'seconds' });
-      } catch (error) {
-        if (error instanceof AppError && error.code === 'metering.no_balance') {
-          throw new AppError(
-            'payment_failed',
-            'coach.insufficient_talktime',
-            'You have no talk-time left: buy a pack to start a call',
-          );
+      const checked = new Map<string, ConversationState>();
+      if (eleven !== undefined) {
+        for (const conversation of await calls.unreportedConversations({ userId })) {
+          const state = await refresh(conversation);
+          checked.set(conversation.conversation_id, state);
+          if (state === 'talking') {
+            throw new AppError(
+              'conflict',
+              'coach.call_in_progress',
+              'Your call is still connected in another tab or window: hang up there, or wait a few seconds and try again',
+              { details: { callId: conversation.session_id } },
+            );
+          }
         }
-        throw error;
       }
-      const voiceMode = eleven === undefined ? 'local' : 'elevenlabs';
-      await calls.insertCall(db, { sessionId: started.session.id, userId, voiceMode });
+      const started = await meteredStart(userId);
+      await calls.insertCall(db, {
+        sessionId: started.session.id,
+        userId,
+        voiceMode: eleven === undefined ? 'local' : 'elevenlabs',
+      });
       const voice: VoiceSetup =
         eleven === undefined
           ? { mode: 'local', lines: LOCAL_COACH_LINES }
-          : { mode: 'elevenlabs', signedUrl: await eleven.signedUrl() };
+          : { mode: 'elevenlabs', signedUrl: await issueConversation(started.session, checked) };
       return { ...started, voice };
     },
 
-    /** Stores the post-call report and reconciles its duration with what we metered. */
+    /**
+     * Asks ElevenLabs for the final record of each of a call's conversations not yet recorded
+     * (and bills them); resolves with how many are not final yet.
+     */
+    async settleCall(sessionId: string): Promise<number> {
+      if (eleven === undefined) return 0;
+      let pending = 0;
+      for (const conversation of await calls.unreportedConversations({ sessionId })) {
+        if ((await refresh(conversation)) !== 'reported') pending += 1;
+      }
+      return pending;
+    },
+
+    /**
+     * ElevenLabs' signed post-call webhook. A conversation Ballast opened is billed from it; a
+     * report naming a call only through the browser-supplied `ballast_session_id` is stored and
+     * reconciled against the metered time but never billed (the browser chose that variable).
+     */
     async handlePostCall(rawBody: Buffer, signature: string | undefined): Promise<{ outcome: string }> {
       const secret = ctx.settings.elevenLabsWebhookSecret;
       if (secret === undefined) throw new AppError('not_found', 'http.not_found', 'Not found');
       verifyElevenLabsSignature(secret, signature, rawBody);
-      const event = JSON.parse(rawBody.toString('utf8')) as PostCallWebhook;
-      if (event.type !== 'post_call_transcription') return { outcome: 'ignored' };
+      let event: PostCallWebhook;
+      try {
+        event = JSON.parse(rawBody.toString('utf8')) as PostCallWebhook;
+      } catch {
+        throw new AppError('invalid_input', 'coach.invalid_webhook', 'The webhook body is not JSON');
+      }
+      if (event.type !== 'post_call_transcription' || typeof event.data?.conversation_id !== 'string') {
+        return { outcome: 'ignored' };
+      }
+      const record = readConversation(event.data);
+      if (record.durationSeconds !== null) {
+        const bound = await recordConversation({ ...record, durationSeconds: record.durationSeconds });
+        if (bound !== undefined) return bound;
+      } else if ((await calls.conversation(record.conversationId)) !== undefined) {
+        // Ours, but without a duration: the conversation API is asked after the call instead.
+        return { outcome: 'ignored: no duration' };
+      }
       const sessionId = event.data.conversation_initiation_client_data?.dynamic_variables?.['ballast_session_id'];
       if (typeof sessionId !== 'string') return { outcome: 'ignored: no session' };
       const call = await calls.call(sessionId).catch(() => undefined);
       const session = call === undefined ? undefined : await ctx.metering.get(sessionId);
       if (call === undefined || session === undefined) return { outcome: 'ignored: unknown session' };
-      const providerSeconds = event.data.metadata?.call_duration_secs ?? null;
+      const providerSeconds = record.durationSeconds;
       const mismatch = providerSeconds === null ? null : Math.abs(providerSeconds - session.meteredSeconds);
       const flagged = mismatch !== null && mismatch > MISMATCH_TOLERANCE_SECONDS;
-      await calls.saveProviderReport(sessionId, {
-        conversationId: event.data.conversation_id,
-        transcript: (event.data.transcript ?? []).map((line) => ({ role: line.role, text: line.message ?? '' })),
-        summary: event.data.analysis?.transcript_summary ?? null,
+      await calls.saveProviderReport(db, sessionId, {
+        conversationId: record.conversationId,
+        transcript: record.transcript,
+        summary: record.summary,
         providerSeconds,
         mismatchSeconds: mismatch,
         flagged,
       });
-      if (flagged) {
-        ctx.log.warn(
-          { session: sessionId, providerSeconds, metered: session.meteredSeconds },
-          'call duration mismatch',
-        );
-        await ctx.audit({
-          action: 'coach.duration_mismatch',
-          target: { type: 'metered_session', id: sessionId },
-          details: { providerSeconds, meteredSeconds: session.meteredSeconds },
-        });
-      }
+      if (flagged) await reportMismatch(sessionId, { providerSeconds, meteredSeconds: session.meteredSeconds });
       return { outcome: flagged ? 'flagged' : 'reconciled' };
     },
   };
 }
 
-/** Called in the transaction that ends a session: the care plan task commits with it. */
+/**
+ * Called in the transaction that ends a session: the care plan task commits with it, and for an
+ * ElevenLabs call the task that asks ElevenLabs what was really talked (whether or not the browser
+ * heartbeated, and whether or not the post-call webhook ever comes).
+ */
 export async function onCallEnded(session: MeteredSession, tx: Kysely<unknown>, ctx: CoachContext): Promise<void> {
   await ctx.enqueue('coach.write-care-plan', { sessionId: session.id }, { tx, dedupeKey: `care-plan:${session.id}` });
+  const call = await coachService(ctx).calls.call(session.id, tx);
+  const elevenLabs = ctx.settings.elevenLabs;
+  if (call?.voice_mode === 'elevenlabs' && elevenLabs !== undefined) {
+    await ctx.enqueue(
+      'coach.settle-call',
+      { sessionId: session.id, attempt: 1 },
+      {
+        tx,
+        runAt: new Date(Date.now() + elevenLabs.settleAfterSeconds * 1000),
+        dedupeKey: `settle-call:${session.id}:1`,
+      },
+    );
+  }
 }

@@ -5,6 +5,7 @@ import { applyLedgerChange, sql, type AppDefinition, type Kysely } from '@ballas
 import { createTestUser, startTestBallast, type TestBallast } from '@ballast/platform/testing';
 import coachApp from '../app.ts';
 import { signElevenLabsWebhook } from '../server/providers/elevenlabs.ts';
+import { waitFor } from '../server/testing/wait-for.ts';
 
 const coach = coachApp as AppDefinition;
 
@@ -79,16 +80,6 @@ afterAll(async () => {
   await server.close();
   await gemini.close();
 });
-
-async function waitFor<T>(probe: () => Promise<T | undefined>, what: string, ms = 45_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
 
 async function emailsTo(email: string) {
   const rows = await sql<{ subject: string; text: string }>`select subject, text_body as text from platform.dev_inbox

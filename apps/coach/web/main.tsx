@@ -98,7 +98,16 @@ function speak(text: string): void {
   window.speechSynthesis.speak(new SpeechSynthesisUtterance(text));
 }
 
-function CallPanel({ balance, onChanged }: { readonly balance: number; readonly onChanged: () => void }) {
+function CallPanel({
+  balance,
+  owed,
+  onChanged,
+}: {
+  readonly balance: number;
+  /** Talk-time earlier calls used beyond the balance: taken from the next pack before a call starts. */
+  readonly owed: number;
+  readonly onChanged: () => void;
+}) {
   const [phase, setPhase] = useState<Phase>({ kind: 'idle' });
   const [error, setError] = useState<string | undefined>(undefined);
   const [now, setNow] = useState(() => Date.now());
@@ -239,8 +248,9 @@ function CallPanel({ balance, onChanged }: { readonly balance: number; readonly 
     beat.current = setInterval(() => void heartbeat(), HEARTBEAT_SECONDS * 1000);
     void heartbeat();
     if (voice.mode === 'elevenlabs') {
-      // ElevenLabs' official browser SDK, on the signed URL the server fetched (the key never
-      // reaches the browser); the session id rides along for the post-call webhook.
+      // ElevenLabs' official browser SDK, on the signed URL the server asked for (the key never
+      // reaches the browser). The server knows the conversation the URL opens and bills the call
+      // from ElevenLabs' record of it; the session id rides along for operators reading the agent's logs.
       try {
         const { Conversation } = await import('@elevenlabs/client');
         agent.current = await Conversation.startSession({
@@ -331,6 +341,12 @@ function CallPanel({ balance, onChanged }: { readonly balance: number; readonly 
         </Notice>
       ) : null}
       <ErrorMessage>{error}</ErrorMessage>
+      {owed > 0 ? (
+        <p className="muted" data-testid="owed">
+          An earlier call ran {formatDuration(owed)} past your talk-time. It is taken from your talk-time before your
+          next call starts.
+        </p>
+      ) : null}
       {balance <= 0 ? <p className="muted">You have no talk-time left. Buy a pack below to start a call.</p> : null}
       <button
         type="button"
@@ -350,7 +366,7 @@ function CoachHome({ user }: { readonly user: User }) {
   const refresh = useCallback(() => setVersion((value) => value + 1), []);
   const balance = useLoad<{ balance: number }>('/api/payments/coach/balance', version);
   const catalog = useLoad<{ mode: 'razorpay' | 'test'; packs: Pack[] }>('/api/payments/coach/packs', 0);
-  const calls = useLoad<{ calls: CallView[] }>('/api/coach/calls', version);
+  const calls = useLoad<{ calls: CallView[]; unsettledSeconds: number }>('/api/coach/calls', version);
   const plans = useLoad<{ carePlans: CarePlan[] }>('/api/coach/care-plans', version);
   const purchases = useLoad<{ purchases: Purchase[] }>('/api/payments/coach/purchases', version);
   const [buying, setBuying] = useState<string | undefined>(undefined);
@@ -403,7 +419,7 @@ function CoachHome({ user }: { readonly user: User }) {
           ))}
         </ul>
       </section>
-      <CallPanel balance={seconds} onChanged={refresh} />
+      <CallPanel balance={seconds} owed={calls.data?.unsettledSeconds ?? 0} onChanged={refresh} />
       <section className="card" aria-labelledby="plans-title">
         <h2 id="plans-title">Care plans</h2>
         {plans.data?.carePlans.length === 0 ? (
