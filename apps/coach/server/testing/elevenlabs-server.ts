@@ -31,7 +31,7 @@ export interface FakeElevenLabs {
   readonly apiKey: string;
   readonly agentId: string;
   readonly webhookSecret: string;
-  /** Conversation ids handed out with signed URLs, in order. */
+  /** The conversations of the signed URLs handed out, in order. */
   readonly issued: string[];
   /** Requests received (`GET /v1/convai/conversations/conv_1`), for assertions. */
   readonly requests: string[];
@@ -41,7 +41,14 @@ export interface FakeElevenLabs {
   close(): Promise<void>;
 }
 
-export async function startFakeElevenLabs(): Promise<FakeElevenLabs> {
+/**
+ * `conversationIdIn`: where the signed-URL answer carries the conversation id when it is asked
+ * for (the answer's `conversation_id`, the URL's `conversation_id` parameter, or nowhere).
+ */
+export async function startFakeElevenLabs(
+  options: { conversationIdIn?: 'answer' | 'url' | 'nowhere' } = {},
+): Promise<FakeElevenLabs> {
+  const conversationIdIn = options.conversationIdIn ?? 'answer';
   const apiKey = `xi_test_${randomBytes(8).toString('hex')}`;
   const agentId = 'agent_coach_test';
   const webhookSecret = `wsec_${randomBytes(12).toString('hex')}`;
@@ -66,14 +73,20 @@ export async function startFakeElevenLabs(): Promise<FakeElevenLabs> {
         return;
       }
       const signature = randomBytes(12).toString('hex');
-      const signedUrl = `wss://api.elevenlabs.io/v1/convai/conversation?agent_id=${agentId}&conversation_signature=${signature}`;
-      if (url.searchParams.get('include_conversation_id') !== 'true') {
-        answer(200, { signed_url: signedUrl });
-        return;
-      }
+      // Every signed URL opens one conversation; its id is in the answer only when asked for.
       const conversationId = `conv_${randomBytes(10).toString('hex')}`;
       issued.push(conversationId);
-      answer(200, { signed_url: signedUrl, conversation_id: conversationId });
+      const asked = url.searchParams.get('include_conversation_id') === 'true';
+      const signedUrl = new URL('wss://api.elevenlabs.io/v1/convai/conversation');
+      signedUrl.searchParams.set('agent_id', agentId);
+      signedUrl.searchParams.set('conversation_signature', signature);
+      if (asked && conversationIdIn === 'url') signedUrl.searchParams.set('conversation_id', conversationId);
+      answer(
+        200,
+        asked && conversationIdIn === 'answer'
+          ? { signed_url: signedUrl.href, conversation_id: conversationId }
+          : { signed_url: signedUrl.href },
+      );
       return;
     }
     const match = /^\/v1\/convai\/conversations\/([^/]+)$/.exec(url.pathname);
