@@ -309,6 +309,20 @@ describe('calls in ElevenLabs mode, billed from ElevenLabs’ own record of the 
     return { id: answer.body.call.id, conversation: eleven.issued.at(-1)!, answer };
   }
 
+  /**
+   * A call the caller hangs up at once (0 s metered) while, on its conversation, they talk with
+   * the agent for `talked` seconds.
+   */
+  async function hungUpButTalked(email: string, talkTime: number, talked: number) {
+    const user = await createTestUser(server.ballast, email);
+    await credit(server, user, talkTime);
+    const { id, conversation } = await start(user);
+    await call(server, 'POST', `/api/coach/calls/${id}/end`, user, {});
+    eleven.talk(conversation);
+    eleven.hangUp(conversation, talked);
+    return { user, id, conversation };
+  }
+
   async function postWebhook(conversationId: string) {
     const delivery = eleven.webhook(conversationId);
     const response = await fetch(`${server.url}/api/coach/webhooks/elevenlabs`, {
@@ -409,12 +423,7 @@ describe('calls in ElevenLabs mode, billed from ElevenLabs’ own record of the 
   });
 
   it('charges talk beyond the balance up to the balance, records the rest and refuses calls until it is paid', async () => {
-    const user = await createTestUser(server.ballast, 'beyond@example.com');
-    await credit(server, user, 30);
-    const { id, conversation } = await start(user);
-    await call(server, 'POST', `/api/coach/calls/${id}/end`, user, {});
-    eleven.talk(conversation);
-    eleven.hangUp(conversation, 100);
+    const { user, conversation } = await hungUpButTalked('beyond@example.com', 30, 100);
     const delivered = await postWebhook(conversation);
     expect(delivered.body).toMatchObject({ chargedSeconds: 30, unsettledSeconds: 70 });
     expect(await balance(server, user)).toBe(0);
@@ -436,12 +445,7 @@ describe('calls in ElevenLabs mode, billed from ElevenLabs’ own record of the 
   });
 
   it('charges once however often the webhook is replayed or raced, and whichever of it and the API comes first', async () => {
-    const user = await createTestUser(server.ballast, 'replayed@example.com');
-    await credit(server, user, 600);
-    const { id, conversation } = await start(user);
-    await call(server, 'POST', `/api/coach/calls/${id}/end`, user, {});
-    eleven.talk(conversation);
-    eleven.hangUp(conversation, 50);
+    const { user, id, conversation } = await hungUpButTalked('replayed@example.com', 600, 50);
     const racing = await Promise.all(Array.from({ length: 6 }, () => postWebhook(conversation)));
     expect(racing.every((delivery) => delivery.status === 200)).toBe(true);
     expect(racing.filter((delivery) => delivery.body['outcome'] === 'duplicate')).toHaveLength(5);
@@ -455,12 +459,7 @@ describe('calls in ElevenLabs mode, billed from ElevenLabs’ own record of the 
 
   it('lets an operator list and clear what a call owes, and no one else', async () => {
     const admin = await createTestUser(server.ballast, 'operator@example.com', { roles: [PLATFORM_ADMIN] });
-    const user = await createTestUser(server.ballast, 'forgiven@example.com');
-    await credit(server, user, 10);
-    const { id, conversation } = await start(user);
-    await call(server, 'POST', `/api/coach/calls/${id}/end`, user, {});
-    eleven.talk(conversation);
-    eleven.hangUp(conversation, 25);
+    const { user, id, conversation } = await hungUpButTalked('forgiven@example.com', 10, 25);
     await postWebhook(conversation);
     const path = `/api/coach/admin/calls/${id}/clear-unsettled`;
     expect((await fetch(`${server.url}${path}`, { method: 'POST' })).status).toBe(401);

@@ -175,6 +175,16 @@ describe('usage a provider reports', () => {
     return user;
   }
 
+  /** A session from `from` to `until` (seconds on the test's clock), heartbeating at its end, then hung up. */
+  async function endedCall(tools: ReturnType<typeof setup>, userId: string, from: number, until: number) {
+    const { metering, set, at } = tools;
+    set(from);
+    const { session } = await metering.start({ userId, app: 'metered', unit: 'seconds' });
+    set(until);
+    await metering.heartbeat(userId, session.id, at(until));
+    return metering.end(session.id, 'hung_up', { actor: { userId }, arrivedAt: at(until) });
+  }
+
   async function credit(userId: string, seconds: number, key: string) {
     await applyLedgerChange(db, {
       userId,
@@ -196,7 +206,8 @@ describe('usage a provider reports', () => {
   }
 
   it('bills reported time beyond the metered time when the session ends, once under replays and races', async () => {
-    const { metering, set, at } = setup();
+    const tools = setup();
+    const { metering, set, at } = tools;
     const user = await caller('once@example.com', 3600);
     set(0);
     const { session } = await metering.start({ userId: user.id, app: 'metered', unit: 'seconds' });
@@ -222,11 +233,7 @@ describe('usage a provider reports', () => {
     expect(await account(user.id)).toEqual({ used: 30, balance: 3570 });
     // A report below the metered time changes nothing: the caller pays the larger of the two.
     const other = await caller('less@example.com', 3600);
-    set(100);
-    const second = (await metering.start({ userId: other.id, app: 'metered', unit: 'seconds' })).session;
-    set(130);
-    await metering.heartbeat(other.id, second.id, at(130));
-    await metering.end(second.id, 'hung_up', { actor: { userId: other.id }, arrivedAt: at(130) });
+    const second = await endedCall(tools, other.id, 100, 130);
     expect(await metering.report(second.id, { key: 'conversation', seconds: 12 })).toMatchObject({
       chargedNowSeconds: 0,
       chargedSeconds: 30,
@@ -235,13 +242,10 @@ describe('usage a provider reports', () => {
   });
 
   it('charges reported time up to the balance, records the rest and refuses new sessions until it is paid', async () => {
-    const { metering, set, at } = setup();
+    const tools = setup();
+    const { metering, set, at } = tools;
     const user = await caller('owes@example.com', 20);
-    set(0);
-    const { session } = await metering.start({ userId: user.id, app: 'metered', unit: 'seconds' });
-    set(5);
-    await metering.heartbeat(user.id, session.id, at(5));
-    await metering.end(session.id, 'hung_up', { actor: { userId: user.id }, arrivedAt: at(5) });
+    const session = await endedCall(tools, user.id, 0, 5);
     const settled = await metering.report(session.id, { key: 'conversation', seconds: 50 });
     expect(settled).toMatchObject({ reportedSeconds: 50, chargedSeconds: 20, unsettledSeconds: 30 });
     expect(await account(user.id)).toEqual({ used: 20, balance: 0 });
