@@ -10,6 +10,7 @@ import {
 } from '@ballast/platform/testing';
 import type { AppDefinition } from '@ballast/platform';
 import coachApp from '../app.ts';
+import { signElevenLabsWebhook } from './providers/elevenlabs.ts';
 import { startFakeElevenLabs, type FakeElevenLabs } from './testing/elevenlabs-server.ts';
 import { waitFor } from './testing/wait-for.ts';
 
@@ -467,6 +468,8 @@ describe('calls in ElevenLabs mode, billed from ElevenLabs’ own record of the 
     expect((await call(server, 'POST', '/api/coach/admin/calls/not-a-uuid/clear-unsettled', admin)).status).toBe(400);
     const unknown = await call(server, 'POST', `/api/coach/admin/calls/${crypto.randomUUID()}/clear-unsettled`, admin);
     expect(unknown.status).toBe(404);
+    expect((await fetch(`${server.url}/api/coach/admin/calls/unsettled`)).status).toBe(401);
+    expect((await call(server, 'GET', '/api/coach/admin/calls/unsettled', user)).status).toBe(403);
     const listed = await call(server, 'GET', '/api/coach/admin/calls/unsettled', admin);
     expect(listed.body['calls']).toEqual(
       expect.arrayContaining([expect.objectContaining({ sessionId: id, unsettledSeconds: 15 })]),
@@ -477,5 +480,24 @@ describe('calls in ElevenLabs mode, billed from ElevenLabs’ own record of the 
     const next = await start(user);
     expect(next.answer.body.call).toMatchObject({ maxSeconds: 60 });
     await call(server, 'POST', `/api/coach/calls/${next.id}/end`, user, {});
+  });
+
+  it('answers a signed webhook that is not JSON with a 400, and one that is not a transcription with no charge', async () => {
+    const post = (body: string) =>
+      fetch(`${server.url}/api/coach/webhooks/elevenlabs`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'elevenlabs-signature': signElevenLabsWebhook(eleven.webhookSecret, body),
+        },
+        body,
+      });
+    const broken = await post('{"type": "post_call_transcription", ');
+    expect(broken.status).toBe(400);
+    expect(await broken.json()).toMatchObject({ code: 'coach.invalid_webhook' });
+    const audio = await post(JSON.stringify({ type: 'post_call_audio', data: { conversation_id: 'conv_x' } }));
+    expect(await audio.json()).toEqual({ outcome: 'ignored' });
+    const empty = await post(JSON.stringify({ type: 'post_call_transcription' }));
+    expect(await empty.json()).toEqual({ outcome: 'ignored' });
   });
 });
