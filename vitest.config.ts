@@ -19,6 +19,10 @@ export default defineConfig({
       },
       {
         extends: true,
+        test: { name: 'system', include: ['tests/system/**/*.test.ts'] },
+      },
+      {
+        extends: true,
         test: { name: 'e2e', include: ['tests/e2e/**/*.test.ts'] },
       },
     ],

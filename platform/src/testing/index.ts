@@ -6,6 +6,7 @@ export { createTestDatabase, type TestDatabase } from './database.ts';
 export { startTestBallast, type TestBallast, type StartTestBallastOptions } from './ballast.ts';
 export { captureLogs, type CapturedLogs } from './logs.ts';
 export { makeTempDir } from './temp.ts';
+export { startTcpProxy, type TcpProxy, type TcpProxyMode } from './tcp-proxy.ts';
 export { testSigningKeys } from './keys.ts';
 export { createTestUser, type TestUser } from './users.ts';
 export {
