@@ -98,6 +98,43 @@ describe('ballast start with DATABASE_URL', () => {
     }
   });
 
+  it('prints a short banner in development: where the site is, /setup while no admin exists, the inbox, how to stop', async () => {
+    const fresh = await createTestDatabase();
+    const running = await startServing('cli/bin/ballast.ts', ['start'], { DATA_DIR: dataDir, DATABASE_URL: fresh.url });
+    try {
+      await running.process.waitFor(/Press Ctrl-C to stop\./);
+      const banner = running.process.output();
+      expect(banner).toContain(`Ballast is running at ${running.url}\n`);
+      expect(banner).toContain(`First run: create the administrator at ${running.url}/setup\n`);
+      expect(banner).toContain(`Emails and text messages land in ${running.url}/dev/inbox\n`);
+    } finally {
+      expect((await terminate(running.process)).code).toBe(0);
+      await fresh.drop();
+    }
+  });
+
+  it('says a port already in use is in use and exits non-zero, before starting anything', async () => {
+    const blocker = net.createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const port = (blocker.address() as net.AddressInfo).port;
+    try {
+      const refused = runBallast(['start'], {
+        DATA_DIR: dataDir,
+        DATABASE_URL: database.url,
+        HOST: '127.0.0.1',
+        PORT: String(port),
+      });
+      expect((await refused.exited).code).toBe(1);
+      expect(refused.stderr()).toContain(`PORT: port ${port} is in use`);
+      expect(refused.stderr()).toContain(`set PORT to a free port, e.g. PORT=${port + 1}`);
+      // Said at once: no database work, no stack trace.
+      expect(refused.output()).not.toContain('realtime listening');
+      expect(refused.output()).not.toContain('EADDRINUSE');
+    } finally {
+      await new Promise((resolve) => blocker.close(resolve));
+    }
+  });
+
   it('applies migrations with `ballast migrate`, and `--status` tells what is pending', async () => {
     const fresh = await createTestDatabase();
     try {

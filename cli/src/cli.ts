@@ -5,6 +5,7 @@ import {
   appSettingsModules,
   createBallast,
   createLogger,
+  shouldPrettyPrint,
   newSigningJwk,
   rotateDevKey,
   formatDoctorReport,
@@ -40,7 +41,7 @@ async function migrate(env: Env, statusOnly: boolean): Promise<number> {
   }
   const log = createLogger({
     level: config.log.level === 'info' ? 'warn' : config.log.level,
-    pretty: config.log.pretty,
+    pretty: shouldPrettyPrint(config),
   });
   const database = await openDatabase({ config, log, applicationName: 'ballast-migrate' });
   try {

@@ -1,3 +1,4 @@
+import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, makeTempDir, type TestDatabase } from '@ballast/platform/testing';
 import { startServing, terminate } from '../../tests/support/process.ts';
@@ -12,8 +13,27 @@ afterAll(async () => {
   await database.drop();
 });
 
-function serveSlowApp() {
-  return startServing('tests/fixtures/serve-slow-app.ts', [], { DATA_DIR: makeTempDir(), DATABASE_URL: database.url });
+function serveSlowApp(env: Record<string, string> = {}) {
+  return startServing('tests/fixtures/serve-slow-app.ts', [], {
+    DATA_DIR: makeTempDir(),
+    DATABASE_URL: database.url,
+    ...env,
+  });
+}
+
+/** GET over `agent`, resolving with the status, the Connection header and the body. */
+function get(agent: http.Agent, url: string): Promise<{ status: number; connection: string; body: string }> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, { agent }, (response) => {
+        let body = '';
+        response.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        response.on('end', () =>
+          resolve({ status: response.statusCode ?? 0, connection: response.headers.connection ?? '', body }),
+        );
+      })
+      .on('error', reject);
+  });
 }
 
 describe('graceful shutdown', () => {
@@ -39,6 +59,30 @@ describe('graceful shutdown', () => {
     expect(['refused', 503]).toContain(late);
     expect(await server.exited).toEqual({ code: 0, signal: null });
     expect(server.output()).toContain('shutdown complete');
+  });
+
+  it('on SIGTERM first fails /readyz, keeps serving with Connection: close for SHUTDOWN_DRAIN_DELAY_MS, then exits 0', async () => {
+    const { process: server, url } = await serveSlowApp({ SHUTDOWN_DRAIN_DELAY_MS: '3000' });
+    // A load balancer's keep-alive connection, opened before the signal.
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const before = await get(agent, `${url}/readyz`);
+    expect(before.status).toBe(200);
+    expect(before.connection).toBe('keep-alive');
+
+    server.child.kill('SIGTERM');
+    await server.waitFor(/still serving while the load balancer notices/);
+    const readiness = await get(agent, `${url}/readyz`);
+    expect(readiness.status).toBe(503);
+    expect(JSON.parse(readiness.body)).toMatchObject({ status: 'draining', detail: 'shutting down' });
+    expect(readiness.connection).toBe('close');
+    // Requests already on their way are still served while the load balancer notices.
+    const served = await get(agent, `${url}/api/slow/wait?ms=10`);
+    expect(served).toMatchObject({ status: 200, connection: 'close' });
+    expect(server.output()).not.toContain('shutting down: draining requests');
+
+    expect(await server.exited).toEqual({ code: 0, signal: null });
+    expect(server.output()).toContain('shutdown complete');
+    agent.destroy();
   });
 
   it('exits at once on a second signal', async () => {

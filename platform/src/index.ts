@@ -50,7 +50,7 @@ export {
 export { formatDoctorReport, runDoctor, type DoctorCheck, type DoctorReport } from './modules/health/doctor.ts';
 export { migrateToLatest, findPendingMigrations, type MigrationSet } from './kernel/db/migrations.ts';
 export { openDatabase } from './kernel/db/database.ts';
-export { createLogger } from './kernel/logging/logger.ts';
+export { createLogger, shouldPrettyPrint } from './kernel/logging/logger.ts';
 export { migrationSetsFor, appSettingsModules } from './kernel/lifecycle/ballast.ts';
 export {
   sql,

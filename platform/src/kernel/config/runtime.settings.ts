@@ -31,8 +31,10 @@ export const logSettings = defineSettings('log', {
     LOG_LEVEL: z.enum(logLevels).default('info').describe('fatal, error, warn, info, debug, trace or silent'),
     LOG_PRETTY: z
       .stringbool()
-      .default(false)
-      .describe('Human-readable coloured logs for a terminal (development only; refused in production)'),
+      .optional()
+      .describe(
+        'Human-readable coloured logs (default: on in development when stdout is a terminal; refused in production)',
+      ),
   }),
   resolve: (values) => ({ level: values.LOG_LEVEL, pretty: values.LOG_PRETTY }),
   checkProduction: (values) => {
@@ -44,7 +46,7 @@ export const logSettings = defineSettings('log', {
         fix: 'set LOG_LEVEL=info (or warn)',
       });
     }
-    if (values.LOG_PRETTY) {
+    if (values.LOG_PRETTY === true) {
       problems.push({
         setting: 'LOG_PRETTY',
         message: 'pretty logs are for terminals; production logs must be JSON',

@@ -1,7 +1,16 @@
-import { Kysely, PostgresDialect, sql } from 'kysely';
+import {
+  Kysely,
+  PostgresDialect,
+  sql,
+  type PostgresCursor,
+  type PostgresPool,
+  type PostgresPoolClient,
+  type PostgresQueryResult,
+} from 'kysely';
 import pg from 'pg';
 import type { Config } from '#platform/kernel/config/load-config.ts';
 import type { Logger } from '#platform/kernel/logging/logger.ts';
+import { isDatabaseUnavailable } from './connection-errors.ts';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres.ts';
 
 /**
@@ -17,6 +26,15 @@ export interface Database {
   readonly pool: pg.Pool;
   /** The connection string, for components that need connections of their own (LISTEN, pg-boss). */
   readonly url: string;
+  /**
+   * TCP keep-alive and client-side timeouts every connection to the database carries, the
+   * pool's and those of components with connections of their own, so a database that goes
+   * silent (a failover that leaves old connections hanging) fails their statements instead of
+   * hanging them forever.
+   */
+  readonly clientOptions: DatabaseClientOptions;
+  /** How often a long-lived LISTEN connection must prove it still answers, in ms. */
+  readonly listenerCheckMs: number;
   /** Set when Ballast runs the embedded PostgreSQL for this process. */
   readonly embedded: EmbeddedPostgres | undefined;
   /** Kysely bound to one schema: unqualified tables resolve there. */
@@ -32,6 +50,80 @@ export interface OpenDatabaseOptions {
   readonly log: Logger;
   /** Name reported to PostgreSQL (`application_name`), e.g. `ballast-web`. */
   readonly applicationName: string;
+  /**
+   * Called once when the embedded PostgreSQL this process runs died and could not be restarted
+   * within `EMBEDDED_DB_RESTARTS` attempts: the process cannot recover by itself.
+   */
+  readonly onEmbeddedFailure?: (error: Error) => void;
+}
+
+/** pg connection settings shared by every connection Ballast opens (see `Database.clientOptions`). */
+export interface DatabaseClientOptions {
+  readonly keepAlive: true;
+  /** Idle time before the first keep-alive probe; Node then probes every second, ten times. */
+  readonly keepAliveInitialDelayMillis: number;
+  readonly connectionTimeoutMillis: number;
+  /** Client-side: no answer within this long fails the statement and the connection is dropped. */
+  readonly query_timeout?: number;
+  /** Server-side: PostgreSQL cancels a statement running longer. */
+  readonly statement_timeout?: number;
+}
+
+/** The keep-alive and timeout settings of `config.db`, as pg takes them. */
+export function clientOptionsOf(settings: Config['db']): DatabaseClientOptions {
+  return {
+    keepAlive: true,
+    keepAliveInitialDelayMillis: settings.keepAliveDelayMs,
+    connectionTimeoutMillis: settings.connectTimeoutMs,
+    ...(settings.queryTimeoutMs > 0 ? { query_timeout: settings.queryTimeoutMs } : {}),
+    ...(settings.statementTimeoutMs > 0 ? { statement_timeout: settings.statementTimeoutMs } : {}),
+  };
+}
+
+/**
+ * Closes a connection's socket at once. `client.end()` politely waits for the server's goodbye,
+ * which a silent server never sends: the socket would stay open for good.
+ */
+export function destroyConnection(client: pg.Client | pg.PoolClient): void {
+  // pg-pool reaches the socket the same way when a connection attempt times out.
+  (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+}
+
+/**
+ * The pool as Kysely sees it, except that a connection whose statement failed because the
+ * database stopped answering (timed out, dropped) is closed instead of returned to the pool:
+ * Kysely releases connections without saying how their statements went, and a connection
+ * whose statement timed out would otherwise fail every later statement queued behind it.
+ */
+function discardingBrokenConnections(pool: pg.Pool): PostgresPool {
+  return {
+    async connect(): Promise<PostgresPoolClient> {
+      const client = await pool.connect();
+      let broken: Error | undefined;
+      function query<R>(text: string, parameters: readonly unknown[]): Promise<PostgresQueryResult<R>>;
+      function query<R>(cursor: PostgresCursor<R>): PostgresCursor<R>;
+      function query(
+        text: string | PostgresCursor<unknown>,
+        parameters: readonly unknown[] = [],
+      ): Promise<PostgresQueryResult<unknown>> | PostgresCursor<unknown> {
+        // Kysely streams through a cursor only when the dialect is given one; this one is not.
+        if (typeof text !== 'string') throw new Error('streaming queries are not configured');
+        return client.query(text, [...parameters]).then(
+          (result) => ({
+            command: result.command as PostgresQueryResult<unknown>['command'],
+            rowCount: result.rowCount ?? 0,
+            rows: result.rows,
+          }),
+          (error: unknown) => {
+            if (isDatabaseUnavailable(error)) broken ??= error as Error;
+            throw error;
+          },
+        );
+      }
+      return { query, release: (destroy) => client.release(broken ?? destroy) };
+    },
+    end: () => pool.end(),
+  };
 }
 
 /**
@@ -42,26 +134,38 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   const { config, log } = options;
   const embedded =
     config.db.url === undefined
-      ? await startEmbeddedPostgres({ dataDir: config.dataDir, preferredPort: config.db.embeddedPort, log })
+      ? await startEmbeddedPostgres({
+          dataDir: config.dataDir,
+          preferredPort: config.db.embeddedPort,
+          log,
+          restarts: config.db.embeddedRestarts,
+          ...(options.onEmbeddedFailure === undefined ? {} : { onFailure: options.onEmbeddedFailure }),
+        })
       : undefined;
   const connectionString = config.db.url ?? embedded?.url;
   if (connectionString === undefined) throw new Error('no database');
+  const clientOptions = clientOptionsOf(config.db);
   const pool = new pg.Pool({
     connectionString,
     max: config.db.poolMax,
-    connectionTimeoutMillis: 5000,
     idleTimeoutMillis: 30_000,
     application_name: options.applicationName,
-    ...(config.db.statementTimeoutMs > 0 ? { statement_timeout: config.db.statementTimeoutMs } : {}),
+    ...clientOptions,
   });
   // An idle client whose server went away emits here; without a listener the process would crash.
   pool.on('error', (error) => log.warn({ err: error }, 'idle database connection failed'));
-  const db: AnyKysely = new Kysely({ dialect: new PostgresDialect({ pool }) });
+  // A connection given up on (timed out, dropped) is closed at once rather than politely.
+  pool.on('release', (error: Error | undefined, client: pg.PoolClient) => {
+    if (isDatabaseUnavailable(error)) destroyConnection(client);
+  });
+  const db: AnyKysely = new Kysely({ dialect: new PostgresDialect({ pool: discardingBrokenConnections(pool) }) });
   let closed = false;
   return {
     db,
     pool,
     url: connectionString,
+    clientOptions,
+    listenerCheckMs: config.db.listenerCheckMs,
     embedded,
     forSchema: <Tables>(schema: string) => db.withSchema(schema) as unknown as Kysely<Tables>,
     async ping(timeoutMs = 2000) {
@@ -77,7 +181,8 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
       });
       let failure: Error | undefined;
       try {
-        await withTimeout(client.query('select 1'), timeoutMs, 'database query');
+        // pg's own read timeout: the connection is then dropped on release rather than reused.
+        await client.query({ text: 'select 1', query_timeout: timeoutMs } as pg.QueryConfig);
         return performance.now() - started;
       } catch (error) {
         failure = error as Error;

@@ -17,9 +17,17 @@ export interface EmbeddedPostgres {
   readonly port: number;
   /** False when another Ballast process on this machine started it; only the owner stops it. */
   readonly owned: boolean;
+  /**
+   * `running`; `restarting` after it died, while this process (its owner) restarts it; `failed`
+   * once every restart failed. Always `running` when not owned.
+   */
+  status(): EmbeddedStatus;
   /** Fast shutdown (SIGINT), waiting for the server to exit. No-op when not owned. */
   stop(): Promise<void>;
 }
+
+/** See `EmbeddedPostgres.status`. */
+export type EmbeddedStatus = 'running' | 'restarting' | 'failed';
 
 export interface StartEmbeddedPostgresOptions {
   /** Ballast's data folder; the cluster lives in `<dataDir>/postgres`. */
@@ -29,6 +37,13 @@ export interface StartEmbeddedPostgresOptions {
   readonly log: Logger;
   /** Database to create and connect to. */
   readonly database?: string;
+  /**
+   * Supervise the server this process starts: when it dies, restart it on the same port up to
+   * this many times in a row (0: never). Unset, nothing watches it (tests that stop it on purpose).
+   */
+  readonly restarts?: number;
+  /** Called once when the server died and every restart failed. */
+  readonly onFailure?: (error: Error) => void;
 }
 
 const SUPERUSER = 'postgres';
@@ -60,6 +75,7 @@ export async function startEmbeddedPostgres(options: StartEmbeddedPostgresOption
       url: connectionUrl(running.port, password, database),
       port: running.port,
       owned: false,
+      status: () => 'running',
       stop: async () => {},
     };
   }
@@ -87,16 +103,12 @@ export async function startEmbeddedPostgres(options: StartEmbeddedPostgresOption
       log.info({ wanted, port }, 'preferred embedded PostgreSQL port is in use; using another');
     }
     try {
-      const child = await launch(binaries.postgres, clusterDir, port, password, owner, options.dataDir);
+      const start = () => launch(binaries.postgres, clusterDir, port, password, owner, options.dataDir);
+      const child = await start();
       fs.writeFileSync(portFile, `${port}\n`);
       await ensureDatabase(port, password, database);
       log.info({ port, dir: clusterDir }, 'embedded PostgreSQL started');
-      return {
-        url: connectionUrl(port, password, database),
-        port,
-        owned: true,
-        stop: () => stopChild(child, log),
-      };
+      return { url: connectionUrl(port, password, database), port, owned: true, ...supervise(child, start, options) };
     } catch (error) {
       lastError = error;
       log.warn({ err: error, port }, 'embedded PostgreSQL failed to start; retrying on another port');
@@ -105,6 +117,68 @@ export async function startEmbeddedPostgres(options: StartEmbeddedPostgresOption
   throw new Error(`embedded PostgreSQL could not start: ${String((lastError as Error | undefined)?.message)}`, {
     cause: lastError,
   });
+}
+
+/**
+ * Watches the server this process started: when it exits on its own (crashed, killed), it is
+ * started again on the same port, with doubling pauses (orphaned backends of a killed server must
+ * exit before a new one can take the shared memory), up to `options.restarts` times in a row.
+ */
+function supervise(
+  first: ChildProcess,
+  start: () => Promise<ChildProcess>,
+  options: StartEmbeddedPostgresOptions,
+): Pick<EmbeddedPostgres, 'status' | 'stop'> {
+  const { log, restarts } = options;
+  let child = first;
+  let status: EmbeddedStatus = 'running';
+  let stopping = false;
+
+  function watch(running: ChildProcess): void {
+    if (restarts === undefined) return;
+    running.once('exit', (code, signal) => {
+      if (stopping) return;
+      void restart(signal ?? `code ${code}`, restarts);
+    });
+  }
+
+  async function restart(how: string, limit: number): Promise<void> {
+    status = 'restarting';
+    log.error({ exit: how, restarts: limit }, 'embedded PostgreSQL died; restarting it');
+    let lastError: unknown;
+    for (let attempt = 1; attempt <= limit; attempt++) {
+      await sleep(Math.min(8000, 500 * 2 ** (attempt - 1)));
+      if (stopping) return;
+      try {
+        const next = await start();
+        child = next;
+        if (stopping) return void (await stopChild(next, log));
+        watch(next);
+        status = 'running';
+        log.info({ attempt }, 'embedded PostgreSQL restarted');
+        return;
+      } catch (error) {
+        lastError = error;
+        log.warn({ err: error, attempt }, 'embedded PostgreSQL did not restart');
+      }
+    }
+    status = 'failed';
+    const failure = new Error(
+      `embedded PostgreSQL died (${how}) and ${limit === 0 ? 'restarts are off (EMBEDDED_DB_RESTARTS=0)' : `did not come back after ${limit} restart(s)`}`,
+      { cause: lastError },
+    );
+    log.fatal({ err: failure }, 'embedded PostgreSQL is down for good: this process cannot serve');
+    options.onFailure?.(failure);
+  }
+
+  watch(first);
+  return {
+    status: () => status,
+    stop: async () => {
+      stopping = true;
+      await stopChild(child, log);
+    },
+  };
 }
 
 interface Binaries {

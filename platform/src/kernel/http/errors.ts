@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from 'fastify-type-provider-zod';
 import { AppError, errorKinds, type ErrorKind, type FieldError } from '#platform/kernel/errors/errors.ts';
+import { databaseUnavailable, isDatabaseUnavailable } from '#platform/kernel/db/connection-errors.ts';
 import { html, page } from './html.ts';
 
 /** An RFC 9457 problem document, as Ballast answers every error. */
@@ -39,11 +40,14 @@ function kindForStatus(status: number): ErrorKind {
 }
 
 /**
- * Turns anything thrown while handling a request into an `AppError` the caller may see.
- * Unknown errors become `internal`, their message replaced.
+ * Turns anything thrown while handling a request into an `AppError` the caller may see. A
+ * database that cannot be reached is `unavailable` (503, `database.unavailable`, `Retry-After`):
+ * the request was fine and may be retried. Other unknown errors become `internal`, their
+ * message replaced.
  */
 export function toAppError(error: unknown): AppError {
   if (error instanceof AppError) return error;
+  if (isDatabaseUnavailable(error)) return databaseUnavailable(error);
   if (hasZodFastifySchemaValidationErrors(error)) {
     const context = (error as FastifyError).validationContext ?? 'body';
     const errors = error.validation.map((issue) => ({

@@ -53,6 +53,15 @@ export const httpSettings = defineSettings('http', {
     SHUTDOWN_TIMEOUT_MS: integerSetting(10_000, 1000, 600_000).describe(
       'Longest a graceful shutdown may take before the process exits anyway',
     ),
+    SHUTDOWN_DRAIN_DELAY_MS: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(300_000)
+      .optional()
+      .describe(
+        'On SIGTERM, how long /readyz fails while requests are still served, so a load balancer stops sending first (default: 5000 in production, 0 otherwise)',
+      ),
     LOAD_SHED_MAX_EVENT_LOOP_DELAY_MS: integerSetting(1000, 0, 60_000).describe(
       'Answer 503 with Retry-After while the event loop lags more than this (0 turns load shedding off)',
     ),
@@ -81,6 +90,7 @@ export const httpSettings = defineSettings('http', {
       bodyLimitBytes: values.BODY_LIMIT_BYTES,
       uploadLimitBytes: values.UPLOAD_LIMIT_BYTES,
       shutdownTimeoutMs: values.SHUTDOWN_TIMEOUT_MS,
+      shutdownDrainDelayMs: values.SHUTDOWN_DRAIN_DELAY_MS ?? (ctx.env === 'production' ? 5000 : 0),
       maxEventLoopDelayMs: values.LOAD_SHED_MAX_EVENT_LOOP_DELAY_MS,
       rateLimit: { max: values.RATE_LIMIT_MAX, windowMs: values.RATE_LIMIT_WINDOW_MS },
       apiDocs: values.API_DOCS,
@@ -110,6 +120,14 @@ export const httpSettings = defineSettings('http', {
           fix: 'write each origin as https://host, without a path',
         });
       }
+    }
+    const drain = values.SHUTDOWN_DRAIN_DELAY_MS ?? 5000;
+    if (drain + 1000 > values.SHUTDOWN_TIMEOUT_MS) {
+      problems.push({
+        setting: 'SHUTDOWN_DRAIN_DELAY_MS',
+        message: `(${drain} ms) leaves no time within SHUTDOWN_TIMEOUT_MS (${values.SHUTDOWN_TIMEOUT_MS} ms) to finish requests`,
+        fix: 'keep SHUTDOWN_DRAIN_DELAY_MS at least a few seconds below SHUTDOWN_TIMEOUT_MS',
+      });
     }
     if (values.PUBLIC_URL === undefined) {
       problems.push({

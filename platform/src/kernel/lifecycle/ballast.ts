@@ -13,12 +13,15 @@ import { migrateToLatest, type MigrationSet } from '#platform/kernel/db/migratio
 import {
   databaseCheck,
   diskCheck,
+  embeddedDatabaseCheck,
   migrationsCheck,
+  queueCheck,
+  realtimeCheck,
   redisCheck,
   type ReadinessCheck,
 } from '#platform/modules/health/checks.ts';
 import { createServer } from '#platform/kernel/http/server.ts';
-import { createLogger, type Logger } from '#platform/kernel/logging/logger.ts';
+import { createLogger, shouldPrettyPrint, type Logger } from '#platform/kernel/logging/logger.ts';
 import { createMetrics, type Metrics } from '#platform/kernel/metrics/metrics.ts';
 import {
   authenticateWithTicket,
@@ -51,6 +54,7 @@ import { createAuthService, type AuthService, type RoleDefinition } from '#platf
 import { loadKeyRing } from '#platform/modules/auth/signing-keys.ts';
 import { instrumentTasks } from '#platform/modules/tasks/task-metrics.ts';
 import { ensureInstallation, type Installation } from './installation.ts';
+import { checkPortFree, portInUse } from './port.ts';
 import { readVersion } from './version.ts';
 
 /** The parts of Ballast a process runs: the web server, the worker, or both. */
@@ -122,6 +126,11 @@ export interface CreateBallastOptions {
   readonly logDestination?: DestinationStream;
   /** Who may open live-update sockets and follow which topics (default: signed tickets, own-app topics). */
   readonly realtime?: RealtimeHooks;
+  /**
+   * Called once when the process can no longer serve and will not recover by itself (its embedded
+   * PostgreSQL died and every restart failed); `/healthz` fails from then on. The CLI exits non-zero.
+   */
+  readonly onFatal?: (error: Error) => void;
 }
 
 /** One running Ballast process. */
@@ -208,12 +217,22 @@ export async function createBallast(options: CreateBallastOptions): Promise<Ball
   const role = options.roles.join('+');
   const log = createLogger({
     level: config.log.level,
-    pretty: config.log.pretty,
+    pretty: shouldPrettyPrint(config),
     base: { role },
     ...(options.logDestination === undefined ? {} : { destination: options.logDestination }),
   });
   const version = readVersion(projectRoot);
-  const database = await openDatabase({ config, log, applicationName: `ballast-${role}` });
+  const serving = options.roles.includes('web');
+  // Before the slow part (the embedded database): a taken port is said at once.
+  if (serving && !(await checkPortFree(config.http.host, config.http.port))) {
+    throw new StartupError([portInUse(config.http.port)]);
+  }
+  const database = await openDatabase({
+    config,
+    log,
+    applicationName: `ballast-${role}`,
+    ...(options.onFatal === undefined ? {} : { onEmbeddedFailure: options.onFatal }),
+  });
   let redis: Redis | undefined;
   let taskEngine: TaskEngine | undefined;
   try {
@@ -417,10 +436,14 @@ export async function createBallast(options: CreateBallastOptions): Promise<Ball
       databaseCheck(database),
       migrationsCheck(database, migrationSets),
       diskCheck(config.dataDir),
+      queueCheck(tasks),
+      ...(serving ? [realtimeCheck(realtime)] : []),
+      ...(database.embedded?.owned === true ? [embeddedDatabaseCheck(database.embedded)] : []),
       ...(redis === undefined ? [] : [redisCheck(redis)]),
     ];
     let shuttingDown = false;
-    const server = options.roles.includes('web')
+    const drainDelayMs = serving ? config.http.shutdownDrainDelayMs : 0;
+    const server = serving
       ? await createServer({
           config,
           log,
@@ -451,8 +474,8 @@ export async function createBallast(options: CreateBallastOptions): Promise<Ball
       services.push({
         name: 'task worker',
         start: () => tasks.startWorking(),
-        // Stop claiming; running tasks get most of the shutdown budget to finish.
-        stop: () => tasks.stop(Math.max(1000, config.http.shutdownTimeoutMs - 2000)),
+        // Stop claiming; running tasks get most of the shutdown budget (less the drain) to finish.
+        stop: () => tasks.stop(Math.max(1000, config.http.shutdownTimeoutMs - drainDelayMs - 2000)),
       });
     }
 
@@ -480,7 +503,11 @@ export async function createBallast(options: CreateBallastOptions): Promise<Ball
           log.info({ version }, 'Ballast worker started');
           return undefined;
         }
-        await server.listen({ host: config.http.host, port: config.http.port });
+        await server.listen({ host: config.http.host, port: config.http.port }).catch((error: unknown) => {
+          if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE')
+            throw new StartupError([portInUse(config.http.port)]);
+          throw error;
+        });
         const address = server.server.address();
         const port = typeof address === 'object' && address !== null ? address.port : config.http.port;
         const url = `http://${config.http.host === '0.0.0.0' || config.http.host === '::' ? 'localhost' : config.http.host}:${port}`;
@@ -490,6 +517,12 @@ export async function createBallast(options: CreateBallastOptions): Promise<Ball
       stop() {
         stopping ??= (async () => {
           shuttingDown = true;
+          if (server?.server.listening === true && drainDelayMs > 0) {
+            // /readyz now fails and every response closes its connection: a load balancer stops
+            // sending here while requests already on their way are still served.
+            log.info({ drainDelayMs }, 'shutting down: /readyz fails; still serving while the load balancer notices');
+            await new Promise((resolve) => setTimeout(resolve, drainDelayMs));
+          }
           log.info('shutting down: draining requests');
           if (server !== undefined) await server.close();
           for (const service of [...services].reverse()) await service.stop();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { captureLogs } from '#platform/testing/logs.ts';
-import { REDACTED, createLogger, redactUrl, scrub } from './logger.ts';
+import { REDACTED, createLogger, redactUrl, scrub, shouldPrettyPrint } from './logger.ts';
 
 describe('scrub', () => {
   it('replaces sensitive keys at any depth, whatever their case or separators', () => {
@@ -44,5 +44,23 @@ describe('the logger', () => {
     expect(redactUrl('/cb?code=abc&state=x&access_token=t&sig=s')).toBe(
       `/cb?code=${REDACTED}&state=x&access_token=${REDACTED}&sig=${REDACTED}`,
     );
+  });
+});
+
+describe('pretty logs', () => {
+  const terminal = { isTTY: true };
+  const pipe = { isTTY: false };
+  const settings = (env: string, pretty?: boolean) => ({ env, log: { pretty } });
+
+  it('are on by default in development on a terminal, and off for a pipe, in tests and in production', () => {
+    expect(shouldPrettyPrint(settings('development'), terminal)).toBe(true);
+    expect(shouldPrettyPrint(settings('development'), pipe)).toBe(false);
+    expect(shouldPrettyPrint(settings('test'), terminal)).toBe(false);
+    expect(shouldPrettyPrint(settings('production'), terminal)).toBe(false);
+  });
+
+  it('follow LOG_PRETTY when it is set', () => {
+    expect(shouldPrettyPrint(settings('development', false), terminal)).toBe(false);
+    expect(shouldPrettyPrint(settings('development', true), pipe)).toBe(true);
   });
 });

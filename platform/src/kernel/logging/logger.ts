@@ -130,6 +130,28 @@ function serializeReply(reply: { statusCode?: number }): Record<string, unknown>
   return { statusCode: reply.statusCode };
 }
 
+/**
+ * Whether the process logger prints human-readable lines: `LOG_PRETTY` when set; unset, in
+ * development when stdout is a terminal and pino-pretty (a development dependency) is installed.
+ * Production, pipes and files get JSON lines.
+ */
+export function shouldPrettyPrint(
+  config: { readonly env: string; readonly log: { readonly pretty?: boolean | undefined } },
+  stdout: { readonly isTTY?: boolean } = process.stdout,
+): boolean {
+  if (config.log.pretty !== undefined) return config.log.pretty;
+  return config.env === 'development' && stdout.isTTY === true && prettyPrinterInstalled();
+}
+
+function prettyPrinterInstalled(): boolean {
+  try {
+    import.meta.resolve('pino-pretty');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export interface CreateLoggerOptions {
   readonly level: string;
   readonly pretty: boolean;

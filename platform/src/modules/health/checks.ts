@@ -3,12 +3,19 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Redis } from 'ioredis';
 import type { Database } from '#platform/kernel/db/database.ts';
+import type { EmbeddedPostgres } from '#platform/kernel/db/embedded-postgres.ts';
 import { findPendingMigrations, type MigrationSet } from '#platform/kernel/db/migrations.ts';
+import type { TaskEngine } from '#platform/modules/tasks/task-engine.ts';
 
 /** One readiness probe: resolves with a short detail when healthy, throws when not. */
 export interface ReadinessCheck {
   readonly name: string;
   run(): Promise<string | undefined>;
+  /**
+   * For `/healthz`: cheap, synchronous, throws only when the process cannot recover by itself
+   * and must be restarted (a liveness probe then restarts it).
+   */
+  readonly alive?: () => void;
 }
 
 export interface CheckResult {
@@ -70,6 +77,56 @@ export function databaseCheck(database: Database): ReadinessCheck {
       return undefined;
     },
   };
+}
+
+/** The embedded PostgreSQL this process runs is up; dead for good fails liveness too. */
+export function embeddedDatabaseCheck(embedded: EmbeddedPostgres): ReadinessCheck {
+  const status = (): string => {
+    const now = embedded.status();
+    if (now === 'restarting') throw new Error('died; restarting it');
+    if (now === 'failed') throw new Error('died and could not be restarted');
+    return now;
+  };
+  return {
+    name: 'embedded-database',
+    run: async () => status(),
+    alive: () => {
+      if (embedded.status() === 'failed') status();
+    },
+  };
+}
+
+/** This node hears live updates: a NOTIFY it sends itself comes back (or Redis is subscribed). */
+export function realtimeCheck(realtime: { checkBus(): Promise<string | undefined> }): ReadinessCheck {
+  return { name: 'realtime', run: () => realtime.checkBus() };
+}
+
+/**
+ * The task queue answers; the detail says how many tasks wait and the oldest one's age (queue
+ * lag), which tells workers are behind but does not make a web node unready.
+ */
+export function queueCheck(tasks: Pick<TaskEngine, 'stats'>): ReadinessCheck {
+  return {
+    name: 'queue',
+    run: async () => {
+      const stats = await tasks.stats();
+      const waiting = stats.reduce((sum, queue) => sum + queue.waiting, 0);
+      const oldest = Math.max(0, ...stats.map((queue) => queue.oldestWaitingSeconds));
+      return `${waiting} waiting, oldest ${Math.round(oldest)} s`;
+    },
+  };
+}
+
+/** Runs every liveness part; resolves with the first failure, or undefined when alive. */
+export function findFatal(checks: readonly ReadinessCheck[]): string | undefined {
+  for (const check of checks) {
+    try {
+      check.alive?.();
+    } catch (error) {
+      return `${check.name}: ${describeFailure(error)}`;
+    }
+  }
+  return undefined;
 }
 
 /** Every migration the code knows has been applied. */

@@ -5,7 +5,7 @@ import { AppError } from '#platform/kernel/errors/errors.ts';
 import type { Metrics } from '#platform/kernel/metrics/metrics.ts';
 import { noRateLimit } from '#platform/kernel/http/rate-limit.ts';
 import { constantTimeEqual } from '#platform/kernel/security/crypto.ts';
-import { runChecks, type ReadinessCheck } from './checks.ts';
+import { findFatal, runChecks, type ReadinessCheck } from './checks.ts';
 
 const checkResult = z.object({
   status: z.enum(['ok', 'fail']),
@@ -33,16 +33,23 @@ export async function healthRoutes(app: FastifyInstance, options: HealthRoutesOp
       config: probeConfig,
       logLevel: 'warn',
       schema: {
-        summary: 'Liveness: the process is up and its event loop answers',
+        summary: 'Liveness: the process is up, its event loop answers, and nothing it needs is dead for good',
         tags: ['health'],
-        response: { 200: z.object({ status: z.literal('ok'), version: z.string(), uptimeSeconds: z.number() }) },
+        response: {
+          200: z.object({ status: z.literal('ok'), version: z.string(), uptimeSeconds: z.number() }),
+          503: z.object({ status: z.literal('fail'), detail: z.string() }),
+        },
       },
     },
-    async () => ({
-      status: 'ok' as const,
-      version: options.version,
-      uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
-    }),
+    async (_request, reply) => {
+      const fatal = findFatal(options.checks());
+      if (fatal !== undefined) return reply.code(503).send({ status: 'fail' as const, detail: fatal });
+      return {
+        status: 'ok' as const,
+        version: options.version,
+        uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
+      };
+    },
   );
 
   router.get(
@@ -51,16 +58,23 @@ export async function healthRoutes(app: FastifyInstance, options: HealthRoutesOp
       config: probeConfig,
       logLevel: 'warn',
       schema: {
-        summary: 'Readiness: database, migrations, Redis (when configured) and disk, with per-check latency',
+        summary:
+          'Readiness: database, migrations, live-updates listener, task queue, Redis (when configured) and disk, with per-check latency',
         tags: ['health'],
         response: {
           200: z.object({ status: z.enum(['ok', 'fail']), checks: z.record(z.string(), checkResult) }),
-          503: z.object({ status: z.enum(['ok', 'fail', 'draining']), checks: z.record(z.string(), checkResult) }),
+          503: z.object({
+            status: z.enum(['ok', 'fail', 'draining']),
+            detail: z.string().optional(),
+            checks: z.record(z.string(), checkResult),
+          }),
         },
       },
     },
     async (_request, reply) => {
-      if (options.isShuttingDown()) return reply.code(503).send({ status: 'draining' as const, checks: {} });
+      if (options.isShuttingDown()) {
+        return reply.code(503).send({ status: 'draining' as const, detail: 'shutting down', checks: {} });
+      }
       const report = await runChecks(options.checks());
       return reply.code(report.status === 'ok' ? 200 : 503).send(report);
     },

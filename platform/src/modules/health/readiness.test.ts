@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '#platform/kernel/db/embedded-postgres.ts';
 import { createLogger } from '#platform/kernel/logging/logger.ts';
@@ -36,7 +37,9 @@ describe('/readyz', () => {
   it('reports each check with its status and latency', async () => {
     const { status, report } = await readiness();
     expect(status).toBe(200);
-    expect(Object.keys(report.checks).sort()).toEqual(['database', 'disk', 'migrations']);
+    expect(Object.keys(report.checks).sort()).toEqual(['database', 'disk', 'migrations', 'queue', 'realtime']);
+    expect(report.checks['realtime']?.detail).toMatch(/^notify round trip \d+ ms$/);
+    expect(report.checks['queue']?.detail).toMatch(/^\d+ waiting, oldest \d+ s$/);
     for (const check of Object.values(report.checks)) {
       expect(check.status).toBe('ok');
       expect(typeof check.latencyMs).toBe('number');
@@ -50,14 +53,22 @@ describe('/readyz', () => {
     expect(down.status).toBe(503);
     expect(down.report.status).toBe('fail');
     expect(down.report.checks['database']?.status).toBe('fail');
+    expect(down.report.checks['realtime']?.status).toBe('fail');
+    expect(down.report.checks['queue']?.status).toBe('fail');
     expect(down.report.checks['disk']?.status).toBe('ok');
     const alive = await fetch(`${server.url}/healthz`);
     expect(alive.status).toBe(200);
 
     database = await startEmbeddedPostgres({ dataDir: pgDir, preferredPort: port, log: silent });
     expect(database.port).toBe(port);
-    const back = await readiness();
+    // Ready once the live-updates listener has reconnected too (it retries with growing pauses).
+    let back = await readiness();
+    for (let attempt = 0; attempt < 100 && back.status !== 200; attempt++) {
+      await sleep(200);
+      back = await readiness();
+    }
     expect(back.status).toBe(200);
     expect(back.report.checks['database']?.status).toBe('ok');
+    expect(back.report.checks['realtime']?.status).toBe('ok');
   });
 });

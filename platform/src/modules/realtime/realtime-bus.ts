@@ -9,6 +9,11 @@ export interface RealtimeBus {
   publish(payload: string): Promise<void>;
   /** Starts handing every message from any node to `onMessage`; resolves once listening. */
   listen(onMessage: (payload: string) => void): Promise<void>;
+  /**
+   * Proves this node hears the bus now: resolves with a short detail, throws when the listening
+   * connection is down or silent. For `/readyz`.
+   */
+  check(): Promise<string | undefined>;
   /** Stops listening and releases the bus connection; publishing still works until shutdown. */
   close(): Promise<void>;
 }

@@ -5,6 +5,7 @@ import client from 'prom-client';
 import { z } from 'zod';
 import type { Config } from '#platform/kernel/config/load-config.ts';
 import { AppError, isAppError } from '#platform/kernel/errors/errors.ts';
+import { databaseUnavailable, isDatabaseUnavailable } from '#platform/kernel/db/connection-errors.ts';
 import type { Database } from '#platform/kernel/db/database.ts';
 import type { Logger } from '#platform/kernel/logging/logger.ts';
 import type { Metrics } from '#platform/kernel/metrics/metrics.ts';
@@ -77,6 +78,8 @@ export interface RealtimeHub extends Realtime, Service {
   hasApp(name: string): boolean;
   /** Takes over an upgraded socket whose handshake passed; closes it with 4429 when the app is full. */
   accept(socket: WebSocket, app: string, identity: RealtimeIdentity, log: FastifyBaseLogger): void;
+  /** Proves this node hears the bus (see `RealtimeBus.check`), for `/readyz`. */
+  checkBus(): Promise<string | undefined>;
 }
 
 export interface CreateRealtimeHubOptions {
@@ -174,7 +177,7 @@ export function createRealtimeHub(options: CreateRealtimeHubOptions): RealtimeHu
   const authorizeTopic = options.hooks?.authorizeTopic ?? allowOwnAppTopics;
   const bus: RealtimeBus =
     options.redis === undefined
-      ? createPostgresBus({ connectionString: options.database.url, pool: options.database.pool, log })
+      ? createPostgresBus({ database: options.database, log })
       : createRedisBus({ redis: options.redis, channel: `ballast:realtime:${options.installationId}`, log });
   const byApp = new Map<string, Set<Connection>>();
   const byChannel = new Map<string, Set<Connection>>();
@@ -361,8 +364,9 @@ export function createRealtimeHub(options: CreateRealtimeHubOptions): RealtimeHu
       const result = await handler(connection.identity.userId, data);
       send(connection, { type: 'reply', id, ok: true, data: result ?? null });
     } catch (error) {
-      if (isAppError(error)) {
-        send(connection, { type: 'reply', id, ok: false, error: { code: error.code, message: error.message } });
+      const known = isAppError(error) ? error : isDatabaseUnavailable(error) ? databaseUnavailable(error) : undefined;
+      if (known !== undefined) {
+        send(connection, { type: 'reply', id, ok: false, error: { code: known.code, message: known.message } });
         return;
       }
       connection.log.error({ err: error, app: connection.app, name }, 'realtime request failed');
@@ -426,6 +430,7 @@ export function createRealtimeHub(options: CreateRealtimeHubOptions): RealtimeHu
     name: 'realtime',
     authenticate: options.hooks?.authenticate ?? authenticateWithTicket(config.security.signingSecret),
     hasApp: (name) => apps.has(name),
+    checkBus: () => bus.check(),
     async publish(message) {
       await toBus(encode(message));
       published.inc({ app: message.app });

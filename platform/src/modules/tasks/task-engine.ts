@@ -169,6 +169,12 @@ export async function createTaskEngine(options: TaskEngineOptions): Promise<Task
     schema: TASKS_SCHEMA,
     max: settings.poolMax,
     application_name: 'ballast-tasks',
+    // Keep-alive and client-side timeouts (passed through to pg): a silent database fails
+    // pg-boss's statements instead of hanging its workers.
+    ...database.clientOptions,
+    notifyHeartbeatIntervalMs: database.listenerCheckMs,
+    notifyHeartbeatTimeoutMs: database.listenerCheckMs,
+    notifyKeepAliveInitialDelayMs: database.clientOptions.keepAliveInitialDelayMillis,
     useListenNotify: true,
     supervise: options.supervise,
     schedule: options.supervise,

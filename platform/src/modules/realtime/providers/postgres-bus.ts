@@ -1,4 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { destroyConnection, type Database } from '#platform/kernel/db/database.ts';
 import type { Logger } from '#platform/kernel/logging/logger.ts';
 import { reconnectDelayMs, type RealtimeBus } from '#platform/modules/realtime/realtime-bus.ts';
 
@@ -6,55 +8,80 @@ import { reconnectDelayMs, type RealtimeBus } from '#platform/modules/realtime/r
 export const POSTGRES_BUS_CHANNEL = 'ballast_realtime';
 
 export interface PostgresBusOptions {
-  /** The database's connection string: the listener is a dedicated connection, outside the pool. */
-  readonly connectionString: string;
-  /** Publishing borrows a pool connection for one `pg_notify`. */
-  readonly pool: pg.Pool;
+  /**
+   * The database: the listener is a dedicated connection outside the pool (with the pool's
+   * keep-alive and timeouts); publishing borrows a pool connection for one `pg_notify`.
+   */
+  readonly database: Pick<Database, 'url' | 'pool' | 'clientOptions' | 'listenerCheckMs'>;
   readonly log: Logger;
 }
 
 /**
  * Fan-out through PostgreSQL LISTEN/NOTIFY: nothing to run besides the database. One dedicated
- * connection per node listens; when it drops, it is reopened with growing delays, and messages
- * published in between are lost to this node (clients refetch after a reconnect).
+ * connection per node listens. It must prove it answers every `listenerCheckMs` (a failover can
+ * leave it connected to nothing, silently); when it drops or goes silent it is closed and
+ * reopened with growing delays, and LISTEN is issued again. Messages published in between are
+ * lost to this node (clients refetch after a reconnect).
  */
 export function createPostgresBus(options: PostgresBusOptions): RealtimeBus {
-  const { log } = options;
+  const { log, database } = options;
+  // A channel of this node alone: `check` sends itself a message on it, through the pool.
+  const probeChannel = `ballast_probe_${randomBytes(6).toString('hex')}`;
+  const probes = new Map<string, () => void>();
   let listener: pg.Client | undefined;
   let deliver: ((payload: string) => void) | undefined;
   let closed = false;
   let attempt = 0;
   let retry: NodeJS.Timeout | undefined;
+  let heartbeat: NodeJS.Timeout | undefined;
 
   async function connect(): Promise<void> {
     const client = new pg.Client({
-      connectionString: options.connectionString,
+      connectionString: database.url,
       application_name: 'ballast-realtime',
-      keepAlive: true,
+      ...database.clientOptions,
     });
     client.on('notification', (message) => {
-      if (message.channel === POSTGRES_BUS_CHANNEL && message.payload !== undefined) deliver?.(message.payload);
+      if (message.payload === undefined) return;
+      if (message.channel === POSTGRES_BUS_CHANNEL) deliver?.(message.payload);
+      else if (message.channel === probeChannel) probes.get(message.payload)?.();
     });
     client.on('error', (error) => lost(client, error));
-    client.on('end', () => lost(client, undefined));
+    client.on('end', () => lost(client, new Error('connection ended')));
     try {
       await client.connect();
-      await client.query(`listen ${POSTGRES_BUS_CHANNEL}`);
+      await client.query(`listen ${POSTGRES_BUS_CHANNEL}; listen ${probeChannel}`);
     } catch (error) {
-      await client.end().catch(() => {});
+      destroyConnection(client);
       throw error;
     }
     if (closed) {
-      await client.end();
+      destroyConnection(client);
       return;
     }
     listener = client;
+    scheduleHeartbeat(client);
   }
 
-  function lost(client: pg.Client, error: Error | undefined): void {
+  /** Proves the connection answers; `query_timeout` fails a silent one, which `lost` replaces. */
+  function scheduleHeartbeat(client: pg.Client): void {
+    heartbeat = setTimeout(() => {
+      client.query({ text: 'select 1', query_timeout: database.listenerCheckMs } as pg.QueryConfig).then(
+        () => {
+          if (client === listener) scheduleHeartbeat(client);
+        },
+        (error: unknown) => lost(client, error as Error),
+      );
+    }, database.listenerCheckMs);
+    heartbeat.unref();
+  }
+
+  function lost(client: pg.Client, error: Error): void {
     if (client !== listener || closed) return;
     listener = undefined;
-    client.end().catch(() => {});
+    clearTimeout(heartbeat);
+    destroyConnection(client);
+    // Logged once per outage; the attempts that follow are debug lines until one succeeds.
     log.warn({ err: error }, 'realtime listener connection lost; reconnecting');
     scheduleReconnect();
   }
@@ -72,7 +99,7 @@ export function createPostgresBus(options: PostgresBusOptions): RealtimeBus {
         },
         (error: unknown) => {
           if (closed) return;
-          log.warn({ err: error, attempt }, 'realtime listener reconnect failed');
+          log.debug({ err: error, attempt }, 'realtime listener reconnect failed');
           scheduleReconnect();
         },
       );
@@ -82,18 +109,45 @@ export function createPostgresBus(options: PostgresBusOptions): RealtimeBus {
   return {
     name: 'postgres',
     async publish(payload) {
-      await options.pool.query('select pg_notify($1, $2)', [POSTGRES_BUS_CHANNEL, payload]);
+      await database.pool.query('select pg_notify($1, $2)', [POSTGRES_BUS_CHANNEL, payload]);
     },
     async listen(onMessage) {
       deliver = onMessage;
       await connect();
     },
+    async check() {
+      if (listener === undefined) throw new Error(`listener reconnecting (attempt ${attempt})`);
+      // A round trip: NOTIFY through the pool, heard on the listener.
+      const nonce = randomBytes(8).toString('hex');
+      let timer: NodeJS.Timeout | undefined;
+      const heard = new Promise<void>((resolve, reject) => {
+        probes.set(nonce, resolve);
+        timer = setTimeout(
+          () => reject(new Error('the listener did not hear its own NOTIFY')),
+          database.listenerCheckMs,
+        );
+      });
+      heard.catch(() => {});
+      try {
+        const started = performance.now();
+        await database.pool.query('select pg_notify($1, $2)', [probeChannel, nonce]);
+        await heard;
+        return `notify round trip ${Math.round(performance.now() - started)} ms`;
+      } finally {
+        clearTimeout(timer);
+        probes.delete(nonce);
+      }
+    },
     async close() {
       closed = true;
       clearTimeout(retry);
+      clearTimeout(heartbeat);
       const client = listener;
       listener = undefined;
-      await client?.end().catch(() => {});
+      if (client === undefined) return;
+      // A polite end, bounded: a silent server never answers it.
+      await Promise.race([client.end().catch(() => {}), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+      destroyConnection(client);
     },
   };
 }

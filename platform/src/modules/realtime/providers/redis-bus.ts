@@ -49,6 +49,11 @@ export function createRedisBus(options: RedisBusOptions): RealtimeBus {
       });
       await connection.subscribe(channel);
     },
+    async check() {
+      const status = subscriber?.status ?? 'not listening';
+      if (status !== 'ready') throw new Error(`subscriber ${status}`);
+      return undefined;
+    },
     async close() {
       const connection = subscriber;
       subscriber = undefined;
