@@ -42,6 +42,52 @@ export const accountExistsNotice = defineNotification({
   }),
 });
 
+const provenBy = {
+  google: 'You signed in with Google',
+  reset: 'You chose a new password through an emailed reset link',
+  setup: 'You set up Ballast with this address',
+} as const;
+
+/**
+ * The address of an account that was never confirmed has just been proven: whoever created that
+ * account may have been someone else, so what they set was discarded. Tells the owner what changed.
+ */
+export const accountSecuredNotice = defineNotification({
+  type: 'platform.account-secured',
+  data: z.object({
+    provenBy: z.enum(['google', 'reset', 'setup']),
+    withdrawnRoles: z.array(z.string()),
+    /** Where to choose a password, when the account is left without one. */
+    resetLink: z.url().optional(),
+  }),
+  channels: ['email'],
+  mandatory: true,
+  render: (data) => {
+    const paragraphs = [
+      `${provenBy[data.provenBy]}, which proves this address is yours. It already had a Ballast account that had never been confirmed, perhaps created by someone else.`,
+      'To keep the account yours, the password and name set when it was created were removed, and every session and emailed link of it was cancelled.',
+      ...(data.withdrawnRoles.length === 0
+        ? []
+        : [
+            `The request to be ${data.withdrawnRoles.join(', ')} made then was withdrawn: ask an administrator if you need it.`,
+          ]),
+    ];
+    const link = data.resetLink;
+    return {
+      title: 'Your account is secured',
+      text: [
+        ...paragraphs,
+        ...(link === undefined ? [] : [`To sign in with a password too, choose one:\n\n${link}`]),
+      ].join('\n\n'),
+      html:
+        paragraphs.map((paragraph) => `<p>${escapeHtml(paragraph)}</p>`).join('') +
+        (link === undefined
+          ? ''
+          : `<p>To sign in with a password too, choose one.</p>${button(link, 'Choose a password')}`),
+    };
+  },
+});
+
 export const approvalRequestedNotice = defineNotification({
   type: 'platform.approval-requested',
   data: z.object({ applicant: z.string(), role: z.string(), roleTitle: z.string(), link: z.url() }),
@@ -68,6 +114,7 @@ export const authNotifications = [
   verifyEmailNotice,
   passwordResetNotice,
   accountExistsNotice,
+  accountSecuredNotice,
   approvalRequestedNotice,
   roleApprovedNotice,
 ];

@@ -208,10 +208,71 @@ export function createAuthService(options: AuthServiceOptions) {
     if (row === undefined)
       throw new AppError('invalid_input', `auth.invalid_${purpose}_token`, `This ${what} is not valid`);
     if (row.used)
-      throw new AppError('invalid_input', `auth.used_${purpose}_token`, `This ${what} has already been used`);
+      throw new AppError(
+        'invalid_input',
+        `auth.used_${purpose}_token`,
+        `This ${what} has already been used or is no longer valid: ask for a new one`,
+      );
     if (row.expired) throw new AppError('invalid_input', `auth.expired_${purpose}_token`, `This ${what} has expired`);
     await sql`update platform.one_time_token set used_at = now() where token_hash = ${hashToken(token)}`.execute(tx);
     return row.user_id;
+  }
+
+  /**
+   * Sets (or, with null, removes) the password. Every outstanding emailed link of the account is
+   * spent and every token revoked: a link or a session from before the change must not outlive it.
+   * Announce the returned row once the transaction has committed.
+   */
+  async function replacePassword(userId: string, passwordHash: string | null, tx: Kysely<unknown>): Promise<UserRow> {
+    await sql`update platform."user" set password_hash = ${passwordHash} where id = ${userId}::uuid`.execute(tx);
+    await sql`update platform.one_time_token set used_at = now()
+      where user_id = ${userId}::uuid and used_at is null`.execute(tx);
+    return revokeTokens(userId, tx);
+  }
+
+  /**
+   * The address of an account that was never verified has just been proven (Google, a reset link,
+   * first-run setup). Whoever registered it may have been someone else, waiting for the owner to
+   * arrive: nothing they set survives. Their password and display name are replaced, their pending
+   * role requests withdrawn, every session and emailed link revoked; the owner is told by email and
+   * the audit trail records what was discarded. Announce the returned row after commit.
+   */
+  async function secureUnverifiedAccount(
+    row: UserRow,
+    change: {
+      provenBy: 'google' | 'reset' | 'setup';
+      passwordHash: string | null;
+      displayName: string | null;
+    },
+    origin: AuditOrigin,
+    tx: Kysely<unknown>,
+  ): Promise<UserRow> {
+    const withdrawn = await sql<{ role: string }>`delete from platform.user_role
+      where user_id = ${row.id}::uuid and status = 'pending' returning role`.execute(tx);
+    const withdrawnRoles = withdrawn.rows.map((grant) => grant.role).sort();
+    await sql`update platform."user" set display_name = ${change.displayName}, email_verified_at = now()
+      where id = ${row.id}::uuid`.execute(tx);
+    const secured = await replacePassword(row.id, change.passwordHash, tx);
+    await notify.send('platform.account-secured', {
+      to: { userId: row.id, email: row.email },
+      data: {
+        provenBy: change.provenBy,
+        withdrawnRoles: withdrawnRoles.map((role) => roleDefinitions.get(role)?.title ?? role),
+        ...(change.passwordHash === null ? { resetLink: `${options.publicUrl}/reset` } : {}),
+      },
+      idempotencyKey: `account-secured:${row.id}:${secured.token_generation}`,
+      tx,
+    });
+    await recordAudit(tx, {
+      actor: { id: row.id, email: row.email },
+      action: 'auth.account_secured',
+      target: { type: 'user', id: row.id },
+      before: { password: row.password_hash !== null, displayName: row.display_name, pendingRoles: withdrawnRoles },
+      after: { password: change.passwordHash !== null, displayName: change.displayName, pendingRoles: [] },
+      details: { provenBy: change.provenBy, revokedGeneration: row.token_generation },
+      ...origin,
+    });
+    return secured;
   }
 
   function checkPassword(password: string, field: string, email?: string): void {
@@ -468,8 +529,7 @@ export function createAuthService(options: AuthServiceOptions) {
       const hash = await hashPassword(input.newPassword);
       const { updated, session } = await db.transaction().execute(async (transaction) => {
         const tx = transaction as unknown as Kysely<unknown>;
-        await sql`update platform."user" set password_hash = ${hash} where id = ${row.id}::uuid`.execute(tx);
-        const revoked = await revokeTokens(row.id, tx);
+        const revoked = await replacePassword(row.id, hash, tx);
         await recordAudit(tx, {
           actor: { id: row.id, email: row.email },
           action: 'auth.password_changed',
@@ -525,9 +585,15 @@ export function createAuthService(options: AuthServiceOptions) {
             errors: [problem],
           });
         // Following the emailed link proves the address.
-        await sql`update platform."user" set password_hash = ${hashed}, email_verified_at = coalesce(email_verified_at, now())
-          where id = ${userId}::uuid`.execute(tx);
-        const updated = await revokeTokens(userId, tx);
+        const updated =
+          row.email_verified_at === null
+            ? await secureUnverifiedAccount(
+                row,
+                { provenBy: 'reset', passwordHash: hashed, displayName: null },
+                origin,
+                tx,
+              )
+            : await replacePassword(userId, hashed, tx);
         await recordAudit(tx, {
           actor: { id: row.id, email: row.email },
           action: 'auth.password_reset',
@@ -561,7 +627,8 @@ export function createAuthService(options: AuthServiceOptions) {
         throw new AppError('forbidden', 'auth.google_email_unverified', 'Your Google account has no verified email');
       }
       const email = normaliseEmail(claims.email);
-      return db.transaction().execute(async (transaction) => {
+      let secured: UserRow | undefined;
+      const session = await db.transaction().execute(async (transaction) => {
         const tx = transaction as unknown as Kysely<unknown>;
         let row = (await findUser({ googleSub: claims.sub }, tx)) ?? (await findUser({ email }, tx));
         let action = 'auth.sign_in';
@@ -575,6 +642,14 @@ export function createAuthService(options: AuthServiceOptions) {
           row = created.rows[0]!;
           action = 'auth.register';
         } else if (row.google_sub === null) {
+          if (row.email_verified_at === null) {
+            secured = await secureUnverifiedAccount(
+              row,
+              { provenBy: 'google', passwordHash: null, displayName: claims.name ?? null },
+              origin,
+              tx,
+            );
+          }
           await sql`update platform."user" set google_sub = ${claims.sub}, email_verified_at = coalesce(email_verified_at, now())
             where id = ${row.id}::uuid`.execute(tx);
           row = (await findUser({ id: row.id }, tx))!;
@@ -596,6 +671,8 @@ export function createAuthService(options: AuthServiceOptions) {
         });
         return sessionFor(row, tx);
       });
+      await announceRevoked(secured);
+      return session;
     },
 
     async setupRequired(): Promise<boolean> {
@@ -604,7 +681,11 @@ export function createAuthService(options: AuthServiceOptions) {
       return rows.rows[0]?.exists !== true;
     },
 
-    /** Creates the first platform admin, once; afterwards it is a 404. */
+    /**
+     * Creates the first platform admin, once; afterwards it is a 404. An existing account with the
+     * address becomes the admin only with its own password; one never verified is secured first
+     * (nothing its registrant set survives).
+     */
     async setup(
       input: { email: string; password: string; displayName?: string | undefined },
       origin: AuditOrigin,
@@ -612,7 +693,8 @@ export function createAuthService(options: AuthServiceOptions) {
       const email = normaliseEmail(input.email);
       checkPassword(input.password, 'body.password', email);
       const hash = await hashPassword(input.password);
-      return db.transaction().execute(async (transaction) => {
+      let secured: UserRow | undefined;
+      const session = await db.transaction().execute(async (transaction) => {
         const tx = transaction as unknown as Kysely<unknown>;
         // Two racing setups: the second waits here and then finds the admin.
         await sql`select pg_advisory_xact_lock(hashtext('ballast.setup'))`.execute(tx);
@@ -622,11 +704,32 @@ export function createAuthService(options: AuthServiceOptions) {
         const created =
           await sql<UserRow>`insert into platform."user" (email, display_name, password_hash, email_verified_at)
           values (${email}, ${input.displayName ?? null}, ${hash}, now())
-          on conflict (email) do update set password_hash = excluded.password_hash, email_verified_at = coalesce(platform."user".email_verified_at, now())
+          on conflict (email) do nothing
           returning id::text, email, display_name, password_hash, email_verified_at, google_sub, disabled_at, token_generation, created_at`.execute(
             tx,
           );
-        const row = created.rows[0]!;
+        let row = created.rows[0];
+        if (row === undefined) {
+          const existing = (await findUser({ email }, tx))!;
+          if (existing.email_verified_at === null) {
+            secured = await secureUnverifiedAccount(
+              existing,
+              { provenBy: 'setup', passwordHash: hash, displayName: input.displayName ?? null },
+              origin,
+              tx,
+            );
+            row = secured;
+          } else if (await verifyPassword(existing.password_hash, input.password)) {
+            row = existing;
+          } else {
+            throw new AppError(
+              'conflict',
+              'auth.setup_account_exists',
+              'An account with this address already exists: enter its password to make it the administrator, or use another address',
+              { errors: [{ field: 'body.password', message: 'is not the password of the existing account' }] },
+            );
+          }
+        }
         await sql`insert into platform.user_role (user_id, role, status, approved_at)
           values (${row.id}::uuid, ${PLATFORM_ADMIN}, 'active', now())
           on conflict (user_id, role) do update set status = 'active', approved_at = now()`.execute(tx);
@@ -639,6 +742,8 @@ export function createAuthService(options: AuthServiceOptions) {
         });
         return sessionFor(row, tx);
       });
+      await announceRevoked(secured);
+      return session;
     },
 
     /** Roles the actor may grant or approve: everything for admins, else the roles they approve. */

@@ -5,6 +5,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defineApp } from '#platform/kernel/lifecycle/define-app.ts';
 import { startTestBallast, type TestBallast } from '#platform/testing/ballast.ts';
+import { createTestUser } from '#platform/testing/users.ts';
 import { ACCESS_TOKEN_TYPE } from './tokens.ts';
 
 const deskApp = defineApp({
@@ -241,6 +242,81 @@ describe('accounts', () => {
   });
 });
 
+describe('one-time links', () => {
+  /** Every reset link emailed to `email` so far, oldest first. */
+  async function resetLinks(email: string, count: number): Promise<string[]> {
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      const rows = await sql<{ text_body: string }>`select text_body from platform.dev_inbox
+        where recipient = ${email} and subject ~ 'Reset your password' order by created_at`.execute(
+        server.ballast.database.db,
+      );
+      if (rows.rows.length >= count) return rows.rows.map((row) => linkToken(row.text_body));
+      if (Date.now() > deadline) throw new Error(`fewer than ${count} reset emails for ${email}`);
+      await sleep(100);
+    }
+  }
+
+  it('spends every other reset link when one is used or the password changes', async () => {
+    const { user } = await signUp('links@example.com');
+    await call('POST', '/api/auth/reset-request', { body: { email: 'links@example.com' } });
+    await call('POST', '/api/auth/reset-request', { body: { email: 'links@example.com' } });
+    const [first, second] = await resetLinks('links@example.com', 2);
+    expect(
+      (await call('POST', '/api/auth/reset', { body: { token: first, password: 'the first new passphrase' } })).status,
+    ).toBe(200);
+    const other = await call('POST', '/api/auth/reset', {
+      body: { token: second, password: 'a second new passphrase' },
+    });
+    expect(other.body).toMatchObject({
+      status: 400,
+      code: 'auth.used_reset_token',
+      detail: expect.stringContaining('no longer valid'),
+    });
+
+    await call('POST', '/api/auth/reset-request', { body: { email: 'links@example.com' } });
+    const [, , third] = await resetLinks('links@example.com', 3);
+    const signedIn = await call('POST', '/api/auth/sign-in', {
+      body: { email: 'links@example.com', password: 'the first new passphrase' },
+    });
+    const changed = await call('POST', '/api/auth/password', {
+      token: signedIn.body['token'] as string,
+      body: { currentPassword: 'the first new passphrase', newPassword: 'a changed passphrase' },
+    });
+    expect(changed.status).toBe(200);
+    const late = await call('POST', '/api/auth/reset', { body: { token: third, password: 'a hijacking passphrase' } });
+    expect(late.body).toMatchObject({ status: 400, code: 'auth.used_reset_token' });
+    const outstanding = await sql<{ n: number }>`select count(*)::int as n from platform.one_time_token
+      where user_id = ${user.id}::uuid and used_at is null`.execute(server.ballast.database.db);
+    expect(outstanding.rows[0]!.n).toBe(0);
+  });
+});
+
+describe('a never-verified account whose address is then proven', () => {
+  it('keeps nothing its registrant set once a reset link proves the address', async () => {
+    const registered = await call('POST', '/api/auth/register', {
+      body: {
+        email: 'proven@example.com',
+        password: 'the strangers passphrase',
+        displayName: 'Help desk',
+        role: 'desk:mediator',
+      },
+    });
+    expect(registered.status).toBe(202);
+    await call('POST', '/api/auth/reset-request', { body: { email: 'proven@example.com' } });
+    const token = linkToken(await inbox('proven@example.com', /Reset your password/));
+    expect((await call('POST', '/api/auth/reset', { body: { token, password: 'the owners passphrase' } })).status).toBe(
+      200,
+    );
+    const signedIn = await call('POST', '/api/auth/sign-in', {
+      body: { email: 'proven@example.com', password: 'the owners passphrase' },
+    });
+    expect(signedIn.body['user']).toMatchObject({ emailVerified: true, displayName: null, roles: [] });
+    expect(await inbox('proven@example.com', /Your account is secured/)).toContain('Mediator');
+    expect(await auditActions()).toContain('auth.account_secured');
+  });
+});
+
 describe('access tokens', () => {
   let token: string;
   let header: Record<string, unknown>;
@@ -449,6 +525,51 @@ describe('roles, approval and setup', () => {
     });
     expect(again.status).toBe(404);
     expect((await call('GET', '/api/auth/setup')).body).toEqual({ required: false });
+  });
+
+  it('makes an existing account the admin only with its password, and secures one never verified', async () => {
+    const fresh = await startTestBallast({ apps: [deskApp], roles: ['web', 'worker'] });
+    const post = async (path: string, body: unknown) => {
+      const response = await fetch(`${fresh.url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+    };
+    try {
+      const owner = await createTestUser(fresh.ballast, 'owner@example.com', { password: 'the owners passphrase' });
+      const takeover = await post('/api/auth/setup', {
+        email: 'owner@example.com',
+        password: 'an operators passphrase',
+      });
+      expect(takeover.body).toMatchObject({ status: 409, code: 'auth.setup_account_exists' });
+      const ownerMe = await fetch(`${fresh.url}/api/auth/me`, { headers: owner.headers });
+      expect(((await ownerMe.json()) as { user: { roles: unknown[] } }).user.roles).toEqual([]);
+      const ownerSignIn = await post('/api/auth/sign-in', {
+        email: 'owner@example.com',
+        password: 'the owners passphrase',
+      });
+      expect(ownerSignIn.status).toBe(200);
+
+      // A stranger registered the operator's address first and never confirmed it.
+      expect(
+        (await post('/api/auth/register', { email: 'root@example.com', password: 'the strangers passphrase' })).status,
+      ).toBe(202);
+      const setup = await post('/api/auth/setup', { email: 'root@example.com', password: 'the operators passphrase' });
+      expect(setup.status).toBe(201);
+      expect(
+        (await post('/api/auth/sign-in', { email: 'root@example.com', password: 'the strangers passphrase' })).status,
+      ).toBe(401);
+      expect(
+        (await post('/api/auth/sign-in', { email: 'root@example.com', password: 'the operators passphrase' })).status,
+      ).toBe(200);
+      const audit = await sql<{ details: unknown }>`select details from platform.audit_event
+        where action = 'auth.account_secured'`.execute(fresh.ballast.database.db);
+      expect(audit.rows).toEqual([{ details: expect.objectContaining({ provenBy: 'setup' }) }]);
+    } finally {
+      await fresh.close();
+    }
   });
 
   it('lets a user awaiting approval sign in but not act, notifies approvers, and opens up once approved', async () => {

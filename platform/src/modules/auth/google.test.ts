@@ -2,8 +2,13 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SignJWT, exportJWK, generateKeyPair, type CryptoKey, type JWK } from 'jose';
+import { sql, type Kysely } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { defineApp } from '#platform/kernel/lifecycle/define-app.ts';
 import { startTestBallast, type TestBallast } from '#platform/testing/ballast.ts';
+import { loadKeyRing } from './signing-keys.ts';
+import { issueAccessToken } from './tokens.ts';
 
 const CLIENT_ID = '1234567890-ballast.apps.googleusercontent.com';
 
@@ -29,6 +34,54 @@ const keyServer = http.createServer((_request, response) => {
 });
 
 let server: TestBallast;
+
+// A role that needs approval, so a registration can leave a pending request behind.
+const deskApp = defineApp({
+  name: 'desk',
+  title: 'Desk',
+  summary: 'Roles under test.',
+  status: 'available',
+  roles: [{ name: 'mediator', title: 'Mediator', selfService: true, requiresApproval: true, approvers: [] }],
+});
+
+function db(): Kysely<unknown> {
+  return server.ballast.database.db as unknown as Kysely<unknown>;
+}
+
+async function post(path: string, body: unknown, token?: string) {
+  const response = await fetch(`${server.url}${path}`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
+    },
+    body: JSON.stringify(body),
+  });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+async function me(token: string): Promise<number> {
+  return (await fetch(`${server.url}/api/auth/me`, { headers: { authorization: `Bearer ${token}` } })).status;
+}
+
+/** The newest email to `recipient` whose subject matches, from the development inbox. */
+async function inbox(recipient: string, subject: RegExp): Promise<string> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const rows = await sql<{ subject: string; text_body: string }>`select subject, text_body from platform.dev_inbox
+      where recipient = ${recipient} order by created_at desc`.execute(db());
+    const found = rows.rows.find((row) => subject.test(row.subject));
+    if (found !== undefined) return found.text_body;
+    if (Date.now() > deadline) throw new Error(`no email "${subject}" for ${recipient}`);
+    await sleep(100);
+  }
+}
+
+function linkToken(text: string): string {
+  const match = /token=([A-Za-z0-9_-]+)/.exec(text);
+  if (match === null) throw new Error(`no link in: ${text}`);
+  return match[1]!;
+}
 
 function idToken(key: GoogleKey, claims: Record<string, unknown> = {}, audience = CLIENT_ID) {
   const now = Math.floor(Date.now() / 1000);
@@ -56,8 +109,13 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => keyServer.listen(0, '127.0.0.1', () => resolve()));
   const { port } = keyServer.address() as AddressInfo;
   server = await startTestBallast({
+    apps: [deskApp],
     roles: ['web', 'worker'],
-    env: { GOOGLE_CLIENT_ID: CLIENT_ID, GOOGLE_JWKS_URL: `http://127.0.0.1:${port}/oauth2/v3/certs` },
+    env: {
+      GOOGLE_CLIENT_ID: CLIENT_ID,
+      GOOGLE_JWKS_URL: `http://127.0.0.1:${port}/oauth2/v3/certs`,
+      TASKS_POLL_INTERVAL_SECONDS: '1',
+    },
   });
 });
 
@@ -67,19 +125,93 @@ afterAll(async () => {
 });
 
 describe('Sign in with Google', () => {
-  it('links to an existing account with the same verified email', async () => {
-    const setup = await fetch(`${server.url}/api/auth/setup`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ email: 'priya@example.com', password: 'a long admin passphrase' }),
-    });
-    const existing = ((await setup.json()) as { user: { id: string } }).user;
+  it('links to an existing verified account, keeping its password and its sessions', async () => {
+    const setup = await post('/api/auth/setup', { email: 'priya@example.com', password: 'a long admin passphrase' });
+    const existing = (setup.body as { user: { id: string } }).user;
+    const before = await post('/api/auth/sign-in', { email: 'priya@example.com', password: 'a long admin passphrase' });
     const answer = await signInWithGoogle(await idToken(published[0]!));
     expect(answer.status).toBe(200);
     expect(answer.body['user']).toMatchObject({ id: existing.id, email: 'priya@example.com' });
+    expect(await me(before.body['token'] as string)).toBe(200);
+    const after = await post('/api/auth/sign-in', { email: 'priya@example.com', password: 'a long admin passphrase' });
+    expect(after.status).toBe(200);
+    const secured = await sql`select 1 from platform.audit_event
+      where action = 'auth.account_secured' and target_id = ${existing.id}`.execute(db());
+    expect(secured.rows).toHaveLength(0);
     expect((await fetch(`${server.url}/api/auth/config`).then((r) => r.json())) as object).toMatchObject({
       googleClientId: CLIENT_ID,
     });
+  });
+
+  it('secures an account a stranger registered and never confirmed when its owner signs in with Google', async () => {
+    // The stranger registers the victim's address with their own password, name and a role request.
+    const registered = await post('/api/auth/register', {
+      email: 'victim@example.com',
+      password: 'the strangers passphrase',
+      displayName: 'Support desk',
+      role: 'desk:mediator',
+    });
+    expect(registered.status).toBe(202);
+    const verifyLink = linkToken(await inbox('victim@example.com', /Confirm your email/));
+    expect((await post('/api/auth/reset-request', { email: 'victim@example.com' })).status).toBe(202);
+    const resetLink = linkToken(await inbox('victim@example.com', /Reset your password/));
+    const user = await sql<{ id: string; token_generation: number }>`select id::text, token_generation
+      from platform."user" where email = 'victim@example.com'`.execute(db());
+    const { id, token_generation: generation } = user.rows[0]!;
+    // A token of the account as it stood (the stranger's, had any been issued), with a live socket.
+    const keys = await loadKeyRing({ configured: undefined, dataDir: server.dataDir });
+    const { token: strangers } = await issueAccessToken(
+      keys,
+      { issuer: 'http://localhost', audience: 'ballast', ttlSeconds: 3600 },
+      { userId: id, generation },
+    );
+    expect(await me(strangers)).toBe(200);
+    const socket = new WebSocket(`${server.url.replace('http', 'ws')}/realtime?app=desk`, {
+      headers: { authorization: `Bearer ${strangers}` },
+    });
+    const closed = new Promise<number>((resolve) => socket.once('close', (code: number) => resolve(code)));
+    await new Promise((resolve, reject) => {
+      socket.once('open', resolve);
+      socket.once('unexpected-response', (_request, response) => reject(new Error(`refused ${response.statusCode}`)));
+    });
+
+    const answer = await signInWithGoogle(
+      await idToken(published[0]!, { email: 'victim@example.com', sub: 'google-victim', name: 'Vic Tim' }),
+    );
+    expect(answer.status).toBe(200);
+    expect(answer.body['user']).toMatchObject({ id, emailVerified: true, displayName: 'Vic Tim', roles: [] });
+
+    const strangerSignIn = await post('/api/auth/sign-in', {
+      email: 'victim@example.com',
+      password: 'the strangers passphrase',
+    });
+    expect(strangerSignIn.body).toMatchObject({ status: 401, code: 'auth.invalid_credentials' });
+    expect(await me(strangers)).toBe(401);
+    expect(await closed).toBe(4401);
+    expect((await post('/api/auth/verify-email', { token: verifyLink })).body).toMatchObject({
+      status: 400,
+      code: 'auth.used_verify_token',
+    });
+    expect(
+      (await post('/api/auth/reset', { token: resetLink, password: 'the strangers new passphrase' })).body,
+    ).toMatchObject({
+      status: 400,
+      code: 'auth.used_reset_token',
+    });
+
+    const email = await inbox('victim@example.com', /Your account is secured/);
+    expect(email).toContain('You signed in with Google');
+    expect(email).toContain('Mediator');
+    expect(email).toContain('/reset');
+    const audit = await sql<{ before: unknown; after: unknown; details: unknown }>`select before, after, details
+      from platform.audit_event where action = 'auth.account_secured' and target_id = ${id}`.execute(db());
+    expect(audit.rows).toEqual([
+      {
+        before: { password: true, displayName: 'Support desk', pendingRoles: ['desk:mediator'] },
+        after: { password: false, displayName: 'Vic Tim', pendingRoles: [] },
+        details: { provenBy: 'google', revokedGeneration: generation },
+      },
+    ]);
   });
 
   it('creates an account for a new verified Google user', async () => {
