@@ -15,6 +15,12 @@ export interface RateLimitPolicy {
   readonly by: 'ip' | 'user' | 'ip+user' | 'email' | 'ip+email';
   /** Routes that share a group share one counter (e.g. sign-in and its JSON twin). */
   readonly group?: string;
+  /**
+   * Count only requests that pass validation and the route's own `preHandler` checks, so refused
+   * input (a typo, a weak password) does not use up the budget. The count is still taken before
+   * the handler runs, atomically in the store, so racing requests cannot exceed `max`.
+   */
+  readonly countValidOnly?: boolean;
 }
 
 function keyFor(policy: Pick<RateLimitPolicy, 'by'>, request: FastifyRequest): string {
@@ -49,8 +55,11 @@ export function rateLimit(policy: RateLimitPolicy) {
       max: policy.max,
       timeWindow: policy.windowMs,
       keyGenerator: (request: FastifyRequest) => `${policy.name}|${keyFor(policy, request)}`,
-      // Keys from the body need it parsed: count in preHandler instead of onRequest.
-      ...(policy.by === 'email' || policy.by === 'ip+email' ? { hook: 'preHandler' as const } : {}),
+      // Keys from the body need it parsed, and valid-only counts need it checked: count in
+      // preHandler (after validation and the route's own preHandler) instead of onRequest.
+      ...(policy.by === 'email' || policy.by === 'ip+email' || policy.countValidOnly === true
+        ? { hook: 'preHandler' as const }
+        : {}),
       ...(policy.group === undefined ? {} : { groupId: policy.group }),
     },
   };

@@ -130,7 +130,17 @@ export async function authRoutes(server: FastifyInstance, options: AuthHttpOptio
     {
       config: {
         ...publicAccess,
-        ...rateLimit({ name: 'register', max: config.auth.limits.registrationsPerHour, windowMs: 3_600_000, by: 'ip' }),
+        ...rateLimit({
+          name: 'register',
+          max: config.auth.limits.registrationsPerHour,
+          windowMs: 3_600_000,
+          by: 'ip',
+          countValidOnly: true,
+        }),
+      },
+      // Refused input answers 400 here, before the registration counts against the limit.
+      preHandler: async (request) => {
+        auth.checkRegistration(request.body);
       },
       schema: {
         tags: ['auth'],
@@ -304,7 +314,13 @@ export async function authRoutes(server: FastifyInstance, options: AuthHttpOptio
   app.post(
     '/api/auth/setup',
     {
-      config: { ...publicAccess, ...rateLimit({ name: 'setup', max: 5, windowMs: 3_600_000, by: 'ip' }) },
+      config: {
+        ...publicAccess,
+        ...rateLimit({ name: 'setup', max: 5, windowMs: 3_600_000, by: 'ip', countValidOnly: true }),
+      },
+      preHandler: async (request) => {
+        auth.checkRegistration(request.body);
+      },
       schema: {
         tags: ['auth'],
         summary: 'Create the first platform admin (once)',

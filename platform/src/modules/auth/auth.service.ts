@@ -282,6 +282,26 @@ export function createAuthService(options: AuthServiceOptions) {
     }
   }
 
+  /**
+   * Refuses, with a 400 naming the field, a registration that could never succeed (a weak password,
+   * a role nobody may ask for); returns the role asked for. Pure: the route runs it before the
+   * registration counts against the rate limit.
+   */
+  function checkRegistration(input: {
+    email: string;
+    password: string;
+    role?: string | undefined;
+  }): RoleDefinition | undefined {
+    checkPassword(input.password, 'body.password', normaliseEmail(input.email));
+    const role = input.role === undefined ? undefined : roleDefinitions.get(input.role);
+    if (input.role !== undefined && (role === undefined || !role.selfService)) {
+      throw new AppError('invalid_input', 'auth.unknown_role', `No role ${input.role} can be requested`, {
+        errors: [{ field: 'body.role', message: 'is not a role you can ask for' }],
+      });
+    }
+    return role;
+  }
+
   /** Failed sign-ins for this email in the last 15 minutes, for the growing delay. */
   async function recentFailures(email: string): Promise<number> {
     const rows = await sql<{ count: number }>`select count(*)::int as count from platform.audit_event
@@ -368,19 +388,15 @@ export function createAuthService(options: AuthServiceOptions) {
       return publicUser(row);
     },
 
+    checkRegistration,
+
     async register(
       input: { email: string; password: string; displayName?: string | undefined; role?: string | undefined },
       origin: AuditOrigin,
     ): Promise<void> {
       const started = performance.now();
       const email = normaliseEmail(input.email);
-      checkPassword(input.password, 'body.password', email);
-      const role = input.role === undefined ? undefined : roleDefinitions.get(input.role);
-      if (input.role !== undefined && (role === undefined || !role.selfService)) {
-        throw new AppError('invalid_input', 'auth.unknown_role', `No role ${input.role} can be requested`, {
-          errors: [{ field: 'body.role', message: 'is not a role you can ask for' }],
-        });
-      }
+      const role = checkRegistration(input);
       const passwordHash = await hashPassword(input.password);
       await db.transaction().execute(async (transaction) => {
         const tx = transaction as unknown as Kysely<unknown>;

@@ -18,7 +18,9 @@ export const authSettings = defineSettings('auth', {
     AUTH_TOKEN_TTL_SECONDS: integerSetting(86_400, 60, 30 * 86_400).describe(
       'How long an access token (and its cookie) lives, in seconds (24 hours)',
     ),
-    AUTH_REGISTRATIONS_PER_HOUR: integerSetting(3, 1, 100_000).describe('Registrations allowed per hour per client IP'),
+    AUTH_REGISTRATIONS_PER_HOUR: integerSetting(3, 1, 100_000).describe(
+      'Registrations accepted per hour per client IP (refused ones, such as a weak password, do not count)',
+    ),
     AUTH_SIGN_IN_ATTEMPTS: integerSetting(10, 1, 100_000).describe(
       'Sign-in attempts allowed per 15 minutes per client IP and email (failures also slow down after the third)',
     ),

@@ -510,6 +510,38 @@ describe('limits', () => {
       await fresh.close();
     }
   });
+
+  it('counts only the registrations it accepts: typos do not use up the hour, racing ones cannot exceed it', async () => {
+    const fresh = await startTestBallast({ apps: [deskApp] });
+    try {
+      const register = async (body: Record<string, unknown>) =>
+        (
+          await fetch(`${fresh.url}/api/auth/register`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify(body),
+          })
+        ).status;
+      const refused = [
+        await register({ email: 'newcomer@example.com', password: 'password123' }),
+        await register({ email: 'newcomer@example.com', password: 'short' }),
+        await register({ email: 'newcomer@example.com', password: 'qwertyuiop' }),
+        await register({ email: 'newcomer@example', password: 'a long enough passphrase' }),
+        await register({ email: 'newcomer@example.com', password: 'a long enough passphrase', role: 'desk:lead' }),
+      ];
+      expect(refused).toEqual([400, 400, 400, 400, 400]);
+      expect(await register({ email: 'newcomer@example.com', password: 'a long enough passphrase' })).toBe(202);
+      // Two more fit in the hour; of four racing for them, two get through.
+      const racing = await Promise.all(
+        [0, 1, 2, 3].map((index) =>
+          register({ email: `racer-${index}@example.com`, password: 'a long enough passphrase' }),
+        ),
+      );
+      expect(racing.toSorted()).toEqual([202, 202, 429, 429]);
+    } finally {
+      await fresh.close();
+    }
+  });
 });
 
 describe('roles, approval and setup', () => {
