@@ -99,6 +99,7 @@ describe('the voice coach in a real browser', () => {
     await expect.poll(() => page.getByTestId('balance').textContent()).toBe('0:00');
     expect(await page.getByRole('button', { name: 'Start call' }).isDisabled()).toBe(true);
     await page.getByText('You have no talk-time left').waitFor();
+    await page.getByRole('note').filter({ hasText: 'TEST MODE' }).waitFor();
 
     // Buy: the labelled test checkout signs the payment; the server verifies and credits it.
     await page.getByRole('button', { name: 'Buy 30 minutes' }).click();

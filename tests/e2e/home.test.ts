@@ -1,6 +1,6 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestBallast, type TestBallast } from '@ballast/platform/testing';
+import { startFakeRazorpay, startTestBallast, type TestBallast } from '@ballast/platform/testing';
 import { apps } from '../../cli/src/apps.ts';
 import { browserUnavailable, launchBrowser, openPage as openBrowserPage, screenshotPath } from '../support/browser.ts';
 
@@ -43,6 +43,36 @@ describe('the home page in a real browser', () => {
     }
     await page.screenshot({ path: screenshotPath('home.png'), fullPage: true });
     expect(problems).toEqual([]);
+  });
+
+  it('says at the top, to eyes and screen readers, when payments move no money, and not with live keys', async (ctx) => {
+    if (unavailable !== undefined) ctx.skip(unavailable);
+    // No Razorpay keys here: the coach sells through the local test gateway.
+    const { page, problems } = await openPage(server.url);
+    const banner = page.getByRole('note').filter({ hasText: 'Test mode' });
+    expect(await banner.isVisible()).toBe(true);
+    expect(await banner.textContent()).toContain('move no money');
+    expect(problems).toEqual([]);
+
+    const razorpay = await startFakeRazorpay({ live: true });
+    const live = await startTestBallast({
+      apps,
+      env: {
+        RAZORPAY_KEY_ID: razorpay.keyId,
+        RAZORPAY_KEY_SECRET: razorpay.keySecret,
+        RAZORPAY_WEBHOOK_SECRET: razorpay.webhookSecret,
+        RAZORPAY_API_URL: razorpay.url,
+      },
+    });
+    try {
+      const livePage = await openPage(live.url);
+      await livePage.page.locator('.app-card').first().waitFor();
+      expect(await livePage.page.getByRole('note').count()).toBe(0);
+      expect(livePage.problems).toEqual([]);
+    } finally {
+      await live.close();
+      await razorpay.close();
+    }
   });
 
   it('opens the API docs under the same content security policy, without errors', async (ctx) => {

@@ -12,6 +12,7 @@ import {
   mount,
   Notice,
   RequireUser,
+  TestModeBanner,
   type RealtimeClient,
   type User,
 } from '@ballast/ui';
@@ -365,7 +366,7 @@ function CoachHome({ user }: { readonly user: User }) {
   const [version, setVersion] = useState(0);
   const refresh = useCallback(() => setVersion((value) => value + 1), []);
   const balance = useLoad<{ balance: number }>('/api/payments/coach/balance', version);
-  const catalog = useLoad<{ mode: 'razorpay' | 'test'; packs: Pack[] }>('/api/payments/coach/packs', 0);
+  const catalog = useLoad<{ testMode: boolean; packs: Pack[] }>('/api/payments/coach/packs', 0);
   const calls = useLoad<{ calls: CallView[]; unsettledSeconds: number }>('/api/coach/calls', version);
   const plans = useLoad<{ carePlans: CarePlan[] }>('/api/coach/care-plans', version);
   const purchases = useLoad<{ purchases: Purchase[] }>('/api/payments/coach/purchases', version);
@@ -401,10 +402,8 @@ function CoachHome({ user }: { readonly user: User }) {
         {paid !== null ? (
           <Notice>Payment received: your talk-time is topped up. A receipt is on its way.</Notice>
         ) : null}
-        {catalog.data?.mode === 'test' ? (
-          <p className="test-mode-banner" role="note">
-            Payments are in TEST MODE on this server (no Razorpay keys): checkout uses a local test gateway.
-          </p>
+        {catalog.data?.testMode === true ? (
+          <TestModeBanner>payments on this server move no money; nothing bought here is real.</TestModeBanner>
         ) : null}
         <ErrorMessage>{buyError}</ErrorMessage>
         <ul className="packs">

@@ -28,4 +28,4 @@ export { AdminUsersPage, AdminAuditPage } from './admin-pages.tsx';
 export { mount } from './mount.tsx';
 export { connectRealtime, type RealtimeClient, type ConnectionState } from './realtime.ts';
 export { buyPack, formatMoney, formatDuration, type CreatedOrder, type CheckoutAnswer } from './checkout.ts';
-export { TestCheckoutPage } from './test-checkout.tsx';
+export { TestCheckoutPage, TestModeBanner } from './test-checkout.tsx';

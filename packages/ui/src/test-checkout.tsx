@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'react';
+import { useEffect, useState, type ReactNode } from 'react';
 import { api, safeNext } from './api.ts';
 import { formatMoney } from './checkout.ts';
 import { ErrorMessage } from './form.tsx';
@@ -11,6 +11,18 @@ interface Purchase {
   readonly amountMinor: number;
   readonly currency: string;
   readonly status: string;
+}
+
+/**
+ * The banner every checkout shows while payments move no money (the local test gateway, or
+ * Razorpay's test mode): a note, in words, that screen readers read with the page.
+ */
+export function TestModeBanner({ children }: { readonly children: ReactNode }) {
+  return (
+    <p className="test-mode-banner" role="note">
+      <strong>TEST MODE:</strong> {children}
+    </p>
+  );
 }
 
 /**
@@ -53,10 +65,10 @@ export function TestCheckoutPage() {
     <RequireUser>
       {() => (
         <Card title="Test checkout">
-          <p className="test-mode-banner" role="note">
-            TEST MODE: this server has no Razorpay keys. This page pays with a local test gateway that signs the payment
-            like Razorpay does. No money moves.
-          </p>
+          <TestModeBanner>
+            this server has no Razorpay keys. This page pays with a local test gateway that signs the payment like
+            Razorpay does. No money moves.
+          </TestModeBanner>
           {order === undefined ? null : (
             <dl className="facts">
               <dt>Pack</dt>

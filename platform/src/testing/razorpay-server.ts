@@ -61,8 +61,9 @@ export interface FakeRazorpay {
 
 const id = (prefix: string) => `${prefix}_${randomBytes(7).toString('base64url').replace(/[-_]/g, 'x')}`;
 
-export async function startFakeRazorpay(): Promise<FakeRazorpay> {
-  const keyId = `rzp_test_${randomBytes(6).toString('hex')}`;
+/** `live` hands out a live-mode key id (`rzp_live_...`), as production has; test mode otherwise. */
+export async function startFakeRazorpay(options: { live?: boolean } = {}): Promise<FakeRazorpay> {
+  const keyId = `rzp_${options.live === true ? 'live' : 'test'}_${randomBytes(6).toString('hex')}`;
   const keySecret = randomBytes(18).toString('base64url');
   const webhookSecret = randomBytes(18).toString('base64url');
   const orders = new Map<string, FakeRazorpayOrder>();

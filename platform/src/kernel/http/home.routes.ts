@@ -6,11 +6,20 @@ export interface HomeRoutesOptions {
   readonly apps: readonly AppDefinition[];
   readonly version: string;
   readonly apiDocs: boolean;
+  /** Payments move no money (test gateway or Razorpay test keys): the page says so at the top. */
+  readonly testPayments: boolean;
 }
 
 /** The home page: the four products, and where to find the API docs and health. */
 export async function homeRoutes(app: FastifyInstance, options: HomeRoutesOptions): Promise<void> {
-  const body = html`<section class="hero">
+  const body = html`${
+      options.testPayments
+        ? html`<p class="test-mode-banner" role="note">
+            Test mode: payments on this site move no money. Nothing bought here is real, and no card is charged.
+          </p>`
+        : ''
+    }
+    <section class="hero">
       <h1>Ballast</h1>
       <p class="lede">
         A platform for AI-powered web products, and the products built on it. Every production promise (atomic task

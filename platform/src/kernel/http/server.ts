@@ -218,7 +218,12 @@ export async function createServer(options: CreateServerOptions): Promise<Fastif
     version: options.version,
     isShuttingDown: options.isShuttingDown,
   });
-  await app.register(homeRoutes, { apps: options.apps, version: options.version, apiDocs: config.http.apiDocs });
+  await app.register(homeRoutes, {
+    apps: options.apps,
+    version: options.version,
+    apiDocs: config.http.apiDocs,
+    testPayments: options.payments?.service.testMode === true,
+  });
   await app.register(tasksAdminRoutes, { config, tasks: options.tasks });
   await app.register(devInboxRoutes, { config, db: options.database.db });
   await app.register(authRoutes, { config, auth: options.auth, db: options.database.db });

@@ -210,7 +210,7 @@ export async function createBallast(options: CreateBallastOptions): Promise<Ball
       {
         setting: 'RAZORPAY_KEY_ID',
         message: `is missing, but ${[...catalogs.keys()].join(', ')} sell(s) with payments: production would take no money`,
-        fix: 'set RAZORPAY_KEY_ID, RAZORPAY_KEY_SECRET and RAZORPAY_WEBHOOK_SECRET (or PAYMENTS_TEST_MODE=true on a staging site)',
+        fix: 'set RAZORPAY_KEY_ID, RAZORPAY_KEY_SECRET and RAZORPAY_WEBHOOK_SECRET (on a staging site: PAYMENTS_TEST_MODE=true and ALLOW_TEST_PAYMENTS_IN_PRODUCTION=true)',
       },
     ]);
   }

@@ -50,7 +50,13 @@ export async function paymentsRoutes(server: FastifyInstance, options: PaymentsR
     },
     async (request) => {
       const catalog = payments.catalogOf(request.params.app);
-      return { mode: payments.mode, keyId: payments.provider.keyId, unit: catalog.unit, packs: catalog.packs };
+      return {
+        mode: payments.mode,
+        testMode: payments.testMode,
+        keyId: payments.provider.keyId,
+        unit: catalog.unit,
+        packs: catalog.packs,
+      };
     },
   );
 

@@ -7,6 +7,7 @@ import type { AnyKysely } from '#platform/kernel/db/database.ts';
 import type { Logger } from '#platform/kernel/logging/logger.ts';
 import type { Notifier } from '#platform/modules/notify/notifier.ts';
 import { applyLedgerChange, balanceOf, debitUpTo } from './ledger.ts';
+import { isRazorpayTestKey } from './payments.settings.ts';
 import type { PaymentProvider } from './providers/payment-provider.ts';
 
 /** Something an app sells: a pack of units at a price. */
@@ -211,6 +212,8 @@ export function createPaymentsService(options: PaymentsServiceOptions) {
   return {
     provider,
     mode: provider.name,
+    /** Payments move no money (the local test gateway, or a Razorpay test key): pages say so. */
+    testMode: provider.name === 'test' || isRazorpayTestKey(provider.keyId),
     catalogOf,
 
     async balance(actor: Pick<Actor, 'id'>, app: string): Promise<{ balance: number; unit: string }> {

@@ -1,5 +1,14 @@
 import { z } from 'zod';
 import { booleanSetting, defineSettings } from '#platform/kernel/config/settings.ts';
+import type { StartupProblem } from '#platform/kernel/errors/errors.ts';
+
+const RAZORPAY_TEST_PREFIX = 'rzp_test_';
+const RAZORPAY_LIVE_PREFIX = 'rzp_live_';
+
+/** Whether a Razorpay key id is one of its test mode (payments with test cards, no money). */
+export function isRazorpayTestKey(keyId: string): boolean {
+  return keyId.startsWith(RAZORPAY_TEST_PREFIX);
+}
 
 /** Payments (Razorpay, or the local test gateway when no keys are set). */
 export const paymentsSettings = defineSettings('payments', {
@@ -21,7 +30,10 @@ export const paymentsSettings = defineSettings('payments', {
         .default('https://api.razorpay.com')
         .describe("Razorpay's API (tests use a local server)"),
       PAYMENTS_TEST_MODE: booleanSetting(false).describe(
-        'Allow the local test gateway in production (no Razorpay keys): for staging only, it moves no money',
+        'Take test payments in production (the local test gateway without Razorpay keys, or rzp_test_ keys): they move no money yet credit balances, so production also needs ALLOW_TEST_PAYMENTS_IN_PRODUCTION=true',
+      ),
+      ALLOW_TEST_PAYMENTS_IN_PRODUCTION: booleanSetting(false).describe(
+        'Confirms PAYMENTS_TEST_MODE on a staging site run with NODE_ENV=production; every page then shows a test-mode banner',
       ),
     })
     .superRefine((values, ctx) => {
@@ -34,6 +46,8 @@ export const paymentsSettings = defineSettings('payments', {
       }
     }),
   resolve: (values) => ({
+    /** Payments move no money: the local test gateway, or Razorpay's test mode (an rzp_test_ key). */
+    testMode: values.RAZORPAY_KEY_ID === undefined || isRazorpayTestKey(values.RAZORPAY_KEY_ID),
     razorpay:
       values.RAZORPAY_KEY_ID === undefined || values.RAZORPAY_KEY_SECRET === undefined
         ? undefined
@@ -43,16 +57,36 @@ export const paymentsSettings = defineSettings('payments', {
             webhookSecret: values.RAZORPAY_WEBHOOK_SECRET,
             baseUrl: values.RAZORPAY_API_URL,
           },
-    allowTestModeInProduction: values.PAYMENTS_TEST_MODE,
+    /** Test payments are wanted on this production (staging) site: both flags are set. */
+    allowTestModeInProduction: values.PAYMENTS_TEST_MODE && values.ALLOW_TEST_PAYMENTS_IN_PRODUCTION,
   }),
-  checkProduction: (values) =>
-    values.RAZORPAY_KEY_ID !== undefined && values.RAZORPAY_WEBHOOK_SECRET === undefined
-      ? [
-          {
-            setting: 'RAZORPAY_WEBHOOK_SECRET',
-            message: 'is missing, so payments finished after the browser closed would never be credited',
-            fix: 'create a webhook in the Razorpay dashboard for /api/payments/webhooks/razorpay and set its secret',
-          },
-        ]
-      : [],
+  checkProduction: (values) => {
+    const problems: StartupProblem[] = [];
+    if (values.RAZORPAY_KEY_ID !== undefined && values.RAZORPAY_WEBHOOK_SECRET === undefined) {
+      problems.push({
+        setting: 'RAZORPAY_WEBHOOK_SECRET',
+        message: 'is missing, so payments finished after the browser closed would never be credited',
+        fix: 'create a webhook in the Razorpay dashboard for /api/payments/webhooks/razorpay and set its secret',
+      });
+    }
+    if (values.PAYMENTS_TEST_MODE && !values.ALLOW_TEST_PAYMENTS_IN_PRODUCTION) {
+      problems.push({
+        setting: 'PAYMENTS_TEST_MODE',
+        message: 'is true in production: anyone could buy credit with test payments that move no money',
+        fix: 'remove it and set Razorpay live keys; on a staging site, confirm it with ALLOW_TEST_PAYMENTS_IN_PRODUCTION=true',
+      });
+    }
+    if (
+      values.RAZORPAY_KEY_ID !== undefined &&
+      isRazorpayTestKey(values.RAZORPAY_KEY_ID) &&
+      !(values.PAYMENTS_TEST_MODE && values.ALLOW_TEST_PAYMENTS_IN_PRODUCTION)
+    ) {
+      problems.push({
+        setting: 'RAZORPAY_KEY_ID',
+        message: 'is a Razorpay test key in production: test cards would buy real credit',
+        fix: `use the live keys (${RAZORPAY_LIVE_PREFIX}...); on a staging site set PAYMENTS_TEST_MODE=true and ALLOW_TEST_PAYMENTS_IN_PRODUCTION=true`,
+      });
+    }
+    return problems;
+  },
 });

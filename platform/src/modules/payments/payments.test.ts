@@ -96,7 +96,8 @@ describe('payments with Razorpay', () => {
   it('creates the order through the Orders API and credits a verified checkout once', async () => {
     const user = await createTestUser(server.ballast, 'buyer@example.com');
     const packs = await call('GET', '/api/payments/coach/packs');
-    expect(packs.body).toMatchObject({ mode: 'razorpay', unit: 'seconds', keyId: razorpay.keyId });
+    // An rzp_test_ key is Razorpay's test mode: pages are told, to show their test-mode banner.
+    expect(packs.body).toMatchObject({ mode: 'razorpay', testMode: true, unit: 'seconds', keyId: razorpay.keyId });
     const order = await buy(user);
     expect(razorpay.requests).toContain('POST /v1/orders');
     expect(razorpay.orders.get(order.providerOrderId)).toMatchObject({ amount: 49_900, currency: 'INR' });
