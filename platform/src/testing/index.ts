@@ -9,6 +9,7 @@ export { makeTempDir } from './temp.ts';
 export { startTcpProxy, type TcpProxy, type TcpProxyMode } from './tcp-proxy.ts';
 export { testSigningKeys } from './keys.ts';
 export { createTestUser, type TestUser } from './users.ts';
+export { linkToken, waitForEmails } from './inbox.ts';
 export {
   startFakeRazorpay,
   type FakeRazorpay,

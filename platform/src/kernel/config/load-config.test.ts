@@ -3,25 +3,11 @@ import path from 'node:path';
 import { parseEnv } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { StartupError } from '#platform/kernel/errors/errors.ts';
+import { productionEnv, testSecrets } from '#platform/testing/production-env.ts';
 import { makeTempDir } from '#platform/testing/temp.ts';
 import { defaultProjectRoot, loadConfig } from './load-config.ts';
 
-const strong = 'k4Jd9-Qz2mXv7LpR0sTn3yWb8HcF6gAe1uPo5iKj';
-const strong2 = 'Zy8xW7vU6tS5rQ4pO3nM2lK1jI0hG9fE8dC7bA6z';
-
-function productionEnv(overrides: Record<string, string | undefined> = {}): Record<string, string | undefined> {
-  return {
-    NODE_ENV: 'production',
-    DATA_DIR: makeTempDir(),
-    DATABASE_URL: 'postgres://ballast:pw@db.internal:5432/ballast',
-    CORS_ORIGINS: 'https://app.example.com',
-    PUBLIC_URL: 'https://app.example.com',
-    SESSION_SECRET: strong,
-    SIGNING_SECRET: strong2,
-    AUTH_SIGNING_KEYS: '[{"kty":"OKP","crv":"Ed25519"}]',
-    ...overrides,
-  };
-}
+const { session: strong, signing: strong2 } = testSecrets;
 
 function problemsOf(env: Record<string, string | undefined>): { setting: string; message: string }[] {
   try {

@@ -5,6 +5,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defineApp } from '#platform/kernel/lifecycle/define-app.ts';
 import { startTestBallast, type TestBallast } from '#platform/testing/ballast.ts';
+import { linkToken, waitForEmails } from '#platform/testing/inbox.ts';
 import { createTestUser } from '#platform/testing/users.ts';
 import { ACCESS_TOKEN_TYPE } from './tokens.ts';
 
@@ -61,23 +62,9 @@ async function call(
   return { status: response.status, body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>), cookies };
 }
 
-/** The newest message the development inbox holds for an address. */
+/** The newest email to an address whose subject matches. */
 async function inbox(recipient: string, subject: RegExp): Promise<string> {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const rows = await sql<{ subject: string; text_body: string }>`select subject, text_body from platform.dev_inbox
-      where recipient = ${recipient} order by created_at desc`.execute(server.ballast.database.db);
-    const found = rows.rows.find((row) => subject.test(row.subject));
-    if (found !== undefined) return found.text_body;
-    if (Date.now() > deadline) throw new Error(`no email "${subject}" for ${recipient}`);
-    await sleep(100);
-  }
-}
-
-function linkToken(text: string): string {
-  const match = /token=([A-Za-z0-9_-]+)/.exec(text);
-  if (match === null) throw new Error(`no link in: ${text}`);
-  return match[1]!;
+  return (await waitForEmails(server.ballast.database.db, recipient, subject)).at(-1)!;
 }
 
 /** Registers, verifies through the emailed link, and returns the session. */
@@ -243,19 +230,9 @@ describe('accounts', () => {
 });
 
 describe('one-time links', () => {
-  /** Every reset link emailed to `email` so far, oldest first. */
-  async function resetLinks(email: string, count: number): Promise<string[]> {
-    const deadline = Date.now() + 20_000;
-    for (;;) {
-      const rows = await sql<{ text_body: string }>`select text_body from platform.dev_inbox
-        where recipient = ${email} and subject ~ 'Reset your password' order by created_at`.execute(
-        server.ballast.database.db,
-      );
-      if (rows.rows.length >= count) return rows.rows.map((row) => linkToken(row.text_body));
-      if (Date.now() > deadline) throw new Error(`fewer than ${count} reset emails for ${email}`);
-      await sleep(100);
-    }
-  }
+  /** Every reset link emailed to `email` so far, oldest first, once there are `count`. */
+  const resetLinks = async (email: string, count: number) =>
+    (await waitForEmails(server.ballast.database.db, email, /Reset your password/, count)).map(linkToken);
 
   it('spends every other reset link when one is used or the password changes', async () => {
     const { user } = await signUp('links@example.com');

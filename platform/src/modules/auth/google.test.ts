@@ -2,11 +2,12 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SignJWT, exportJWK, generateKeyPair, type CryptoKey, type JWK } from 'jose';
-import { sql, type Kysely } from 'kysely';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { defineApp } from '#platform/kernel/lifecycle/define-app.ts';
 import { startTestBallast, type TestBallast } from '#platform/testing/ballast.ts';
+import { linkToken, waitForEmails } from '#platform/testing/inbox.ts';
 import { loadKeyRing } from './signing-keys.ts';
 import { issueAccessToken } from './tokens.ts';
 
@@ -44,9 +45,7 @@ const deskApp = defineApp({
   roles: [{ name: 'mediator', title: 'Mediator', selfService: true, requiresApproval: true, approvers: [] }],
 });
 
-function db(): Kysely<unknown> {
-  return server.ballast.database.db as unknown as Kysely<unknown>;
-}
+const db = () => server.ballast.database.db;
 
 async function post(path: string, body: unknown, token?: string) {
   const response = await fetch(`${server.url}${path}`, {
@@ -64,23 +63,9 @@ async function me(token: string): Promise<number> {
   return (await fetch(`${server.url}/api/auth/me`, { headers: { authorization: `Bearer ${token}` } })).status;
 }
 
-/** The newest email to `recipient` whose subject matches, from the development inbox. */
+/** The newest email to an address whose subject matches. */
 async function inbox(recipient: string, subject: RegExp): Promise<string> {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const rows = await sql<{ subject: string; text_body: string }>`select subject, text_body from platform.dev_inbox
-      where recipient = ${recipient} order by created_at desc`.execute(db());
-    const found = rows.rows.find((row) => subject.test(row.subject));
-    if (found !== undefined) return found.text_body;
-    if (Date.now() > deadline) throw new Error(`no email "${subject}" for ${recipient}`);
-    await sleep(100);
-  }
-}
-
-function linkToken(text: string): string {
-  const match = /token=([A-Za-z0-9_-]+)/.exec(text);
-  if (match === null) throw new Error(`no link in: ${text}`);
-  return match[1]!;
+  return (await waitForEmails(server.ballast.database.db, recipient, subject)).at(-1)!;
 }
 
 function idToken(key: GoogleKey, claims: Record<string, unknown> = {}, audience = CLIENT_ID) {

@@ -5,7 +5,7 @@ import { StartupError } from '#platform/kernel/errors/errors.ts';
 import { runDoctor } from '#platform/modules/health/doctor.ts';
 import { startFakeRazorpay, type FakeRazorpay } from '#platform/testing/razorpay-server.ts';
 import { startTestBallast, type TestBallast } from '#platform/testing/ballast.ts';
-import { makeTempDir } from '#platform/testing/temp.ts';
+import { productionEnv } from '#platform/testing/production-env.ts';
 
 /**
  * Test payments move no money yet credit balances: production refuses them unless a staging site
@@ -22,20 +22,6 @@ const shop = defineApp({
     packs: [{ id: 'talk-30', title: '30 minutes', units: 1800, amountMinor: 49_900, currency: 'INR' }],
   }),
 });
-
-function productionEnv(overrides: Record<string, string | undefined> = {}): Record<string, string | undefined> {
-  return {
-    NODE_ENV: 'production',
-    DATA_DIR: makeTempDir(),
-    DATABASE_URL: 'postgres://ballast:pw@db.internal:5432/ballast',
-    CORS_ORIGINS: 'https://app.example.com',
-    PUBLIC_URL: 'https://app.example.com',
-    SESSION_SECRET: 'k4Jd9-Qz2mXv7LpR0sTn3yWb8HcF6gAe1uPo5iKj',
-    SIGNING_SECRET: 'Zy8xW7vU6tS5rQ4pO3nM2lK1jI0hG9fE8dC7bA6z',
-    AUTH_SIGNING_KEYS: '[{"kty":"OKP","crv":"Ed25519"}]',
-    ...overrides,
-  };
-}
 
 const liveKeys = {
   RAZORPAY_KEY_ID: 'rzp_live_Abc123Def456',
