@@ -235,7 +235,8 @@ export function createAuthService(options: AuthServiceOptions) {
    * first-run setup). Whoever registered it may have been someone else, waiting for the owner to
    * arrive: nothing they set survives. Their password and display name are replaced, their pending
    * role requests withdrawn, every session and emailed link revoked; the owner is told by email and
-   * the audit trail records what was discarded. Announce the returned row after commit.
+   * the audit trail records what was discarded. Announce the returned row after commit. Resolves
+   * with undefined, changing nothing, when a racing request verified the account first.
    */
   async function secureUnverifiedAccount(
     row: UserRow,
@@ -246,12 +247,15 @@ export function createAuthService(options: AuthServiceOptions) {
     },
     origin: AuditOrigin,
     tx: Kysely<unknown>,
-  ): Promise<UserRow> {
+  ): Promise<UserRow | undefined> {
+    // Row-locking and guarded: of two racing proofs, the second finds the account verified.
+    const verified =
+      await sql`update platform."user" set display_name = ${change.displayName}, email_verified_at = now()
+      where id = ${row.id}::uuid and email_verified_at is null`.execute(tx);
+    if (Number(verified.numAffectedRows ?? 0) === 0) return undefined;
     const withdrawn = await sql<{ role: string }>`delete from platform.user_role
       where user_id = ${row.id}::uuid and status = 'pending' returning role`.execute(tx);
     const withdrawnRoles = withdrawn.rows.map((grant) => grant.role).sort();
-    await sql`update platform."user" set display_name = ${change.displayName}, email_verified_at = now()
-      where id = ${row.id}::uuid`.execute(tx);
     const secured = await replacePassword(row.id, change.passwordHash, tx);
     await notify.send('platform.account-secured', {
       to: { userId: row.id, email: row.email },
@@ -602,14 +606,14 @@ export function createAuthService(options: AuthServiceOptions) {
           });
         // Following the emailed link proves the address.
         const updated =
-          row.email_verified_at === null
+          (row.email_verified_at === null
             ? await secureUnverifiedAccount(
                 row,
                 { provenBy: 'reset', passwordHash: hashed, displayName: null },
                 origin,
                 tx,
               )
-            : await replacePassword(userId, hashed, tx);
+            : undefined) ?? (await replacePassword(userId, hashed, tx));
         await recordAudit(tx, {
           actor: { id: row.id, email: row.email },
           action: 'auth.password_reset',
@@ -734,6 +738,8 @@ export function createAuthService(options: AuthServiceOptions) {
               origin,
               tx,
             );
+          }
+          if (secured !== undefined) {
             row = secured;
           } else if (await verifyPassword(existing.password_hash, input.password)) {
             row = existing;

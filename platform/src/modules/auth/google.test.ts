@@ -207,6 +207,20 @@ describe('Sign in with Google', () => {
     expect(answer.body['user']).toMatchObject({ email: 'new.person@example.com', emailVerified: true });
   });
 
+  it('secures a never-verified account once when several Google sign-ins race', async () => {
+    const registered = await post('/api/auth/register', {
+      email: 'racer@example.com',
+      password: 'the strangers passphrase',
+    });
+    expect(registered.status).toBe(202);
+    const credential = await idToken(published[0]!, { email: 'racer@example.com', sub: 'google-racer' });
+    const answers = await Promise.all([0, 1, 2].map(() => signInWithGoogle(credential)));
+    expect(answers.map((answer) => answer.status)).toEqual([200, 200, 200]);
+    const events = await sql`select 1 from platform.audit_event a join platform."user" u on u.id::text = a.target_id
+      where a.action = 'auth.account_secured' and u.email = 'racer@example.com'`.execute(db());
+    expect(events.rows).toHaveLength(1);
+  });
+
   it('refuses a wrong audience, a wrong issuer, an expired token, an unverified email and a foreign signature', async () => {
     const key = published[0]!;
     expect((await signInWithGoogle(await idToken(key, {}, 'someone-elses-client'))).status).toBe(401);
