@@ -1,23 +1,9 @@
 import { z } from 'zod';
 import type { StartupProblem } from '#platform/kernel/errors/errors.ts';
 import { booleanSetting, defineSettings, integerSetting, listSetting } from '#platform/kernel/config/settings.ts';
+import { parseTrustProxy } from './trust-proxy.ts';
 
 const MiB = 1024 * 1024;
-
-/** How `TRUST_PROXY` is given to Fastify: off, on, a hop count or a list of addresses. */
-export type TrustProxy = boolean | number | string[];
-
-function parseTrustProxy(value: string | undefined): TrustProxy {
-  if (value === undefined) return false;
-  const lowered = value.trim().toLowerCase();
-  if (lowered === 'false' || lowered === '0' || lowered === '') return false;
-  if (lowered === 'true') return true;
-  if (/^\d+$/.test(lowered)) return Number(lowered);
-  return value
-    .split(',')
-    .map((item) => item.trim())
-    .filter((item) => item.length > 0);
-}
 
 function isOrigin(value: string): boolean {
   try {
@@ -47,7 +33,14 @@ export const httpSettings = defineSettings('http', {
     TRUST_PROXY: z
       .string()
       .optional()
-      .describe('Behind a reverse proxy: true, a hop count, or comma-separated proxy addresses/CIDRs (default: false)'),
+      .transform((value, ctx) => {
+        const { trust, problems } = parseTrustProxy(value);
+        for (const message of problems) ctx.addIssue({ code: 'custom', message });
+        return trust;
+      })
+      .describe(
+        'Behind a reverse proxy: a hop count (1 = the nearest proxy), true (every hop), or comma-separated proxy addresses/CIDRs (default: off)',
+      ),
     BODY_LIMIT_BYTES: integerSetting(1 * MiB, 1024, 1024 * MiB).describe('Largest request body for ordinary routes'),
     UPLOAD_LIMIT_BYTES: integerSetting(25 * MiB, 1024, 4096 * MiB).describe('Largest request body for upload routes'),
     SHUTDOWN_TIMEOUT_MS: integerSetting(10_000, 1000, 600_000).describe(
@@ -86,7 +79,7 @@ export const httpSettings = defineSettings('http', {
       publicUrl: publicUrl.origin + publicUrl.pathname.replace(/\/$/, ''),
       publicOrigin: publicUrl.origin,
       corsOrigins: corsOrigins.map((origin) => origin.replace(/\/$/, '')),
-      trustProxy: parseTrustProxy(values.TRUST_PROXY),
+      trustProxy: values.TRUST_PROXY,
       bodyLimitBytes: values.BODY_LIMIT_BYTES,
       uploadLimitBytes: values.UPLOAD_LIMIT_BYTES,
       shutdownTimeoutMs: values.SHUTDOWN_TIMEOUT_MS,

@@ -34,6 +34,7 @@ import { homeRoutes } from './home.routes.ts';
 import { registerRateLimit } from './rate-limit.ts';
 import { requestIdFor } from './request-id.ts';
 import { registerSecurity } from './security.ts';
+import { trustProxyFunction } from './trust-proxy.ts';
 import { defaultWebDir, loadWebBuild, sendShell, webAssets, type WebBuild } from './web-pages.ts';
 import { accountPageRoutes } from '#platform/modules/auth/auth-pages.routes.ts';
 import { paymentsRoutes } from '#platform/modules/payments/payments.routes.ts';
@@ -93,8 +94,7 @@ export async function createServer(options: CreateServerOptions): Promise<Fastif
     loggerInstance: log as FastifyBaseLogger,
     genReqId: requestIdFor,
     requestIdHeader: false,
-    // Fastify takes a hop count too (proxy-addr), though its types omit it.
-    trustProxy: config.http.trustProxy as unknown as boolean | string[],
+    trustProxy: trustProxyFunction(config.http.trustProxy),
     bodyLimit: config.http.bodyLimitBytes,
     // One line per request, written when it completes (see the onResponse hook below).
     logController: new LogController({ disableRequestLogging: true }),

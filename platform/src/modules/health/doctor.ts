@@ -9,6 +9,7 @@ import { describeServer, openDatabase, type Database } from '#platform/kernel/db
 import { findPendingMigrations } from '#platform/kernel/db/migrations.ts';
 import { createLogger } from '#platform/kernel/logging/logger.ts';
 import { appSettingsModules, migrationSetsFor } from '#platform/kernel/lifecycle/ballast.ts';
+import { describeTrustProxy } from '#platform/kernel/http/trust-proxy.ts';
 import { diskCheck } from './checks.ts';
 
 /** The outcome of one doctor probe. */
@@ -93,6 +94,7 @@ export async function runDoctor(options: RunDoctorOptions): Promise<DoctorReport
   checkSecrets(config, production, add);
   checkCors(config, production, add);
   checkTls(config, production, add);
+  checkProxy(config, production, add);
 
   const embeddedRefused =
     production && options.env['DATABASE_URL'] === undefined && options.env['ALLOW_EMBEDDED_DB'] !== 'true';
@@ -187,14 +189,6 @@ function checkTls(config: Config, production: boolean, add: Add): void {
     return;
   }
   add({ name: 'tls', status: 'pass', message: 'PUBLIC_URL is https; HSTS is sent (max-age one year)' });
-  if (config.http.trustProxy === false) {
-    add({
-      name: 'proxy',
-      status: 'warn',
-      message: 'TRUST_PROXY is off: behind a TLS proxy, client IPs (rate limits, audit) would be the proxy',
-      fix: 'set TRUST_PROXY to the proxy hop count or address, e.g. TRUST_PROXY=1',
-    });
-  }
   if (config.http.metricsToken === undefined) {
     add({
       name: 'metrics',
@@ -202,6 +196,33 @@ function checkTls(config: Config, production: boolean, add: Add): void {
       message: '/metrics is open to anyone who can reach the server',
       fix: 'set METRICS_TOKEN or block /metrics at the proxy',
     });
+  }
+}
+
+/**
+ * Who may name the client. Production always sits behind a TLS proxy, so there "off" means every
+ * client has the proxy's IP (one rate-limit bucket, one IP in the audit trail), and "every hop"
+ * lets any client pick its own IP.
+ */
+function checkProxy(config: Config, production: boolean, add: Add): void {
+  const trust = config.http.trustProxy;
+  const message = `TRUST_PROXY: ${describeTrustProxy(trust)}`;
+  if (production && trust === false) {
+    add({
+      name: 'proxy',
+      status: 'warn',
+      message: `${message}; behind a TLS proxy every client would have the proxy's IP (rate limits, audit trail)`,
+      fix: 'set TRUST_PROXY to the number of proxies in front of Ballast (TRUST_PROXY=1) or their addresses',
+    });
+  } else if (production && trust === true) {
+    add({
+      name: 'proxy',
+      status: 'warn',
+      message,
+      fix: 'set TRUST_PROXY to the number of proxies in front of Ballast (TRUST_PROXY=1) or their addresses',
+    });
+  } else {
+    add({ name: 'proxy', status: 'pass', message });
   }
 }
 
