@@ -14,7 +14,13 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'unit',
-          include: ['platform/**/*.test.ts', 'apps/**/*.test.ts', 'cli/**/*.test.ts', 'bench/**/*.test.ts'],
+          include: [
+            'platform/**/*.test.ts',
+            'apps/**/*.test.ts',
+            'packages/**/*.test.ts',
+            'cli/**/*.test.ts',
+            'bench/**/*.test.ts',
+          ],
         },
       },
       {

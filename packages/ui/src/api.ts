@@ -80,8 +80,22 @@ export async function api<T>(method: Method, path: string, body?: unknown): Prom
   return (await response.json()) as T;
 }
 
-/** A same-site path to go to after signing in, from `?next=`; anything else falls back. */
-export function safeNext(value: string | null, fallback: string): string {
-  if (value === null || !value.startsWith('/') || value.startsWith('//') || value.startsWith('/\\')) return fallback;
-  return value;
+/**
+ * A same-origin address to go to next, from `?next=` or `?return=`; anything else falls back.
+ * Browsers drop tabs and newlines from an address and read `\` as `/`, so `/%09/evil.example`,
+ * `/\evil.example` and `https:evil.example` can all lead off-site: the value is parsed the way the
+ * browser will read it, and only the parsed path, query and fragment of a same-origin address
+ * are returned, never the raw string. `origin` is the page's own (tests pass one).
+ */
+export function safeNext(value: string | null, fallback: string, origin: string = location.origin): string {
+  if (value === null || value === '') return fallback;
+  let url: URL;
+  try {
+    url = new URL(value, origin);
+  } catch {
+    return fallback;
+  }
+  // A path that starts with `//` (`/.//evil.example` normalised) would itself read as a host.
+  if (url.origin !== origin || url.pathname.startsWith('//')) return fallback;
+  return `${url.pathname}${url.search}${url.hash}`;
 }
