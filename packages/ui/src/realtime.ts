@@ -4,6 +4,9 @@
  */
 export type ConnectionState = 'connecting' | 'open' | 'closed';
 
+/** The close code of a socket replaced by a newer one of the same user (the server's CLOSE_REPLACED). */
+const REPLACED = 4409;
+
 interface Pending {
   resolve(value: unknown): void;
   reject(error: Error): void;
@@ -68,7 +71,7 @@ export function connectRealtime(app: string): RealtimeClient {
         for (const listener of listeners.get(frame.event) ?? []) listener(frame.data);
       }
     };
-    ws.onclose = () => {
+    ws.onclose = (event) => {
       for (const [id, waiting] of pending) {
         clearTimeout(waiting.timer);
         waiting.reject(new Error('connection closed'));
@@ -76,6 +79,9 @@ export function connectRealtime(app: string): RealtimeClient {
       }
       if (closed) return;
       setState('closed');
+      // 4409: the user opened more sockets than the server allows (another tab took this one's
+      // place); reconnecting would only push that one out in turn.
+      if (event.code === REPLACED) return;
       attempt += 1;
       setTimeout(open, Math.min(10_000, 500 * 2 ** Math.min(attempt, 5)));
     };

@@ -1,11 +1,11 @@
 import path from 'node:path';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import fastifyFormbody from '@fastify/formbody';
 import fastifyStatic from '@fastify/static';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import fastifyUnderPressure from '@fastify/under-pressure';
-import fastifyWebsocket from '@fastify/websocket';
+import fastifyWebsocket, { type WebSocket } from '@fastify/websocket';
 import {
   createJsonSchemaTransform,
   serializerCompiler,
@@ -81,6 +81,22 @@ export interface CreateServerOptions {
 }
 
 const LOAD_SHED_RETRY_AFTER_SECONDS = 5;
+const MAX_SOCKET_MESSAGE_BYTES = 64 * 1024;
+
+/**
+ * Errors on an open WebSocket. `ws` reports a client that broke the protocol (a message over
+ * `MAX_SOCKET_MESSAGE_BYTES`, bad UTF-8, an unmasked frame) with a `WS_ERR_*` code and is
+ * already closing it with the matching status (1009, 1007, 1002): abuse to note at warn, without
+ * a stack. Anything else is ours: logged as an error, the socket dropped.
+ */
+function handleSocketError(error: Error & { code?: unknown }, socket: WebSocket, request: FastifyRequest): void {
+  if (typeof error.code === 'string' && error.code.startsWith('WS_ERR_')) {
+    request.log.warn({ code: error.code, problem: error.message }, 'websocket client broke the protocol; closed');
+    return;
+  }
+  request.log.error({ err: error }, 'websocket failed');
+  socket.terminate();
+}
 
 /**
  * Builds the web server: hardened defaults first (request ids, errors, security headers, CORS,
@@ -165,7 +181,8 @@ export async function createServer(options: CreateServerOptions): Promise<Fastif
   // HTML forms (operator pages, sign-in without JavaScript) post urlencoded bodies.
   await app.register(fastifyFormbody, { bodyLimit: config.http.bodyLimitBytes });
   await app.register(fastifyWebsocket, {
-    options: { maxPayload: 64 * 1024 },
+    options: { maxPayload: MAX_SOCKET_MESSAGE_BYTES },
+    errorHandler: handleSocketError,
     // On shutdown every socket is told the server is going away (1001) rather than dropped.
     preClose: async function closeSockets(this: FastifyInstance) {
       for (const socket of this.websocketServer.clients) socket.close(1001, 'server shutting down');

@@ -417,7 +417,9 @@ export async function createBallast(options: CreateBallastOptions): Promise<Ball
       installationId: installation.id,
       serve: options.roles.includes('web'),
       requests: (app, name) => {
-        const handler = options.apps.find((item) => item.name === app)?.realtimeRequests?.[name];
+        const requests = options.apps.find((item) => item.name === app)?.realtimeRequests;
+        // Own names only: `constructor` or `__proto__` must not find Object's.
+        const handler = requests !== undefined && Object.hasOwn(requests, name) ? requests[name] : undefined;
         const ctx = appContexts.get(app);
         return handler === undefined || ctx === undefined ? undefined : (userId, data) => handler(userId, data, ctx);
       },

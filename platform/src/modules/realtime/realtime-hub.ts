@@ -76,7 +76,11 @@ export interface Realtime {
 export interface RealtimeHub extends Realtime, Service {
   readonly authenticate: RealtimeAuthenticator;
   hasApp(name: string): boolean;
-  /** Takes over an upgraded socket whose handshake passed; closes it with 4429 when the app is full. */
+  /**
+   * Takes over an upgraded socket whose handshake passed. A user already holding
+   * `REALTIME_MAX_CONNECTIONS_PER_USER` sockets in the app has their oldest closed with 4409; a
+   * socket beyond `REALTIME_MAX_CONNECTIONS_PER_APP` is closed with 4429.
+   */
   accept(socket: WebSocket, app: string, identity: RealtimeIdentity, log: FastifyBaseLogger): void;
   /** Proves this node hears the bus (see `RealtimeBus.check`), for `/readyz`. */
   checkBus(): Promise<string | undefined>;
@@ -109,6 +113,11 @@ export type RealtimeRequestHandler = (userId: string, data: unknown) => Promise<
 export const CLOSE_TOO_MANY_CONNECTIONS = 4429;
 /** Close code for a socket whose token was revoked: sign in again. */
 export const CLOSE_REVOKED = 4401;
+/**
+ * Close code for a user's oldest socket in an app when they open one more than
+ * `REALTIME_MAX_CONNECTIONS_PER_USER` (another tab took its place): do not reconnect.
+ */
+export const CLOSE_REPLACED = 4409;
 const MAX_TOPICS_PER_SOCKET = 100;
 /** A socket that has this much unsent data is too slow to keep up and is dropped. */
 const MAX_BUFFERED_BYTES = 1024 * 1024;
@@ -217,12 +226,32 @@ export function createRealtimeHub(options: CreateRealtimeHubOptions): RealtimeHu
     if (members?.size === 0) byChannel.delete(key);
   }
 
+  /** Drops a connection from every index; a second call (its 'close' after a replacement) does nothing. */
   function forget(connection: Connection): void {
-    for (const channel of [...connection.channels]) part(connection, channel);
     const open = byApp.get(connection.app);
-    open?.delete(connection);
-    if (open?.size === 0) byApp.delete(connection.app);
+    if (open === undefined || !open.delete(connection)) return;
+    if (open.size === 0) byApp.delete(connection.app);
+    for (const channel of [...connection.channels]) part(connection, channel);
     connection.log.debug({ app: connection.app }, 'realtime socket closed');
+  }
+
+  /**
+   * Makes room for one more socket of `userId` in `app`: closes their oldest open ones beyond the
+   * per-user cap and forgets them at once, so they no longer count against the app's cap either.
+   */
+  function replaceOldest(app: string, userId: string): void {
+    const mine = [...(byChannel.get(channelKey(app, `user:${userId}`)) ?? [])].filter(
+      (connection) => connection.socket.readyState === connection.socket.OPEN,
+    );
+    // A channel's members are kept in the order they joined: the oldest first.
+    for (const connection of mine.slice(0, Math.max(0, mine.length - settings.maxConnectionsPerUser + 1))) {
+      connection.log.info(
+        { app, limit: settings.maxConnectionsPerUser },
+        'realtime socket replaced by a newer one of the same user',
+      );
+      connection.socket.close(CLOSE_REPLACED, 'replaced by a newer connection');
+      forget(connection);
+    }
   }
 
   function send(connection: Connection, frame: unknown): void {
@@ -286,15 +315,19 @@ export function createRealtimeHub(options: CreateRealtimeHubOptions): RealtimeHu
     // Closing (a revoked token, a full app): nothing it sends is acted on.
     if (connection.socket.readyState !== connection.socket.OPEN) return;
     let parsed: z.output<typeof clientMessage> | undefined;
+    let problem = 'not text';
     if (!isBinary && Buffer.isBuffer(data)) {
       try {
         const result = clientMessage.safeParse(JSON.parse(data.toString('utf8')));
         if (result.success) parsed = result.data;
+        else problem = 'not a known message';
       } catch {
-        // not JSON: answered below like any other invalid message
+        problem = 'not JSON';
       }
     }
     if (parsed === undefined) {
+      // A client's mistake or abuse, not a fault of ours: a warning, without a stack.
+      connection.log.warn({ app: connection.app, problem }, 'realtime: refused a malformed message');
       send(connection, {
         type: 'error',
         code: 'realtime.invalid_message',
@@ -352,6 +385,7 @@ export function createRealtimeHub(options: CreateRealtimeHubOptions): RealtimeHu
   async function answer(connection: Connection, id: string | number, name: string, data: unknown): Promise<void> {
     const handler = options.requests?.(connection.app, name);
     if (handler === undefined) {
+      connection.log.warn({ app: connection.app, name }, 'realtime: refused an unknown request');
       send(connection, {
         type: 'reply',
         id,
@@ -445,6 +479,7 @@ export function createRealtimeHub(options: CreateRealtimeHubOptions): RealtimeHu
       return count;
     },
     accept(socket, app, identity, requestLog) {
+      replaceOldest(app, identity.userId);
       const open = byApp.get(app) ?? new Set<Connection>();
       if (open.size >= settings.maxConnectionsPerApp) {
         requestLog.warn({ app, limit: settings.maxConnectionsPerApp }, 'realtime socket refused: too many connections');

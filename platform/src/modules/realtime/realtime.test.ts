@@ -6,7 +6,13 @@ import { startTestBallast, type StartTestBallastOptions, type TestBallast } from
 import { issueRealtimeTicket } from './ticket.ts';
 
 const apps = [
-  defineApp({ name: 'probe', title: 'Probe', summary: 'Receives live updates.', status: 'available' }),
+  defineApp({
+    name: 'probe',
+    title: 'Probe',
+    summary: 'Receives live updates.',
+    status: 'available',
+    realtimeRequests: { echo: async (userId, data) => ({ userId, data }) },
+  }),
   defineApp({ name: 'other', title: 'Other', summary: 'Another app on the same server.', status: 'available' }),
 ];
 
@@ -312,6 +318,119 @@ describe('the connection cap', () => {
     await node.ballast.realtime.publish({ app: 'probe', channel: 'user:alice', event: 'still-here' });
     expect(await replacement.next()).toEqual(event('user:alice', 'still-here', null));
     await closeAll([second, replacement, elsewhere]);
+  });
+});
+
+describe('the per-user cap', () => {
+  let node: TestBallast;
+
+  beforeAll(async () => {
+    node = await startTestBallast({
+      apps,
+      env: { REALTIME_MAX_CONNECTIONS_PER_USER: '2', REALTIME_MAX_CONNECTIONS_PER_APP: '3' },
+    });
+  });
+
+  afterAll(async () => {
+    await node.close();
+  });
+
+  it("closes a user's oldest socket in the app with 4409 when they open one more, and accepts the new one", async () => {
+    const url = socketUrl(node, { app: 'probe', ticket: ticketFor(node, 'alice') });
+    const first = await connect(url);
+    const second = await connect(url);
+    const third = await connect(url);
+    expect(await first.closed).toEqual({ code: 4409, reason: 'replaced by a newer connection' });
+    expect(node.ballast.realtime.countLocalConnections('probe')).toBe(2);
+    await node.ballast.realtime.publish({ app: 'probe', channel: 'user:alice', event: 'newest-two' });
+    expect(await second.next()).toEqual(event('user:alice', 'newest-two', null));
+    expect(await third.next()).toEqual(event('user:alice', 'newest-two', null));
+    // Other apps and other users count on their own.
+    const elsewhere = [
+      await connect(socketUrl(node, { app: 'other', ticket: ticketFor(node, 'alice') })),
+      await connect(socketUrl(node, { app: 'other', ticket: ticketFor(node, 'alice') })),
+    ];
+    const bob = await connect(socketUrl(node, { app: 'probe', ticket: ticketFor(node, 'bob') }));
+    expect([second, third, bob, ...elsewhere].map((client) => client.socket.readyState)).toEqual(
+      Array(5).fill(WebSocket.OPEN),
+    );
+    expect(node.logs.text()).toContain('realtime socket replaced by a newer one of the same user');
+    await closeAll([second, third, bob, ...elsewhere]);
+  });
+
+  it('lets a user at their cap replace a socket even when the app is full, while another user is refused with 4429', async () => {
+    const url = socketUrl(node, { app: 'probe', ticket: ticketFor(node, 'carol') });
+    await vi.waitFor(() => expect(node.ballast.realtime.countLocalConnections('probe')).toBe(0));
+    const carol = [await connect(url), await connect(url)];
+    const dave = await connect(socketUrl(node, { app: 'probe', ticket: ticketFor(node, 'dave') }));
+    const erin = await connect(socketUrl(node, { app: 'probe', ticket: ticketFor(node, 'erin') }));
+    expect(await erin.closed).toEqual({ code: 4429, reason: 'too many connections' });
+    const carolAgain = await connect(url);
+    expect(await carol[0]!.closed).toEqual({ code: 4409, reason: 'replaced by a newer connection' });
+    expect(carolAgain.socket.readyState).toBe(WebSocket.OPEN);
+    expect(node.ballast.realtime.countLocalConnections('probe')).toBe(3);
+    await closeAll([carol[1]!, carolAgain, dave]);
+  });
+});
+
+describe('requests and abuse', () => {
+  let node: TestBallast;
+
+  beforeAll(async () => {
+    node = await startTestBallast({ apps });
+  });
+
+  afterAll(async () => {
+    await node.close();
+  });
+
+  function logged(level: string): Record<string, unknown>[] {
+    return node.logs.lines().filter((line) => line['level'] === level);
+  }
+
+  it("answers the app's own requests and never one found on Object's prototype", async () => {
+    const client = await connect(socketUrl(node, { app: 'probe', ticket: ticketFor(node, 'alice') }));
+    client.send({ type: 'request', id: 1, name: 'echo', data: { n: 1 } });
+    expect(await client.next()).toEqual({
+      type: 'reply',
+      id: 1,
+      ok: true,
+      data: { userId: 'alice', data: { n: 1 } },
+    });
+    const names = ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf', '__defineGetter__'];
+    for (const [index, name] of names.entries()) {
+      client.send({ type: 'request', id: index + 2, name, data: null });
+      expect(await client.next()).toEqual({
+        type: 'reply',
+        id: index + 2,
+        ok: false,
+        error: { code: 'realtime.unknown_request', message: `No request ${name} in probe` },
+      });
+    }
+    await closeAll([client]);
+    expect(logged('error')).toEqual([]);
+  });
+
+  it('logs abuse (malformed JSON, an unknown request, an oversized message) at warn, without a stack', async () => {
+    const client = await connect(socketUrl(node, { app: 'probe', ticket: ticketFor(node, 'bob') }));
+    client.socket.send('{"type":');
+    expect(await client.next()).toMatchObject({ type: 'error', code: 'realtime.invalid_message' });
+    client.send({ type: 'request', id: 'x', name: 'no.such.request' });
+    expect(await client.next()).toMatchObject({ type: 'reply', id: 'x', ok: false });
+    client.socket.send(JSON.stringify({ type: 'subscribe', topic: 'x'.repeat(70 * 1024) }));
+    expect((await client.closed).code).toBe(1009);
+
+    await vi.waitFor(() =>
+      expect(logged('warn').map((line) => line['msg'])).toEqual(
+        expect.arrayContaining([
+          'realtime: refused a malformed message',
+          'realtime: refused an unknown request',
+          'websocket client broke the protocol; closed',
+        ]),
+      ),
+    );
+    expect(logged('error')).toEqual([]);
+    expect(node.logs.text()).not.toContain('"stack"');
   });
 });
 
