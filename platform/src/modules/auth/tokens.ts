@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { SignJWT, errors, jwtVerify, type JWTPayload } from 'jose';
+import { z } from 'zod';
 import { TOKEN_ALGORITHM, type KeyRing } from './signing-keys.ts';
 
 /** The JWT `typ` of access tokens (RFC 9068): a token of another kind is never accepted. */
@@ -81,13 +82,25 @@ export async function verifyAccessToken(
   }
 }
 
+/**
+ * The shapes of the claims Ballast issues. A token signed by one of our keys with other shapes
+ * (a `sub` that is not a user id, a fractional or huge `gen`) is refused like a forged one,
+ * before any of it reaches a query.
+ */
+const accessClaims = z.object({
+  sub: z.uuid(),
+  gen: z.number().int().min(0).max(2_147_483_647),
+  jti: z.uuid(),
+  exp: z.number().int().positive(),
+});
+
 function claimsOf(payload: JWTPayload): AccessClaims | null {
-  const generation = payload['gen'];
-  if (typeof payload.sub !== 'string' || typeof generation !== 'number' || typeof payload.jti !== 'string') return null;
+  const parsed = accessClaims.safeParse(payload);
+  if (!parsed.success) return null;
   return {
-    userId: payload.sub,
-    generation,
-    tokenId: payload.jti,
-    expiresAt: new Date((payload.exp ?? 0) * 1000),
+    userId: parsed.data.sub,
+    generation: parsed.data.gen,
+    tokenId: parsed.data.jti,
+    expiresAt: new Date(parsed.data.exp * 1000),
   };
 }
