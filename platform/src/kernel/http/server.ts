@@ -34,6 +34,7 @@ import { homeRoutes } from './home.routes.ts';
 import { registerRateLimit } from './rate-limit.ts';
 import { requestIdFor } from './request-id.ts';
 import { registerSecurity } from './security.ts';
+import { registerTextGuard } from './text-guard.ts';
 import { trustProxyFunction } from './trust-proxy.ts';
 import { defaultWebDir, loadWebBuild, sendShell, webAssets, type WebBuild } from './web-pages.ts';
 import { accountPageRoutes } from '#platform/modules/auth/auth-pages.routes.ts';
@@ -120,6 +121,7 @@ export async function createServer(options: CreateServerOptions): Promise<Fastif
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
+  registerTextGuard(app);
   app.decorateRequest('user', null);
   app.setErrorHandler(handleError);
   app.setNotFoundHandler(handleNotFound);

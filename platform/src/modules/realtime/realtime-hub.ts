@@ -10,6 +10,7 @@ import type { Database } from '#platform/kernel/db/database.ts';
 import type { Logger } from '#platform/kernel/logging/logger.ts';
 import type { Metrics } from '#platform/kernel/metrics/metrics.ts';
 import type { Service } from '#platform/kernel/lifecycle/ballast.ts';
+import { findUnstorableText } from '#platform/kernel/http/text-guard.ts';
 import { createPostgresBus } from './providers/postgres-bus.ts';
 import { createRedisBus } from './providers/redis-bus.ts';
 import { MAX_BUS_MESSAGE_BYTES, type RealtimeBus } from './realtime-bus.ts';
@@ -383,6 +384,22 @@ export function createRealtimeHub(options: CreateRealtimeHubOptions): RealtimeHu
   }
 
   async function answer(connection: Connection, id: string | number, name: string, data: unknown): Promise<void> {
+    // As for HTTP routes: text the database cannot store never reaches a handler.
+    const unstorable = findUnstorableText(data, 'data');
+    if (unstorable.length > 0) {
+      connection.log.warn({ app: connection.app, name, errors: unstorable }, 'realtime: refused a malformed message');
+      send(connection, {
+        type: 'reply',
+        id,
+        ok: false,
+        error: {
+          code: 'realtime.invalid_text',
+          message: 'Text may not contain NUL characters or unpaired surrogates',
+          errors: unstorable,
+        },
+      });
+      return;
+    }
     const handler = options.requests?.(connection.app, name);
     if (handler === undefined) {
       connection.log.warn({ app: connection.app, name }, 'realtime: refused an unknown request');

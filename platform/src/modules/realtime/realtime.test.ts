@@ -411,6 +411,25 @@ describe('requests and abuse', () => {
     expect(logged('error')).toEqual([]);
   });
 
+  it('refuses request data holding a NUL character or an unpaired surrogate before the handler sees it', async () => {
+    const client = await connect(socketUrl(node, { app: 'probe', ticket: ticketFor(node, 'carol') }));
+    client.send({ type: 'request', id: 1, name: 'echo', data: { note: 'a\u0000b', list: ['\ud800'] } });
+    expect(await client.next()).toEqual({
+      type: 'reply',
+      id: 1,
+      ok: false,
+      error: {
+        code: 'realtime.invalid_text',
+        message: 'Text may not contain NUL characters or unpaired surrogates',
+        errors: [
+          { field: 'data.note', message: 'contains a NUL character (\\u0000)' },
+          { field: 'data.list.0', message: 'contains an unpaired UTF-16 surrogate' },
+        ],
+      },
+    });
+    await closeAll([client]);
+  });
+
   it('logs abuse (malformed JSON, an unknown request, an oversized message) at warn, without a stack', async () => {
     const client = await connect(socketUrl(node, { app: 'probe', ticket: ticketFor(node, 'bob') }));
     client.socket.send('{"type":');

@@ -1,0 +1,69 @@
+import type { FastifyInstance } from 'fastify';
+import { AppError, type FieldError } from '#platform/kernel/errors/errors.ts';
+
+const MAX_REPORTED = 20;
+
+function problemOf(text: string): string | undefined {
+  if (text.includes('\u0000')) return 'contains a NUL character (\\u0000)';
+  if (!text.isWellFormed()) return 'contains an unpaired UTF-16 surrogate';
+  return undefined;
+}
+
+/** Bytes and streams (raw webhook bodies, uploads) are data, not text: they are not looked into. */
+function isBinary(value: object): boolean {
+  return (
+    ArrayBuffer.isView(value) ||
+    value instanceof ArrayBuffer ||
+    typeof (value as { pipe?: unknown }).pipe === 'function'
+  );
+}
+
+/**
+ * The places in `value` (strings, array items, object values and keys) holding text
+ * PostgreSQL refuses: a NUL character, which neither text nor jsonb can hold, or an unpaired
+ * surrogate, whose escape jsonb rejects. Each is a field such as `body.items.0.title`, under
+ * `root`; at most 20 are listed. Walks without recursion, so a deeply nested body cannot
+ * overflow the stack.
+ */
+export function findUnstorableText(value: unknown, root: string): FieldError[] {
+  const found: FieldError[] = [];
+  const pending: [unknown, string][] = [[value, root]];
+  while (pending.length > 0 && found.length < MAX_REPORTED) {
+    const [current, field] = pending.pop()!;
+    if (typeof current === 'string') {
+      const problem = problemOf(current);
+      if (problem !== undefined) found.push({ field, message: problem });
+    } else if (Array.isArray(current)) {
+      for (let index = current.length - 1; index >= 0; index--) pending.push([current[index], `${field}.${index}`]);
+    } else if (typeof current === 'object' && current !== null && !isBinary(current)) {
+      for (const [key, item] of Object.entries(current).reverse()) {
+        const problem = problemOf(key);
+        if (problem === undefined) pending.push([item, `${field}.${key}`]);
+        else found.push({ field, message: `has a key that ${problem}` });
+      }
+    }
+  }
+  return found;
+}
+
+/**
+ * Refuses, for every route and before any schema or handler sees it, a request whose path
+ * parameters, query string or JSON body hold text PostgreSQL cannot store: 400
+ * `http.invalid_text`, listing each field, instead of a 500 from the database.
+ */
+export function registerTextGuard(app: FastifyInstance): void {
+  app.addHook('preValidation', async (request) => {
+    const errors = [
+      ...findUnstorableText(request.params, 'params'),
+      ...findUnstorableText(request.query, 'querystring'),
+      ...findUnstorableText(request.body, 'body'),
+    ];
+    if (errors.length === 0) return;
+    throw new AppError(
+      'invalid_input',
+      'http.invalid_text',
+      'Text may not contain NUL characters or unpaired surrogates; see errors for each field',
+      { errors },
+    );
+  });
+}
