@@ -26,7 +26,9 @@ export const httpSettings = defineSettings('http', {
     PUBLIC_URL: z
       .url({ protocol: /^https?$/ })
       .optional()
-      .describe('The URL users reach Ballast at, used in links and emails (required in production)'),
+      .describe(
+        'The URL users reach Ballast at, used in links and emails (required in production); only its host is answered, besides loopback names outside production and the health probes',
+      ),
     CORS_ORIGINS: listSetting()
       .optional()
       .describe('Comma-separated origins allowed to call the API from a browser; "*" is refused in production'),

@@ -1,3 +1,4 @@
+import type { InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defineApp } from '#platform/kernel/lifecycle/define-app.ts';
 import { startTestBallast, type TestBallast } from '#platform/testing/ballast.ts';
@@ -39,17 +40,22 @@ afterAll(async () => {
   await server.close();
 });
 
+/** A request as browsers send it in production: to PUBLIC_URL's host. */
+function inject(options: InjectOptions) {
+  return server.ballast.server!.inject({ ...options, headers: { host: 'app.example.com', ...options.headers } });
+}
+
 describe('in production', () => {
   it('sends HSTS and upgrades insecure requests', async () => {
-    const api = await server.ballast.server!.inject({ method: 'GET', url: '/healthz' });
+    const api = await inject({ method: 'GET', url: '/healthz' });
     expect(api.headers['strict-transport-security']).toBe('max-age=31536000; includeSubDomains');
-    const page = await server.ballast.server!.inject({ method: 'GET', url: '/', headers: { accept: 'text/html' } });
+    const page = await inject({ method: 'GET', url: '/', headers: { accept: 'text/html' } });
     expect(page.headers['strict-transport-security']).toBe('max-age=31536000; includeSubDomains');
     expect(String(page.headers['content-security-policy'])).toContain('upgrade-insecure-requests');
   });
 
   it('answers an unexpected error with a 500 problem that carries no stack or internals', async () => {
-    const response = await server.ballast.server!.inject({ method: 'GET', url: '/api/failing/boom' });
+    const response = await inject({ method: 'GET', url: '/api/failing/boom' });
     expect(response.statusCode).toBe(500);
     expect(response.headers['content-type']).toContain('application/problem+json');
     expect(response.json()).toEqual({
@@ -65,21 +71,20 @@ describe('in production', () => {
   });
 
   it('shows operator pages and the development inbox to nobody but a platform admin', async () => {
-    const app = server.ballast.server!;
-    const setup = await app.inject({
+    const setup = await inject({
       method: 'POST',
       url: '/api/auth/setup',
       payload: { email: 'root@example.com', password: 'a production admin passphrase' },
     });
     expect(setup.statusCode).toBe(201);
-    const signIn = await app.inject({
+    const signIn = await inject({
       method: 'POST',
       url: '/api/auth/sign-in',
       payload: { email: 'root@example.com', password: 'a production admin passphrase' },
     });
     const token = signIn.json<{ token: string }>().token;
-    expect((await app.inject({ method: 'GET', url: '/admin/tasks' })).statusCode).toBe(404);
-    const asAdmin = await app.inject({
+    expect((await inject({ method: 'GET', url: '/admin/tasks' })).statusCode).toBe(404);
+    const asAdmin = await inject({
       method: 'GET',
       url: '/admin/tasks',
       headers: { authorization: `Bearer ${token}` },
@@ -87,8 +92,23 @@ describe('in production', () => {
     expect(asAdmin.statusCode).toBe(200);
     expect(asAdmin.body).toContain('Background tasks');
     expect(
-      (await app.inject({ method: 'GET', url: '/dev/inbox', headers: { authorization: `Bearer ${token}` } }))
-        .statusCode,
+      (await inject({ method: 'GET', url: '/dev/inbox', headers: { authorization: `Bearer ${token}` } })).statusCode,
     ).toBe(404);
+  });
+
+  it("answers only PUBLIC_URL's host, except the health probes, which load balancers call by IP", async () => {
+    for (const host of ['evil.example', 'localhost', '127.0.0.1:3000', 'app.example.com.evil.example']) {
+      const answer = await inject({ method: 'GET', url: '/api/auth/session', headers: { host } });
+      expect(answer.statusCode, host).toBe(400);
+      expect(answer.json()).toMatchObject({ code: 'http.host_not_allowed' });
+    }
+    expect((await inject({ method: 'GET', url: '/api/auth/session' })).statusCode).toBe(200);
+    expect(
+      (await inject({ method: 'GET', url: '/api/auth/session', headers: { host: 'APP.example.com:443' } })).statusCode,
+    ).toBe(200);
+    for (const url of ['/healthz', '/readyz', '/metrics']) {
+      const answer = await inject({ method: 'GET', url, headers: { host: '10.0.0.7:3000' } });
+      expect(answer.statusCode, url).not.toBe(400);
+    }
   });
 });

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fastifyCors from '@fastify/cors';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isIPv4 } from 'node:net';
 import helmet, { type HelmetOptions } from 'helmet';
 import { AppError } from '#platform/kernel/errors/errors.ts';
 
@@ -35,6 +36,43 @@ export function helmetHeaders(options: HelmetOptions): Record<string, string> {
   };
   helmet(options)({} as IncomingMessage, response as unknown as ServerResponse, () => {});
   return headers;
+}
+
+/**
+ * Routes that answer whatever Host they are called with: load balancers and probes often call
+ * `/healthz`, `/readyz` and `/metrics` by the node's IP. They serve nothing a page could steal.
+ */
+const anyHostRoutes = new Set(['/healthz', '/readyz', '/metrics']);
+const hostPattern = /^(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(:\d{1,5})?$/;
+
+/** The name in a Host header (lower case, no port, no trailing dot), or undefined when it is malformed. */
+function hostnameOf(host: string): string | undefined {
+  const match = hostPattern.exec(host.toLowerCase());
+  return match?.[1]?.replace(/\.$/, '');
+}
+
+function isLoopbackName(hostname: string): boolean {
+  return (
+    hostname === 'localhost' ||
+    hostname.endsWith('.localhost') ||
+    hostname === '[::1]' ||
+    (isIPv4(hostname) && hostname.startsWith('127.'))
+  );
+}
+
+/**
+ * Whether a request's host (the Host header, or X-Forwarded-Host from a trusted proxy) names this
+ * site: PUBLIC_URL's host, and outside production also the loopback names a developer uses
+ * (localhost, *.localhost, 127.0.0.1, [::1]). A DNS-rebinding page reaches a developer's server
+ * under its own name, so its requests carry a foreign Host even where its Origin passes.
+ */
+export function hostChecker(options: Pick<SecurityOptions, 'production' | 'publicOrigin'>): (host: string) => boolean {
+  const publicHost = new URL(options.publicOrigin).hostname;
+  return (host) => {
+    const hostname = hostnameOf(host);
+    if (hostname === undefined) return false;
+    return hostname === publicHost || (!options.production && isLoopbackName(hostname));
+  };
 }
 
 function ownOrigin(request: FastifyRequest): string {
@@ -117,7 +155,8 @@ export function apiSecurityHeaders(production: boolean): Record<string, string> 
 }
 
 /**
- * Security headers (helmet's set for pages, OWASP's API set for everything else; HSTS in
+ * The Host check (`hostChecker`; 400 `http.host_not_allowed`, except for the health probes),
+ * security headers (helmet's set for pages, OWASP's API set for everything else; HSTS in
  * production) and CORS from an explicit origin list. A cross-origin preflight or write from an
  * origin not on the list is refused with 403 before any handler runs; a cross-origin read just
  * gets no CORS headers, so the browser withholds the answer.
@@ -133,6 +172,19 @@ export async function registerSecurity(app: FastifyInstance, options: SecurityOp
     // A route that set its own header (a cache policy, a docs page's CSP) keeps it.
     for (const [name, value] of headers) if (!reply.hasHeader(name)) void reply.header(name, value);
     return payload;
+  });
+
+  const isOwnHost = hostChecker(options);
+  const hostHint = options.production
+    ? 'use the address in PUBLIC_URL'
+    : 'use localhost, 127.0.0.1 or the host of PUBLIC_URL';
+  app.addHook('onRequest', async (request) => {
+    if (isOwnHost(request.host) || anyHostRoutes.has(request.routeOptions.url ?? '')) return;
+    throw new AppError(
+      'invalid_input',
+      'http.host_not_allowed',
+      `This server does not answer for the host ${JSON.stringify(request.host)}; ${hostHint}`,
+    );
   });
 
   const allowed = allowedOrigins(options);

@@ -1,3 +1,4 @@
+import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { z } from 'zod';
@@ -219,6 +220,81 @@ describe('errors', () => {
     const page = await failing.text();
     expect(page).toContain('Something went wrong on our side');
     expect(page).not.toContain('hunter2');
+  });
+});
+
+/** A real HTTP request with a Host header of our choosing (fetch always sends the URL's). */
+function withHost(
+  path: string,
+  host: string,
+  options: { method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<{ status: number; text: string }> {
+  const url = new URL(path, server.url);
+  return new Promise((resolve, reject) => {
+    const request = http.request(
+      {
+        host: url.hostname,
+        port: url.port,
+        path: `${url.pathname}${url.search}`,
+        method: options.method ?? 'GET',
+        headers: { accept: 'application/json', ...options.headers, host },
+      },
+      (response) => {
+        let text = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => (text += chunk));
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, text }));
+      },
+    );
+    request.on('error', reject);
+    request.end(options.body);
+  });
+}
+
+describe('the Host header', () => {
+  const port = () => new URL(server.url).port;
+
+  it('refuses a foreign host on the development inbox, an API route and a page, with a problem saying why', async () => {
+    for (const path of ['/dev/inbox', '/api/auth/session', '/api/probe/conflict', '/']) {
+      const answer = await withHost(path, `evil.example:${port()}`);
+      expect(answer.status, path).toBe(400);
+      expect(JSON.parse(answer.text)).toMatchObject({
+        code: 'http.host_not_allowed',
+        detail: `This server does not answer for the host "evil.example:${port()}"; use localhost, 127.0.0.1 or the host of PUBLIC_URL`,
+      });
+    }
+    expect((await withHost('/dev/inbox', 'not a host')).status).toBe(400);
+  });
+
+  it('stops a DNS-rebinding page, whose Origin matches its own foreign Host, from writing', async () => {
+    const host = `rebind.evil.example:${port()}`;
+    const answer = await withHost('/api/probe/echo', host, {
+      method: 'POST',
+      headers: { origin: `http://${host}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'a@b.co', age: 3 }),
+    });
+    expect(answer.status).toBe(400);
+    expect(JSON.parse(answer.text)).toMatchObject({ code: 'http.host_not_allowed' });
+  });
+
+  it('answers the loopback names a developer uses', async () => {
+    for (const host of [
+      `localhost:${port()}`,
+      `127.0.0.1:${port()}`,
+      `[::1]:${port()}`,
+      'app.localhost',
+      'LOCALHOST.',
+    ]) {
+      expect((await withHost('/dev/inbox', host)).status, host).toBe(200);
+      expect((await withHost('/api/probe/conflict', host)).status, host).toBe(409);
+    }
+  });
+
+  it('lets health probes in by any host: load balancers call them by IP', async () => {
+    for (const path of ['/healthz', '/readyz', '/metrics']) {
+      expect((await withHost(path, '10.1.2.3:8080')).status, path).not.toBe(400);
+    }
+    expect((await withHost('/healthz', '10.1.2.3')).status).toBe(200);
   });
 });
 
