@@ -404,6 +404,7 @@ export async function createBallast(options: CreateBallastOptions): Promise<Ball
       settings: config.tasks,
       supervise: working,
       onRun: (task, outcome, seconds) => taskMetrics.onRun(task, outcome, seconds),
+      onClaim: (task, claimed) => taskMetrics.onClaim(task, claimed),
     });
     taskEngine = tasks;
     const ticketAuthenticator = authenticateWithTicket(config.security.signingSecret);

@@ -40,6 +40,8 @@ export interface TaskDefinition<Schema extends z.ZodType = z.ZodType> {
   readonly dedupeKey?: (payload: z.output<Schema>) => string;
   /** Runs at most this many of this task at once on one worker (default: TASKS_CONCURRENCY). */
   readonly concurrency?: number;
+  /** Claims at most this many of this task ahead of the free slots on one worker (default: TASKS_PREFETCH). */
+  readonly prefetch?: number;
   /** Queue priority when the enqueue gives none; higher runs first. */
   readonly priority: number;
 }
@@ -53,6 +55,7 @@ export interface DefineTaskOptions<Schema extends z.ZodType> {
   readonly timeoutSeconds?: number;
   readonly dedupeKey?: (payload: z.output<Schema>) => string;
   readonly concurrency?: number;
+  readonly prefetch?: number;
   readonly priority?: number;
 }
 
@@ -72,6 +75,7 @@ export function defineTask<Schema extends z.ZodType>(options: DefineTaskOptions<
     timeoutSeconds: options.timeoutSeconds ?? 300,
     priority: options.priority ?? 0,
     ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
+    ...(options.prefetch === undefined ? {} : { prefetch: options.prefetch }),
     ...(options.dedupeKey === undefined ? {} : { dedupeKey: options.dedupeKey }),
   });
 }

@@ -1,15 +1,18 @@
 import { sql, type Kysely } from 'kysely';
-import { PgBoss, fromKysely, type JobResult, type JobWithMetadata, type Queue } from 'pg-boss';
+import { PgBoss, fromKysely, type Queue } from 'pg-boss';
 import { AppError } from '#platform/kernel/errors/errors.ts';
 import type { AnyKysely, Database } from '#platform/kernel/db/database.ts';
 import type { Logger } from '#platform/kernel/logging/logger.ts';
 import type { Notifier } from '#platform/modules/notify/notifier.ts';
-import { PermanentExternalError } from '#platform/kernel/resilience/external-service.ts';
 import type { ScheduleDefinition, TaskDefinition } from './define-task.ts';
+import { analyzeJobTable, jobTableLacksStatistics, storedTaskSchemaVersion } from './job-table.repository.ts';
+import { createTaskWorker, taskLogger, type TaskWorker } from './task-worker.ts';
 
 /** pg-boss keeps its tables here, apart from the platform's and the apps'. */
 export const TASKS_SCHEMA = 'pgboss';
 const DEAD_SUFFIX = '/dead';
+/** An `enqueueMany` this large into a job table without statistics is followed by ANALYZE. */
+const ANALYZE_AFTER_ROWS = 10_000;
 
 /** Options of one enqueue. */
 export interface EnqueueOptions {
@@ -68,6 +71,7 @@ export interface TaskEngineOptions {
   readonly schedules: readonly ScheduleDefinition[];
   readonly settings: {
     readonly concurrency: number;
+    readonly prefetch: number;
     readonly heartbeatSeconds: number;
     readonly monitorIntervalSeconds: number;
     readonly pollIntervalSeconds: number;
@@ -80,6 +84,8 @@ export interface TaskEngineOptions {
   readonly notify?: Notifier['send'];
   /** Called after each run, for metrics. */
   readonly onRun?: (task: string, outcome: 'completed' | 'failed', seconds: number) => void;
+  /** Called after each claim statement with how many tasks it claimed, for metrics. */
+  readonly onClaim?: (task: string, claimed: number) => void;
 }
 
 /** Durable background tasks on pg-boss: enqueue (optionally in a transaction), work, inspect. */
@@ -128,26 +134,9 @@ function errorText(output: unknown): string {
   return JSON.stringify(output);
 }
 
-/** Runs `promise`, rejecting once `seconds` pass; the signal tells the handler to stop. */
-async function withDeadline<T>(
-  run: (signal: AbortSignal) => Promise<T>,
-  seconds: number,
-  outer: AbortSignal,
-): Promise<T> {
-  const deadline = new AbortController();
-  const timer = setTimeout(() => deadline.abort(new Error(`task timed out after ${seconds} s`)), seconds * 1000);
-  const signal = AbortSignal.any([outer, deadline.signal]);
-  try {
-    return await Promise.race([
-      run(signal),
-      new Promise<never>((_, reject) => {
-        if (signal.aborted) reject(signal.reason as Error);
-        signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true });
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
+/** Seconds a claim lasts before pg-boss's supervisor fails it as expired. */
+function expirySeconds(task: TaskDefinition): number {
+  return task.timeoutSeconds + 5;
 }
 
 /**
@@ -175,13 +164,13 @@ export async function createTaskEngine(options: TaskEngineOptions): Promise<Task
     notifyHeartbeatIntervalMs: database.listenerCheckMs,
     notifyHeartbeatTimeoutMs: database.listenerCheckMs,
     notifyKeepAliveInitialDelayMs: database.clientOptions.keepAliveInitialDelayMillis,
-    useListenNotify: true,
+    // The task worker LISTENs on pg-boss's channel itself, through pg-boss's listener and the
+    // options above (task-worker.ts); producers still NOTIFY.
+    useListenNotify: false,
     supervise: options.supervise,
     schedule: options.supervise,
     superviseIntervalSeconds: settings.monitorIntervalSeconds,
     monitorIntervalSeconds: settings.monitorIntervalSeconds,
-    // The ready counts that switch workers into burst mode come from this cache (default 60 s).
-    queueCacheIntervalSeconds: settings.monitorIntervalSeconds,
     cronWorkerIntervalSeconds: 5,
     instanceName: options.supervise ? 'worker' : 'web',
     openTelemetry: { enabled: false },
@@ -194,7 +183,24 @@ export async function createTaskEngine(options: TaskEngineOptions): Promise<Task
     }
   });
   boss.on('warning', (warning: { message: string }) => log.warn({ warning: warning.message }, 'task engine warning'));
+  const versionBefore = await storedTaskSchemaVersion(database.db, TASKS_SCHEMA);
   await boss.start({ attempts: 3 });
+  // A new or migrated job table without statistics gets a plan that scans every ready row per
+  // claim (measured 14.7 ms against 0.5 ms): give the planner statistics at once.
+  let analysed = false;
+  const analyzeIfNeeded = async (db: AnyKysely | Kysely<unknown>, force: boolean): Promise<void> => {
+    try {
+      if (force || (await jobTableLacksStatistics(db, TASKS_SCHEMA))) {
+        await analyzeJobTable(db, TASKS_SCHEMA);
+        analysed = !(await jobTableLacksStatistics(db, TASKS_SCHEMA));
+      } else {
+        analysed = true;
+      }
+    } catch (error) {
+      log.warn({ err: error }, 'could not ANALYZE the task table');
+    }
+  };
+  await analyzeIfNeeded(database.db, versionBefore !== (await boss.schemaVersion()));
 
   for (const task of options.tasks) {
     const dead = deadLetterQueue(task.name);
@@ -205,7 +211,7 @@ export async function createTaskEngine(options: TaskEngineOptions): Promise<Task
       retryDelay: task.retryDelaySeconds,
       retryBackoff: true,
       retryDelayMax: 3600,
-      expireInSeconds: task.timeoutSeconds + 5,
+      expireInSeconds: expirySeconds(task),
       heartbeatSeconds: settings.heartbeatSeconds,
       deleteAfterSeconds: settings.keepCompletedSeconds,
       deadLetter: dead,
@@ -218,60 +224,8 @@ export async function createTaskEngine(options: TaskEngineOptions): Promise<Task
     await boss.updateQueue(task.name, changeable);
   }
 
-  const workerIds: string[] = [];
+  let worker: TaskWorker | undefined;
   let stopped = false;
-
-  async function runJob(task: TaskDefinition, job: JobWithMetadata<unknown>): Promise<JobResult> {
-    const attempt = job.retryCount + 1;
-    const taskLog = log.child({ task: task.name, taskId: job.id, attempt });
-    const started = performance.now();
-    const parsed = task.payload.safeParse(job.data);
-    if (!parsed.success) {
-      // It would fail the same way every time: straight to the dead letters.
-      taskLog.error({ issues: parsed.error.issues }, 'task payload no longer valid: dead-lettered');
-      options.onRun?.(task.name, 'failed', (performance.now() - started) / 1000);
-      return { id: job.id, status: 'deadletter', output: { message: `invalid payload: ${parsed.error.message}` } };
-    }
-    try {
-      await withDeadline(
-        (signal) =>
-          task.handler(parsed.data, {
-            id: job.id,
-            attempt,
-            log: taskLog,
-            signal,
-            db: <Tables>() => database.forSchema<Tables>(task.name.slice(0, task.name.indexOf('.'))),
-            enqueue: (next, payload, enqueueOptions) => engine.enqueue(next, payload, enqueueOptions),
-            notify: (type, message) => {
-              if (options.notify === undefined) throw new Error('notifications are not available here');
-              return options.notify(type, message);
-            },
-          }),
-        task.timeoutSeconds,
-        job.signal,
-      );
-      options.onRun?.(task.name, 'completed', (performance.now() - started) / 1000);
-      return { id: job.id, status: 'completed' };
-    } catch (error) {
-      if (error instanceof PermanentExternalError) {
-        // Retrying cannot help (the provider refused this request): straight to the dead letters.
-        taskLog.error({ err: error }, 'task refused permanently: dead-lettered without retries');
-        options.onRun?.(task.name, 'failed', (performance.now() - started) / 1000);
-        return { id: job.id, status: 'deadletter', output: { message: error.message } };
-      }
-      const last = attempt > task.retries;
-      taskLog[last ? 'error' : 'warn'](
-        { err: error },
-        last ? 'task failed for the last time: dead-lettered' : 'task failed: will retry',
-      );
-      options.onRun?.(task.name, 'failed', (performance.now() - started) / 1000);
-      return {
-        id: job.id,
-        status: 'failed',
-        output: { message: error instanceof Error ? error.message : String(error) },
-      };
-    }
-  }
 
   async function runQuery<Row>(query: ReturnType<typeof sql<Row>>): Promise<Row[]> {
     return (await query.execute(database.db)).rows;
@@ -351,43 +305,42 @@ export async function createTaskEngine(options: TaskEngineOptions): Promise<Task
           tx === undefined ? {} : { db: fromKysely(tx) },
         );
       }
+      // In the caller's transaction ANALYZE counts its uncommitted rows, so it runs there too.
+      if (!analysed && parsed.length >= ANALYZE_AFTER_ROWS) await analyzeIfNeeded(tx ?? database.db, false);
       return parsed.length;
     },
 
     async startWorking() {
-      for (const task of options.tasks) {
-        // pg-boss waits a poll interval after every fetch unless the fetch came back full and the
-        // batch is larger than one. Workers therefore take tasks two at a time: with a backlog they
-        // fetch again at once (burst), and new tasks wake idle workers through LISTEN/NOTIFY.
-        const concurrency = task.concurrency ?? settings.concurrency;
-        const batchSize = concurrency >= 2 ? 2 : 1;
-        const id = await boss.work<
-          unknown,
-          unknown,
-          {
-            includeMetadata: true;
-            perJobResults: true;
-            batchSize: number;
-            localConcurrency: number;
-            pollingIntervalSeconds: number;
-            notifyPollingIntervalSeconds: number;
-            burstWhenBatchFull: boolean;
-          }
-        >(
-          task.name,
-          {
-            includeMetadata: true,
-            perJobResults: true,
-            batchSize,
-            localConcurrency: Math.ceil(concurrency / batchSize),
-            pollingIntervalSeconds: settings.pollIntervalSeconds,
-            notifyPollingIntervalSeconds: settings.pollIntervalSeconds,
-            burstWhenBatchFull: true,
-          },
-          async (jobs) => Promise.all(jobs.map((job) => runJob(task, job))),
-        );
-        workerIds.push(id);
-      }
+      worker = createTaskWorker({
+        boss,
+        schema: TASKS_SCHEMA,
+        database,
+        log,
+        tasks: options.tasks,
+        settings,
+        expirySeconds,
+        context: (task, job, signal) => {
+          let taskLog: Logger | undefined;
+          return {
+            id: job.id,
+            attempt: job.retryCount + 1,
+            // Most runs never log: the child logger is made on first use.
+            get log() {
+              return (taskLog ??= taskLogger(log, task, job));
+            },
+            signal,
+            db: <Tables>() => database.forSchema<Tables>(task.name.slice(0, task.name.indexOf('.'))),
+            enqueue: (next, payload, enqueueOptions) => engine.enqueue(next, payload, enqueueOptions),
+            notify: (type, message) => {
+              if (options.notify === undefined) throw new Error('notifications are not available here');
+              return options.notify(type, message);
+            },
+          };
+        },
+        ...(options.onRun === undefined ? {} : { onRun: options.onRun }),
+        ...(options.onClaim === undefined ? {} : { onClaim: options.onClaim }),
+      });
+      await worker.start();
       for (const schedule of options.schedules) {
         await boss.schedule(schedule.task, schedule.cron, schedule.payload ?? {}, {
           key: schedule.name,
@@ -407,7 +360,8 @@ export async function createTaskEngine(options: TaskEngineOptions): Promise<Task
     async stop(timeoutMs) {
       if (stopped) return;
       stopped = true;
-      await boss.stop({ graceful: true, timeout: Math.max(1000, timeoutMs), close: true });
+      await worker?.stop(timeoutMs);
+      await boss.stop({ graceful: true, timeout: 1000, close: true });
     },
 
     async stats() {

@@ -22,6 +22,13 @@ export function instrumentTasks(metrics: Metrics, getEngine: () => TaskEngine | 
     buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300],
     registers,
   });
+  const claims = new client.Histogram({
+    name: 'tasks_claimed_per_fetch',
+    help: 'Tasks each claim statement of this process took, by task (its count is the number of claim statements)',
+    labelNames: ['task'] as const,
+    buckets: [0, 1, 2, 4, 8, 16, 32, 64, 128, 256],
+    registers,
+  });
   // prom-client collects gauges in parallel; one database read per scrape feeds all three.
   let reading: { at: number; stats: Promise<QueueStats[]> } | undefined;
   const readStats = async (): Promise<QueueStats[]> => {
@@ -70,6 +77,9 @@ export function instrumentTasks(metrics: Metrics, getEngine: () => TaskEngine | 
     onRun(task: string, outcome: 'completed' | 'failed', seconds: number) {
       runs.inc({ task, outcome });
       runSeconds.observe({ task }, seconds);
+    },
+    onClaim(task: string, claimed: number) {
+      claims.observe({ task }, claimed);
     },
   };
 }

@@ -7,6 +7,9 @@ export const taskSettings = defineSettings('tasks', {
     TASKS_CONCURRENCY: integerSetting(4, 1, 256).describe(
       'Tasks of one kind a worker process runs at once, unless the task sets its own concurrency',
     ),
+    TASKS_PREFETCH: integerSetting(100, 0, 10_000).describe(
+      'Tasks of one kind a worker claims ahead of its free slots, for short tasks (fewer when runs are long; 0 claims only free slots)',
+    ),
     TASKS_HEARTBEAT_SECONDS: integerSetting(10, 10, 600).describe(
       'A running task heartbeats at half this interval; one silent this long (its worker died) is retried',
     ),
@@ -23,6 +26,7 @@ export const taskSettings = defineSettings('tasks', {
   }),
   resolve: (values) => ({
     concurrency: values.TASKS_CONCURRENCY,
+    prefetch: values.TASKS_PREFETCH,
     heartbeatSeconds: values.TASKS_HEARTBEAT_SECONDS,
     monitorIntervalSeconds: values.TASKS_MONITOR_INTERVAL_SECONDS,
     pollIntervalSeconds: values.TASKS_POLL_INTERVAL_SECONDS,
