@@ -1,9 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import getPort from 'get-port';
+import pg from 'pg';
+import { startEmbeddedPostgres } from '../../platform/src/kernel/db/embedded-postgres.ts';
+import { createLogger } from '../../platform/src/kernel/logging/logger.ts';
 
 export const projectRoot = path.resolve(import.meta.dirname, '../..');
 
@@ -11,6 +15,99 @@ export const projectRoot = path.resolve(import.meta.dirname, '../..');
 export function describeMachine(): string {
   const cpu = os.cpus()[0]?.model.trim() ?? 'unknown CPU';
   return `${cpu}, ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`;
+}
+
+/** The 1, 5 and 15 minute load averages, e.g. `0.41 0.52 0.60`. */
+export function loadAverage(): string {
+  return os
+    .loadavg()
+    .map((value) => value.toFixed(2))
+    .join(' ');
+}
+
+/**
+ * What every bench reports besides its own figures: the machine, and the load average before and
+ * after (a loaded machine makes every figure suspect). `finish` prints the bench's lines with
+ * these, and with `--json` one JSON object of its figures as the last line of stdout.
+ */
+export function startReport(json: boolean) {
+  const machine = { description: describeMachine(), cores: os.cpus().length, model: os.cpus()[0]?.model.trim() ?? '' };
+  const loadBefore = loadAverage();
+  process.stderr.write(`load average before: ${loadBefore}\n`);
+  return {
+    finish(lines: readonly string[], figures: Record<string, unknown>): void {
+      const loadAfter = loadAverage();
+      const out = [
+        ...lines,
+        '',
+        `machine: ${machine.description}`,
+        `load average (1, 5, 15 min) before: ${loadBefore}   after: ${loadAfter}`,
+      ];
+      if (json) {
+        out.push(JSON.stringify({ ...figures, machine, load_before: loadBefore, load_after: loadAfter }));
+      }
+      process.stdout.write(`${out.join('\n')}\n`);
+    },
+  };
+}
+
+/** A database of its own for one system under test, dropped afterwards. */
+export interface BenchDatabase {
+  readonly url: string;
+  drop(): Promise<void>;
+}
+
+/** The PostgreSQL server the benches create their databases on. */
+export interface BenchPostgres {
+  /** `BENCH_DATABASE_URL`, or `embedded PostgreSQL` when the bench started one. */
+  readonly description: string;
+  /** The server's `autovacuum` setting (`on`/`off`): it decides whether fresh tables get statistics. */
+  autovacuum(): Promise<string>;
+  createDatabase(prefix: string): Promise<BenchDatabase>;
+  stop(): Promise<void>;
+}
+
+/**
+ * The server named by `BENCH_DATABASE_URL` (any database on it; the benches create and drop their
+ * own), or, without it, the embedded PostgreSQL that `npm start` uses, in `.ballast/bench`, so a
+ * fresh clone runs the benches with no server installed.
+ */
+export async function benchPostgres(): Promise<BenchPostgres> {
+  const configured = process.env['BENCH_DATABASE_URL'];
+  const embedded =
+    configured === undefined
+      ? await startEmbeddedPostgres({
+          dataDir: path.join(projectRoot, '.ballast', 'bench'),
+          preferredPort: 0,
+          database: 'postgres',
+          log: createLogger({ level: 'warn', pretty: false, destination: process.stderr }),
+        })
+      : undefined;
+  const adminUrl = configured ?? embedded!.url;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  return {
+    description: configured === undefined ? 'embedded PostgreSQL (.ballast/bench)' : 'BENCH_DATABASE_URL',
+    async autovacuum() {
+      return (await admin.query<{ autovacuum: string }>('show autovacuum')).rows[0]?.autovacuum ?? 'unknown';
+    },
+    async createDatabase(prefix) {
+      const name = `${prefix}_${randomBytes(4).toString('hex')}`;
+      await admin.query(`create database ${name}`);
+      const url = new URL(adminUrl);
+      url.pathname = `/${name}`;
+      return {
+        url: url.toString(),
+        drop: async () => {
+          await admin.query(`drop database if exists ${name} with (force)`);
+        },
+      };
+    },
+    async stop() {
+      await admin.end();
+      await embedded?.stop();
+    },
+  };
 }
 
 /** A server under test, run in its own process so it has a core to itself. */

@@ -1,55 +1,52 @@
 // bench/tasks: drain rate for N no-op tasks and serial enqueue-to-start latency, for (a) Ballast's
 // task API, (b) bare pg-boss 12, (c) graphile-worker, each on its own fresh database, same concurrency.
+// After each bulk insert the database is analysed (a table with history has statistics; a fresh one
+// without them gets a plan that scans every ready row per claim); --no-analyze adds rows without it.
 // Usage: node bench/tasks/run.ts [--tasks 20000] [--latency-samples 200] [--concurrency 16]
-import { randomBytes } from 'node:crypto';
+//        [--prefetch <TASKS_PREFETCH>] [--no-analyze] [--json]
 import { parseArgs } from 'node:util';
-import { makeWorkerUtils, run as runGraphile } from 'graphile-worker';
+import { makeWorkerUtils, run as runGraphile, Logger as GraphileLogger } from 'graphile-worker';
 import pg from 'pg';
 import { PgBoss } from 'pg-boss';
 import { createBallast, defineApp, defineTask, z } from '@ballast/platform';
 import { makeTempDir } from '../../platform/src/testing/temp.ts';
-import { describeMachine, fixed } from '../support/harness.ts';
+import { benchPostgres, fixed, startReport } from '../support/harness.ts';
 
 const { values } = parseArgs({
   options: {
     tasks: { type: 'string', default: '20000' },
     'latency-samples': { type: 'string', default: '200' },
     concurrency: { type: 'string', default: '16' },
+    prefetch: { type: 'string' },
+    'no-analyze': { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
   },
 });
 const total = Number(values.tasks);
 const samples = Number(values['latency-samples']);
 const concurrency = Number(values.concurrency);
-const adminUrl =
-  process.env['BENCH_DATABASE_URL'] ?? process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const report = startReport(values.json);
+const postgres = await benchPostgres();
 
-async function withDatabase<T>(run: (url: string) => Promise<T>): Promise<T> {
-  const name = `bench_tasks_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`create database ${name}`);
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  try {
-    return await run(url.toString());
-  } finally {
-    await admin.query(`drop database if exists ${name} with (force)`);
-    await admin.end();
-  }
-}
-
-/** Counts handler starts; `next()` resolves at the next start (for latency). */
+/** Counts handler starts and the most handlers running at once; `next()` resolves at the next start. */
 function probe() {
   let started = 0;
+  let running = 0;
+  let maxRunning = 0;
   let waiter: (() => void) | undefined;
   let allDone: (() => void) | undefined;
   let target = Number.POSITIVE_INFINITY;
   return {
-    hit() {
+    /** The no-op every system runs: count, yield once to the event loop (as any I/O would), return. */
+    async run() {
       started++;
+      running++;
+      maxRunning = Math.max(maxRunning, running);
       waiter?.();
       waiter = undefined;
       if (started >= target) allDone?.();
+      await new Promise(setImmediate);
+      running--;
     },
     next: () => new Promise<void>((resolve) => (waiter = resolve)),
     waitFor(count: number) {
@@ -59,15 +56,20 @@ function probe() {
     get started() {
       return started;
     },
+    get maxRunning() {
+      return maxRunning;
+    },
   };
 }
 
 interface Result {
   readonly label: string;
+  readonly analyzed: boolean;
   readonly enqueueSeconds: number;
   readonly drainPerSecond: number;
   readonly p50: number;
   readonly p95: number;
+  readonly maxRunning: number;
 }
 
 function percentile(sorted: readonly number[], p: number): number {
@@ -87,12 +89,20 @@ async function measureLatency(enqueue: () => Promise<unknown>, counter: ReturnTy
   return { p50: percentile(latencies, 50), p95: percentile(latencies, 95) };
 }
 
-async function benchBallast(url: string): Promise<Result> {
+/** ANALYZE of the whole bench database, after the bulk insert and before the drain. */
+async function analyze(url: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  await client.query('analyze');
+  await client.end();
+}
+
+async function benchBallast(url: string, analyzed: boolean): Promise<Omit<Result, 'analyzed'>> {
   const counter = probe();
   const noop = defineTask({
     name: 'bench.noop',
     payload: z.object({ n: z.number() }),
-    handler: async () => counter.hit(),
+    handler: () => counter.run(),
   });
   const app = defineApp({ name: 'bench', title: 'Bench', summary: 'Bench tasks.', status: 'available', tasks: [noop] });
   const ballast = await createBallast({
@@ -104,7 +114,7 @@ async function benchBallast(url: string): Promise<Result> {
       DATA_DIR: makeTempDir('ballast-bench-'),
       LOG_LEVEL: 'warn',
       TASKS_CONCURRENCY: String(concurrency),
-      TASKS_POOL_MAX: String(concurrency + 4),
+      ...(values.prefetch === undefined ? {} : { TASKS_PREFETCH: values.prefetch }),
       DATABASE_POOL_MAX: '20',
     },
   });
@@ -115,25 +125,25 @@ async function benchBallast(url: string): Promise<Result> {
       Array.from({ length: total }, (_, n) => ({ n })),
     );
     const enqueueSeconds = (performance.now() - t0) / 1000;
+    if (analyzed) await analyze(url);
     const t1 = performance.now();
     await ballast.start();
     await counter.waitFor(total);
     const drainPerSecond = total / ((performance.now() - t1) / 1000);
     const latency = await measureLatency(() => ballast.tasks.enqueue(noop, { n: -1 }), counter);
-    return { label: "Ballast's task API", enqueueSeconds, drainPerSecond, ...latency };
+    return { label: "Ballast's task API", enqueueSeconds, drainPerSecond, ...latency, maxRunning: counter.maxRunning };
   } finally {
     await ballast.stop();
   }
 }
 
-async function benchPgBoss(url: string): Promise<Result> {
+async function benchPgBoss(url: string, analyzed: boolean): Promise<Omit<Result, 'analyzed'>> {
   const counter = probe();
   const boss = new PgBoss({
     connectionString: url,
     max: concurrency + 4,
     useListenNotify: true,
     monitorIntervalSeconds: 10,
-    queueCacheIntervalSeconds: 10,
   });
   boss.on('error', () => {});
   await boss.start();
@@ -147,19 +157,15 @@ async function benchPgBoss(url: string): Promise<Result> {
       );
     }
     const enqueueSeconds = (performance.now() - t0) / 1000;
+    if (analyzed) await analyze(url);
     const t1 = performance.now();
-    // The same worker options Ballast uses (batches of two, burst while fetches come back full).
+    // pg-boss's own batching at its best: one worker fetching `concurrency` jobs at a time, running
+    // them together and completing the batch in one statement, fetching again at once while full.
     await boss.work(
       'noop',
-      {
-        localConcurrency: Math.ceil(concurrency / 2),
-        batchSize: 2,
-        pollingIntervalSeconds: 2,
-        notifyPollingIntervalSeconds: 2,
-        burstWhenBatchFull: true,
-      },
+      { batchSize: concurrency, pollingIntervalSeconds: 2, notifyPollingIntervalSeconds: 2, burstWhenBatchFull: true },
       async (jobs) => {
-        for (let index = 0; index < jobs.length; index++) counter.hit();
+        await Promise.all(jobs.map(() => counter.run()));
       },
     );
     const progress = setInterval(() => process.stderr.write(`  pg-boss: ${counter.started}/${total}\n`), 5000);
@@ -167,13 +173,13 @@ async function benchPgBoss(url: string): Promise<Result> {
     clearInterval(progress);
     const drainPerSecond = total / ((performance.now() - t1) / 1000);
     const latency = await measureLatency(() => boss.send('noop', { n: -1 }), counter);
-    return { label: 'bare pg-boss 12', enqueueSeconds, drainPerSecond, ...latency };
+    return { label: 'bare pg-boss 12', enqueueSeconds, drainPerSecond, ...latency, maxRunning: counter.maxRunning };
   } finally {
     await boss.stop({ graceful: false, close: true });
   }
 }
 
-async function benchGraphile(url: string): Promise<Result> {
+async function benchGraphile(url: string, analyzed: boolean): Promise<Omit<Result, 'analyzed'>> {
   const counter = probe();
   const pgPool = new pg.Pool({ connectionString: url, max: concurrency + 4 });
   pgPool.on('error', () => {});
@@ -189,22 +195,29 @@ async function benchGraphile(url: string): Promise<Result> {
     );
   }
   const enqueueSeconds = (performance.now() - t0) / 1000;
+  if (analyzed) await analyze(url);
   const t1 = performance.now();
   const runner = await runGraphile({
     pgPool,
     concurrency,
     noHandleSignals: true,
     pollInterval: 2000,
-    taskList: { noop: async () => counter.hit() },
+    taskList: { noop: () => counter.run() },
     // graphile-worker's batching on: fetch and lock jobs in batches, complete them in batches.
     preset: { worker: { localQueue: { size: 100 }, completeJobBatchDelay: 0, failJobBatchDelay: 0 } },
-    logger: new (await import('graphile-worker')).Logger(() => () => {}),
+    logger: new GraphileLogger(() => () => {}),
   });
   try {
     await counter.waitFor(total);
     const drainPerSecond = total / ((performance.now() - t1) / 1000);
     const latency = await measureLatency(() => utils.addJob('noop', { n: -1 }), counter);
-    return { label: 'graphile-worker 0.18 (batching on)', enqueueSeconds, drainPerSecond, ...latency };
+    return {
+      label: 'graphile-worker 0.18 (batching on)',
+      enqueueSeconds,
+      drainPerSecond,
+      ...latency,
+      maxRunning: counter.maxRunning,
+    };
   } finally {
     await runner.stop();
     await utils.release();
@@ -213,25 +226,61 @@ async function benchGraphile(url: string): Promise<Result> {
 }
 
 const results: Result[] = [];
-for (const bench of [benchBallast, benchPgBoss, benchGraphile]) {
-  process.stderr.write(`running ${bench.name}...\n`);
-  results.push(await withDatabase(bench));
+const autovacuum = await postgres.autovacuum();
+try {
+  for (const analyzed of values['no-analyze'] ? [true, false] : [true]) {
+    for (const bench of [benchBallast, benchPgBoss, benchGraphile]) {
+      process.stderr.write(`running ${bench.name}${analyzed ? '' : ' without ANALYZE'}...\n`);
+      const database = await postgres.createDatabase('bench_tasks');
+      try {
+        results.push({ ...(await bench(database.url, analyzed)), analyzed });
+      } finally {
+        await database.drop();
+      }
+    }
+  }
+} finally {
+  await postgres.stop();
 }
+
 const [a, b, c] = results as [Result, Result, Result];
-const lines = [
-  `bench/tasks: ${total} no-op tasks drained by one process with concurrency ${concurrency}; ${samples} serial enqueue-to-start samples`,
-  `machine: ${describeMachine()}`,
-  '',
-  '| system | enqueue of all (s) | drain (tasks/s) | enqueue→start p50 ms | p95 ms |',
-  '| --- | ---: | ---: | ---: | ---: |',
-  ...results.map(
-    (r) =>
-      `| ${r.label} | ${fixed(r.enqueueSeconds, 1)} | ${fixed(r.drainPerSecond, 0)} | ${fixed(r.p50, 1)} | ${fixed(r.p95, 1)} |`,
-  ),
-  '',
-  `drain: Ballast/pg-boss = ${fixed(a.drainPerSecond / b.drainPerSecond)}   Ballast/graphile-worker = ${fixed(a.drainPerSecond / c.drainPerSecond)}`,
-  `latency p50: Ballast/pg-boss = ${fixed(a.p50 / b.p50)}   Ballast/graphile-worker = ${fixed(a.p50 / c.p50)} (lower is better)`,
-  'Enqueue: all three insert 1,000 tasks per statement (Ballast through enqueueMany, which validates each payload first).',
-];
-process.stdout.write(`${lines.join('\n')}\n`);
+const prefetch = values.prefetch ?? 'default';
+report.finish(
+  [
+    `bench/tasks: ${total} no-op tasks drained by one process with concurrency ${concurrency} (Ballast TASKS_PREFETCH ${prefetch}); ${samples} serial enqueue-to-start samples`,
+    `PostgreSQL: ${postgres.description}, autovacuum ${autovacuum}; each system on a fresh database, analysed after the bulk insert unless labelled`,
+    '',
+    '| system | enqueue of all (s) | drain (tasks/s) | enqueue→start p50 ms | p95 ms | most running at once |',
+    '| --- | ---: | ---: | ---: | ---: | ---: |',
+    ...results.map(
+      (r) =>
+        `| ${r.label}${r.analyzed ? '' : ' (--no-analyze: no ANALYZE by the bench)'} | ${fixed(r.enqueueSeconds, 1)} | ${fixed(r.drainPerSecond, 0)} | ${fixed(r.p50, 1)} | ${fixed(r.p95, 1)} | ${r.maxRunning} |`,
+    ),
+    '',
+    `drain: Ballast/pg-boss = ${fixed(a.drainPerSecond / b.drainPerSecond)}   Ballast/graphile-worker = ${fixed(a.drainPerSecond / c.drainPerSecond)} (aim >= 0.8)`,
+    `latency p50: Ballast/pg-boss = ${fixed(a.p50 / b.p50)}   Ballast/graphile-worker = ${fixed(a.p50 / c.p50)} (lower is better)`,
+    'Enqueue: all three insert 1,000 tasks per statement (Ballast through enqueueMany, which validates each payload first).',
+    'Without --no-analyze, rows are analysed; Ballast analyses a never-analysed job table itself after an enqueueMany of 10,000 or more.',
+  ],
+  {
+    bench: 'tasks',
+    tasks: total,
+    concurrency,
+    prefetch,
+    autovacuum,
+    systems: results.map((r) => ({
+      system: r.label,
+      analyzed: r.analyzed,
+      enqueue_s: r.enqueueSeconds,
+      drain_per_s: r.drainPerSecond,
+      p50_ms: r.p50,
+      p95_ms: r.p95,
+      max_running: r.maxRunning,
+    })),
+    drain_vs_graphile: a.drainPerSecond / c.drainPerSecond,
+    drain_vs_pgboss: a.drainPerSecond / b.drainPerSecond,
+    p50_ms: a.p50,
+    max_running: a.maxRunning,
+  },
+);
 process.exit(0);
