@@ -11,10 +11,10 @@ export const taskSettings = defineSettings('tasks', {
       'Tasks of one kind a worker claims ahead of its free slots, for short tasks (fewer when runs are long; 0 claims only free slots)',
     ),
     TASKS_HEARTBEAT_SECONDS: integerSetting(10, 10, 600).describe(
-      'A running task heartbeats at half this interval; one silent this long (its worker died) is retried',
+      'Claimed tasks heartbeat at half this interval; one silent this long (its worker died) is failed at the next monitor pass and retried',
     ),
-    TASKS_MONITOR_INTERVAL_SECONDS: integerSetting(10, 1, 300).describe(
-      'How often workers look for tasks whose worker died and refresh queue statistics',
+    TASKS_MONITOR_INTERVAL_SECONDS: integerSetting(5, 1, 300).describe(
+      'How often workers fail tasks whose heartbeat lapsed and refresh queue statistics',
     ),
     TASKS_POLL_INTERVAL_SECONDS: integerSetting(2, 1, 300).describe(
       'How often workers look for retries and delayed tasks coming due (new tasks wake them at once via LISTEN/NOTIFY)',
