@@ -1,29 +1,26 @@
 // bench/auth: (1) a sign-in storm (argon2id at OWASP's parameters) from 50 concurrent clients while
 // a second client polls /healthz: sign-ins/s, and /healthz p99 during the storm versus idle;
 // (2) authenticated JSON requests/s versus the same route unauthenticated.
-// Usage: node bench/auth/run.ts [--clients 50] [--seconds 15]
-import { randomBytes } from 'node:crypto';
+// Usage: node bench/auth/run.ts [--clients 50] [--seconds 15] [--json]
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { hashPassword } from '../../platform/src/modules/auth/passwords.ts';
 import { makeTempDir } from '../../platform/src/testing/temp.ts';
-import { describeMachine, fixed, load, median, startServer, type LoadResult } from '../support/harness.ts';
+import { benchPostgres, fixed, load, median, startReport, startServer, type LoadResult } from '../support/harness.ts';
 
 const { values } = parseArgs({
-  options: { clients: { type: 'string', default: '50' }, seconds: { type: 'string', default: '15' } },
+  options: {
+    clients: { type: 'string', default: '50' },
+    seconds: { type: 'string', default: '15' },
+    json: { type: 'boolean', default: false },
+  },
 });
 const clients = Number(values.clients);
 const seconds = Number(values.seconds);
-const adminUrl =
-  process.env['BENCH_DATABASE_URL'] ?? process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const password = 'bench passphrase for sign-in';
-
-const dbName = `bench_auth_${randomBytes(4).toString('hex')}`;
-const admin = new pg.Client({ connectionString: adminUrl });
-await admin.connect();
-await admin.query(`create database ${dbName}`);
-const url = new URL(adminUrl);
-url.pathname = `/${dbName}`;
+const report = startReport(values.json);
+const postgres = await benchPostgres();
+const database = await postgres.createDatabase('bench_auth');
 
 function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
@@ -42,7 +39,7 @@ async function pollHealth(base: string, until: () => boolean): Promise<number[]>
 }
 
 const server = await startServer('bench/auth/ballast-server.ts', {
-  DATABASE_URL: url.toString(),
+  DATABASE_URL: database.url,
   DATA_DIR: makeTempDir('ballast-bench-'),
   LOAD_SHED_MAX_EVENT_LOOP_DELAY_MS: '0',
   RATE_LIMIT_MAX: '10000000',
@@ -50,9 +47,10 @@ const server = await startServer('bench/auth/ballast-server.ts', {
   LOG_LEVEL: 'warn',
 });
 const lines: string[] = [];
+let figures: Record<string, unknown> | undefined;
 try {
   // Users made straight in the database (registration is not what is measured).
-  const db = new pg.Client({ connectionString: url.toString() });
+  const db = new pg.Client({ connectionString: database.url });
   await db.connect();
   const hash = await hashPassword(password);
   for (let index = 0; index < clients; index++) {
@@ -117,7 +115,6 @@ try {
 
   lines.push(
     `bench/auth: sign-in storm from ${clients} clients for ${seconds} s (argon2id m=19456 KiB, t=2, p=1); /healthz polled serially`,
-    `machine: ${describeMachine()}`,
     '',
     '| measure | value |',
     '| --- | ---: |',
@@ -131,9 +128,19 @@ try {
     '',
     `authenticated/public throughput = ${fixed(authed.requestsPerSecond / open.requestsPerSecond)}; /healthz p99 storm/idle = ${fixed(percentile(during, 99) / percentile(idle, 99))}`,
   );
+  figures = {
+    bench: 'auth',
+    clients,
+    sign_ins_per_s: signIns / stormSeconds,
+    healthz_idle_p99_ms: percentile(idle, 99),
+    healthz_storm_p99_ms: percentile(during, 99),
+    public_requests_per_s: open.requestsPerSecond,
+    authenticated_requests_per_s: authed.requestsPerSecond,
+    authenticated_over_public: authed.requestsPerSecond / open.requestsPerSecond,
+  };
 } finally {
   await server.stop();
-  await admin.query(`drop database if exists ${dbName} with (force)`);
-  await admin.end();
+  await database.drop();
+  await postgres.stop();
 }
-process.stdout.write(`${lines.join('\n')}\n`);
+report.finish(lines, figures ?? {});

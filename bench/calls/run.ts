@@ -4,8 +4,7 @@
 // fallback: POST .../heartbeat). Reports heartbeat acknowledgement p50/p99, metering error per
 // call, database writes per call-minute, and the server's CPU and memory; and the same heartbeat
 // load over the same transport against a bare Node baseline.
-// Usage: node bench/calls/run.ts [--calls 1000,5000,10000] [--seconds 120] [--transport ws,http]
-import { randomBytes } from 'node:crypto';
+// Usage: node bench/calls/run.ts [--calls 1000,5000,10000] [--seconds 120] [--transport ws,http] [--json]
 import http from 'node:http';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
@@ -13,13 +12,14 @@ import WebSocket from 'ws';
 import { loadKeyRing, newSigningJwk } from '../../platform/src/modules/auth/signing-keys.ts';
 import { issueAccessToken } from '../../platform/src/modules/auth/tokens.ts';
 import { makeTempDir } from '../../platform/src/testing/temp.ts';
-import { describeMachine, fixed, startServer, type BenchServer } from '../support/harness.ts';
+import { benchPostgres, fixed, startReport, startServer, type BenchServer } from '../support/harness.ts';
 
 const { values } = parseArgs({
   options: {
     calls: { type: 'string', default: '1000,5000,10000' },
     seconds: { type: 'string', default: '120' },
     transport: { type: 'string', default: 'ws,http' },
+    json: { type: 'boolean', default: false },
   },
 });
 type Transport = 'ws' | 'http';
@@ -30,8 +30,8 @@ const transports = values.transport.split(',').map((name) => {
 const sizes = values.calls.split(',').map(Number);
 const seconds = Number(values.seconds);
 const INTERVAL_MS = 5000;
-const adminUrl =
-  process.env['BENCH_DATABASE_URL'] ?? process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const report = startReport(values.json);
+const postgres = await benchPostgres();
 const agent = new http.Agent({ keepAlive: true, maxSockets: 512 });
 
 function post(url: string, headers: Record<string, string>, body = '{}'): Promise<{ status: number; text: string }> {
@@ -111,6 +111,8 @@ interface Heartbeats {
   lastAnswer: number[];
   hungUp: number[];
   finalLatencies: number[];
+  /** How long each hang-up took to be answered (ms), sorted. */
+  hangUpLatencies: number[];
 }
 
 /** Runs at most `limit` of the functions given to it at a time. */
@@ -153,6 +155,7 @@ async function heartbeat(
     lastAnswer: [],
     hungUp: [],
     finalLatencies: [],
+    hangUpLatencies: [],
   };
   const starting = limiter(50);
   const epoch = Date.now();
@@ -190,27 +193,25 @@ async function heartbeat(
       }
       if (calls.hangUp !== undefined) {
         result.hungUp[index] = Date.now();
+        const t0 = performance.now();
         await calls.hangUp(index, result.hungUp[index] - (result.lastAnswer[index] ?? result.hungUp[index]));
+        result.hangUpLatencies.push(performance.now() - t0);
       }
     }),
   );
   result.latencies.sort((a, b) => a - b);
   result.finalLatencies.sort((a, b) => a - b);
+  result.hangUpLatencies.sort((a, b) => a - b);
   return result;
 }
 
 async function measureBallast(count: number, transport: Transport) {
-  const dbName = `bench_calls_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`create database ${dbName}`);
-  const url = new URL(adminUrl);
-  url.pathname = `/${dbName}`;
+  const database = await postgres.createDatabase('bench_calls');
   const keys = JSON.stringify([await newSigningJwk()]);
   let server: BenchServer | undefined;
   try {
     server = await startServer('bench/calls/ballast-server.ts', {
-      DATABASE_URL: url.toString(),
+      DATABASE_URL: database.url,
       DATABASE_POOL_MAX: '10',
       DATA_DIR: makeTempDir('ballast-bench-'),
       AUTH_SIGNING_KEYS: keys,
@@ -221,7 +222,7 @@ async function measureBallast(count: number, transport: Transport) {
       LOG_LEVEL: 'warn',
     });
     // Users and their talk-time straight in the database (buying is not what is measured).
-    const db = new pg.Client({ connectionString: url.toString() });
+    const db = new pg.Client({ connectionString: database.url });
     await db.connect();
     const users = await db.query<{ id: string }>(
       `insert into platform."user" (email, email_verified_at)
@@ -322,8 +323,7 @@ async function measureBallast(count: number, transport: Transport) {
     return { beats, cpu, rss, spanError, ledgerError, reasons, writesPerCallMinute: writes / callMinutes };
   } finally {
     await server?.stop();
-    await admin.query(`drop database if exists ${dbName} with (force)`);
-    await admin.end();
+    await database.drop();
   }
 }
 
@@ -372,21 +372,34 @@ async function measureBaseline(count: number, transport: Transport) {
 
 const lines = [
   `bench/calls: N calls heartbeating every 5 s (ws: a request on the live-updates socket; http: POST .../heartbeat) for ${seconds} s against one web process (memory meter store), then hung up over HTTP`,
-  `machine: ${describeMachine()}`,
   '',
-  '| N | transport | heartbeats/s | ack p50 (ms) | ack p99 (ms) | p99 while all hang up (ms) | failed | max metering error (s) | ledger error (s) | session writes per call-minute | CPU (cores) | RSS (MiB) | ended by | baseline p99 (ms) | baseline CPU |',
-  '| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |',
+  '| N | transport | heartbeats/s | ack p50 (ms) | ack p99 (ms) | p99 while all hang up (ms) | hang-up p99 (ms) | failed | max metering error (s) | ledger error (s) | session writes per call-minute | CPU (cores) | RSS (MiB) | ended by | baseline p99 (ms) | baseline CPU |',
+  '| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |',
 ];
 const largest: Partial<Record<Transport, number>> = {};
+const runs: Record<string, unknown>[] = [];
 for (const count of sizes) {
   for (const transport of transports) {
     const ballast = await measureBallast(count, transport);
     const baseline = await measureBaseline(count, transport);
     const p99 = percentile(ballast.beats.latencies, 99);
+    const hangUpP99 = percentile(ballast.beats.hangUpLatencies, 99);
+    runs.push({
+      calls: count,
+      transport,
+      ack_p50_ms: percentile(ballast.beats.latencies, 50),
+      ack_p99_ms: p99,
+      hangup_p99_ms: hangUpP99,
+      failed: ballast.beats.failures,
+      metering_error_s: ballast.spanError,
+      ledger_error_s: ballast.ledgerError,
+      cpu_cores: ballast.cpu,
+      baseline_ack_p99_ms: percentile(baseline.beats.latencies, 99),
+    });
     const ok = p99 < 100 && ballast.spanError === 0 && ballast.ledgerError === 0 && ballast.beats.failures === 0;
     if (ok) largest[transport] = count;
     lines.push(
-      `| ${count} | ${transport} | ${fixed(ballast.beats.sent / seconds, 0)} | ${fixed(percentile(ballast.beats.latencies, 50), 1)} | ${fixed(p99, 1)} | ${fixed(percentile(ballast.beats.finalLatencies, 99), 1)} | ${ballast.beats.failures} | ${ballast.spanError} | ${ballast.ledgerError} | ${fixed(ballast.writesPerCallMinute, 2)} | ${fixed(ballast.cpu, 2)} | ${fixed(ballast.rss, 0)} | ${Object.entries(
+      `| ${count} | ${transport} | ${fixed(ballast.beats.sent / seconds, 0)} | ${fixed(percentile(ballast.beats.latencies, 50), 1)} | ${fixed(p99, 1)} | ${fixed(percentile(ballast.beats.finalLatencies, 99), 1)} | ${fixed(hangUpP99, 1)} | ${ballast.beats.failures} | ${ballast.spanError} | ${ballast.ledgerError} | ${fixed(ballast.writesPerCallMinute, 2)} | ${fixed(ballast.cpu, 2)} | ${fixed(ballast.rss, 0)} | ${Object.entries(
         ballast.reasons,
       )
         .map(([reason, n]) => `${reason} ${n}`)
@@ -405,4 +418,5 @@ lines.push(
   'Metering error: seconds billed below floor(last acknowledged heartbeat − start) or above ceil(hang-up − start), as the caller measured them; ledger error: metered against debited. Session writes count session rows written (start, each flush, end); flushes share one transaction per second.',
 );
 agent.destroy();
-process.stdout.write(`${lines.join('\n')}\n`);
+await postgres.stop();
+report.finish(lines, { bench: 'calls', seconds, runs });

@@ -1,12 +1,13 @@
 // bench/http: the same small JSON route served by (a) Ballast's full stack, (b) bare Fastify and
 // (c) Express 5 + helmet + cors, loaded by autocannon one after another in one run.
-// Usage: node bench/http/run.ts [--seconds 5] [--rounds 5] [--connections 50]
+// Usage: node bench/http/run.ts [--seconds 5] [--rounds 5] [--connections 50] [--json]
 import { parseArgs } from 'node:util';
 import {
-  describeMachine,
+  benchPostgres,
   fixed,
   load,
   median,
+  startReport,
   startServer,
   type BenchServer,
   type LoadResult,
@@ -19,8 +20,12 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '5' },
     connections: { type: 'string', default: '50' },
     warmup: { type: 'string', default: '3' },
+    json: { type: 'boolean', default: false },
   },
 });
+const report = startReport(values.json);
+const postgres = await benchPostgres();
+const databases = [await postgres.createDatabase('bench_http'), await postgres.createDatabase('bench_http')];
 const options = {
   seconds: Number(values.seconds),
   connections: Number(values.connections),
@@ -37,7 +42,7 @@ const targets: { key: string; label: string; script: string; env?: Record<string
     script: 'bench/http/ballast-server.ts',
     env: {
       DATA_DIR: makeTempDir('ballast-bench-'),
-      ...(process.env['DATABASE_URL'] === undefined ? {} : { DATABASE_URL: process.env['DATABASE_URL'] }),
+      DATABASE_URL: databases[0]!.url,
       LOAD_SHED_MAX_EVENT_LOOP_DELAY_MS: '0',
     },
   },
@@ -47,7 +52,7 @@ const targets: { key: string; label: string; script: string; env?: Record<string
     script: 'bench/http/ballast-server.ts',
     env: {
       DATA_DIR: makeTempDir('ballast-bench-'),
-      ...(process.env['DATABASE_URL'] === undefined ? {} : { DATABASE_URL: process.env['DATABASE_URL'] }),
+      DATABASE_URL: databases[1]!.url,
       LOAD_SHED_MAX_EVENT_LOOP_DELAY_MS: '0',
       LOG_LEVEL: 'warn',
     },
@@ -77,14 +82,17 @@ try {
   for (const target of targets) results.set(target.key, median(rounds.get(target.key)!));
 } finally {
   for (const server of servers.values()) await server.stop();
+  for (const database of databases) await database.drop();
+  await postgres.stop();
 }
 
 const a = results.get('a')!;
+const a2 = results.get('a2')!;
 const b = results.get('b')!;
 const c = results.get('c')!;
+const c2 = results.get('c2');
 const lines = [
   `bench/http: GET ${path}, ${options.connections} connections, median of ${options.rounds} interleaved rounds of ${options.seconds} s (after ${options.warmupSeconds} s warm-up)`,
-  `machine: ${describeMachine()}`,
   '',
   '| server | requests/s | server CPU µs/request | p50 ms | p99 ms | errors | non-2xx |',
   '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
@@ -97,4 +105,28 @@ const lines = [
   `server CPU per request (inverse, higher is better): b/a = ${fixed(b.cpuMicrosPerRequest / a.cpuMicrosPerRequest)}   c/a = ${fixed(c.cpuMicrosPerRequest / a.cpuMicrosPerRequest)}`,
   'Load generator and servers share the machine; on few cores the CPU-per-request figures are the fairer comparison.',
 ];
-process.stdout.write(`${lines.join('\n')}\n`);
+report.finish(lines, {
+  bench: 'http',
+  servers: Object.fromEntries(
+    targets.map((t) => {
+      const r = results.get(t.key)!;
+      return [
+        t.key,
+        {
+          label: t.label,
+          requests_per_s: r.requestsPerSecond,
+          cpu_us_per_request: r.cpuMicrosPerRequest,
+          p50_ms: r.p50Ms,
+          p99_ms: r.p99Ms,
+          errors: r.errors,
+          non_2xx: r.non2xx,
+        },
+      ];
+    }),
+  ),
+  a_over_b: a.requestsPerSecond / b.requestsPerSecond,
+  a2_over_b: a2.requestsPerSecond / b.requestsPerSecond,
+  a_over_c: a.requestsPerSecond / c.requestsPerSecond,
+  // (c2), Express with the same features as Ballast, is measured once its server is added.
+  a_over_c2: c2 === undefined ? null : a.requestsPerSecond / c2.requestsPerSecond,
+});

@@ -69,15 +69,15 @@ export interface BenchPostgres {
 
 /**
  * The server named by `BENCH_DATABASE_URL` (any database on it; the benches create and drop their
- * own), or, without it, the embedded PostgreSQL that `npm start` uses, in `.ballast/bench`, so a
- * fresh clone runs the benches with no server installed.
+ * own), or, without it, the embedded PostgreSQL that `npm start` uses (the cluster in `.ballast`,
+ * started or attached to), so a fresh clone runs the benches with no server installed.
  */
 export async function benchPostgres(): Promise<BenchPostgres> {
   const configured = process.env['BENCH_DATABASE_URL'];
   const embedded =
     configured === undefined
       ? await startEmbeddedPostgres({
-          dataDir: path.join(projectRoot, '.ballast', 'bench'),
+          dataDir: path.join(projectRoot, '.ballast'),
           preferredPort: 0,
           database: 'postgres',
           log: createLogger({ level: 'warn', pretty: false, destination: process.stderr }),
@@ -87,7 +87,7 @@ export async function benchPostgres(): Promise<BenchPostgres> {
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   return {
-    description: configured === undefined ? 'embedded PostgreSQL (.ballast/bench)' : 'BENCH_DATABASE_URL',
+    description: configured === undefined ? 'embedded PostgreSQL (.ballast)' : 'BENCH_DATABASE_URL',
     async autovacuum() {
       return (await admin.query<{ autovacuum: string }>('show autovacuum')).rows[0]?.autovacuum ?? 'unknown';
     },
