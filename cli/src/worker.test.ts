@@ -9,6 +9,13 @@ let database: TestDatabase;
 /** An in-test Ballast without web or worker: it migrates, enqueues and reads results. */
 let control: Ballast;
 
+/**
+ * Longest a task whose worker died waits before it runs again (decision 012): its heartbeat lapses
+ * (TASKS_HEARTBEAT_SECONDS), the next monitor pass fails it (TASKS_MONITOR_INTERVAL_SECONDS), its
+ * first retry waits up to twice its retryDelaySeconds, and a poll claims it (TASKS_POLL_INTERVAL_SECONDS).
+ */
+const recoveryBoundSeconds = 10 + 2 + 2 * workTask.retryDelaySeconds + 1;
+
 const workerEnv = () => ({
   DATABASE_URL: database.url,
   DATA_DIR: makeTempDir(),
@@ -102,6 +109,36 @@ describe('ballast worker', () => {
     for (const worker of workers) worker.child.kill('SIGTERM');
     for (const worker of workers) expect((await worker.exited).code).toBe(0);
   }, 180_000);
+
+  it('runs the task of a worker killed with SIGKILL again on another worker, within the documented bound', async () => {
+    const workers = await Promise.all([startWorker(), startWorker()]);
+    await control.tasks.enqueue(workTask, { key: 'orphaned', ms: 30_000 });
+    await waitUntil(
+      async () => (await count(sql`select count(*)::text as count from chaos.run where key = 'orphaned'`)) === 1,
+      30_000,
+      'the task to start',
+    );
+    const pid = (
+      await sql<{ pid: number }>`select pid from chaos.run where key = 'orphaned'`.execute(control.database.db)
+    ).rows[0]!.pid;
+    const victim = workers.find((worker) => worker.child.pid === pid)!;
+    victim.child.kill('SIGKILL');
+    await victim.exited;
+    const killedAt = Date.now();
+    // Loosely: twice the bound, as the machine may be busy; the figure is printed.
+    await waitUntil(
+      async () => (await count(sql`select count(*)::text as count from chaos.run where key = 'orphaned'`)) === 2,
+      2 * recoveryBoundSeconds * 1000,
+      `the task to run again within twice the ${recoveryBoundSeconds} s bound`,
+    );
+    console.info(
+      `recovery after SIGKILL: ran again ${((Date.now() - killedAt) / 1000).toFixed(1)} s after the kill (bound ${recoveryBoundSeconds} s)`,
+    );
+    const rerun = await sql<{ pid: number }>`select pid from chaos.run where key = 'orphaned' order by at`.execute(
+      control.database.db,
+    );
+    expect(rerun.rows[1]?.pid).not.toBe(pid);
+  }, 90_000);
 
   it('on SIGTERM stops claiming, finishes the running task and exits 0', async () => {
     const worker = await startWorker();
