@@ -16,3 +16,4 @@ export {
   type FakeRazorpayOrder,
   type FakeRazorpayPayment,
 } from './razorpay-server.ts';
+export { waitFor } from './wait-for.ts';

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defineApp, defineTask, sql, z, type Kysely } from '@ballast/platform';
-import { startTestBallast, type TestBallast } from '@ballast/platform/testing';
+import { startTestBallast, waitFor, type TestBallast } from '@ballast/platform/testing';
 
 interface Tables {
   run: { task: string; key: string; attempt: number; at: Date };
@@ -60,17 +60,6 @@ let server: TestBallast;
 
 async function runsOf(task: string, key: string) {
   return db.selectFrom('run').selectAll().where('task', '=', task).where('key', '=', key).orderBy('at').execute();
-}
-
-async function waitFor<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline)
-      throw new Error(`condition not met in ${timeoutMs} ms; last value ${JSON.stringify(value)}`);
-    await sleep(100);
-  }
 }
 
 beforeAll(async () => {

@@ -4,7 +4,7 @@ import { AppError } from '#platform/kernel/errors/errors.ts';
 import type { AnyKysely, Database } from '#platform/kernel/db/database.ts';
 import type { Logger } from '#platform/kernel/logging/logger.ts';
 import type { Notifier } from '#platform/modules/notify/notifier.ts';
-import type { ScheduleDefinition, TaskDefinition } from './define-task.ts';
+import type { ScheduleDefinition, TaskContext, TaskDefinition } from './define-task.ts';
 import { analyzeJobTable, jobTableLacksStatistics, storedTaskSchemaVersion } from './job-table.repository.ts';
 import { createTaskWorker, taskLogger, type TaskWorker } from './task-worker.ts';
 
@@ -102,11 +102,12 @@ export interface TaskEngine {
     payloads: readonly unknown[],
     options?: Pick<EnqueueOptions, 'tx' | 'runAt' | 'priority'>,
   ): Promise<number>;
-  /** Starts working every task; running tasks get heartbeats. */
+  /** Starts claiming and running every task (task-worker.ts); claimed tasks get heartbeats. */
   startWorking(): Promise<void>;
   /**
-   * Stops claiming, waits up to `timeoutMs` for running tasks to finish, and closes the engine.
-   * Tasks still running after that are retried once their heartbeat lapses.
+   * Stops claiming, hands claimed tasks that have not started back to the queue, waits up to
+   * `timeoutMs` for running tasks to finish, settles them, and closes the engine. Tasks still
+   * running after that are aborted (their signal) and retried once their heartbeat lapses.
    */
   stop(timeoutMs: number): Promise<void>;
   stats(): Promise<QueueStats[]>;
@@ -226,6 +227,24 @@ export async function createTaskEngine(options: TaskEngineOptions): Promise<Task
 
   let worker: TaskWorker | undefined;
   let stopped = false;
+  /** What every run of a kind receives alike, made once per kind rather than per run. */
+  const shared = new Map<string, Pick<TaskContext, 'db' | 'enqueue' | 'notify'>>();
+  const sharedContext = (task: TaskDefinition): Pick<TaskContext, 'db' | 'enqueue' | 'notify'> => {
+    let found = shared.get(task.name);
+    if (found === undefined) {
+      const schema = task.name.slice(0, task.name.indexOf('.'));
+      found = {
+        db: <Tables>() => database.forSchema<Tables>(schema),
+        enqueue: (next, payload, enqueueOptions) => engine.enqueue(next, payload, enqueueOptions),
+        notify: (type, message) => {
+          if (options.notify === undefined) throw new Error('notifications are not available here');
+          return options.notify(type, message);
+        },
+      };
+      shared.set(task.name, found);
+    }
+    return found;
+  };
 
   async function runQuery<Row>(query: ReturnType<typeof sql<Row>>): Promise<Row[]> {
     return (await query.execute(database.db)).rows;
@@ -329,12 +348,7 @@ export async function createTaskEngine(options: TaskEngineOptions): Promise<Task
               return (taskLog ??= taskLogger(log, task, job));
             },
             signal,
-            db: <Tables>() => database.forSchema<Tables>(task.name.slice(0, task.name.indexOf('.'))),
-            enqueue: (next, payload, enqueueOptions) => engine.enqueue(next, payload, enqueueOptions),
-            notify: (type, message) => {
-              if (options.notify === undefined) throw new Error('notifications are not available here');
-              return options.notify(type, message);
-            },
+            ...sharedContext(task),
           };
         },
         ...(options.onRun === undefined ? {} : { onRun: options.onRun }),

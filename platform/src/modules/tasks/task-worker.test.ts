@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PermanentExternalError, defineApp, defineTask, sql, z } from '@ballast/platform';
-import { startTestBallast, type TestBallast } from '@ballast/platform/testing';
+import { PermanentExternalError, defineApp, defineTask, sql, z, type TaskDefinition } from '@ballast/platform';
+import { startTestBallast, waitFor, type TestBallast } from '@ballast/platform/testing';
 
 /** Every handler start, in order: which task, which key, which attempt. */
 const runs: { task: string; key: string; attempt: number }[] = [];
@@ -10,17 +10,6 @@ const gates = new Map<string, () => void>();
 
 function gate(name: string): Promise<void> {
   return new Promise((resolve) => gates.set(name, resolve));
-}
-
-async function waitFor<T>(read: () => T | Promise<T>, done: (value: T) => boolean, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline)
-      throw new Error(`condition not met in ${timeoutMs} ms; last value ${JSON.stringify(value)}`);
-    await sleep(50);
-  }
 }
 
 const runsOf = (task: string, key?: string) =>
@@ -43,6 +32,15 @@ async function claimStatements(server: TestBallast, task: string): Promise<numbe
   return Number(line.exec(text)?.[1] ?? 0);
 }
 
+/** A web and worker Ballast running `tasks` in a `probe` app (web for /metrics). */
+function startWorker(tasks: TaskDefinition[], env: Record<string, string>): Promise<TestBallast> {
+  return startTestBallast({
+    apps: [defineApp({ name: 'probe', title: 'Probe', summary: 'Tasks under test.', status: 'available', tasks })],
+    roles: ['web', 'worker'],
+    env,
+  });
+}
+
 function recording(name: string, options: { prefetch?: number } = {}) {
   return defineTask({
     name,
@@ -60,19 +58,10 @@ describe('one task at a time (TASKS_CONCURRENCY=1) with a poll far away', () => 
   let server: TestBallast;
 
   beforeAll(async () => {
-    server = await startTestBallast({
-      apps: [
-        defineApp({
-          name: 'probe',
-          title: 'Probe',
-          summary: 'Tasks under test.',
-          status: 'available',
-          tasks: [oneAtATime, claimedAhead],
-        }),
-      ],
-      roles: ['web', 'worker'],
-      // A poll every 300 s: a backlog that drains in seconds cannot have waited for it.
-      env: { TASKS_CONCURRENCY: '1', TASKS_POLL_INTERVAL_SECONDS: '300' },
+    // A poll every 300 s: a backlog that drains in seconds cannot have waited for it.
+    server = await startWorker([oneAtATime, claimedAhead], {
+      TASKS_CONCURRENCY: '1',
+      TASKS_POLL_INTERVAL_SECONDS: '300',
     });
   });
 
@@ -80,50 +69,41 @@ describe('one task at a time (TASKS_CONCURRENCY=1) with a poll far away', () => 
     await server.close();
   });
 
-  it('drains a backlog claiming the next task as soon as the slot frees, one statement per task', async () => {
-    await server.ballast.tasks.enqueue(oneAtATime, { key: 'first' });
+  /**
+   * Runs one task of `task` (so the worker is idle and has measured a run), then enqueues
+   * `total` more in one statement (one NOTIFY) and waits for all to run; resolves with the
+   * claim statements the backlog took. With a 300 s poll, 20 polls apart would take 100 minutes.
+   */
+  async function drainBacklog(task: TaskDefinition, total: number): Promise<number> {
+    await server.ballast.tasks.enqueue(task, { key: 'first' });
     await waitFor(
-      () => runsOf('probe.one-at-a-time').length,
+      () => runsOf(task.name).length,
       (count) => count === 1,
     );
-    const claimsBefore = await claimStatements(server, 'probe.one-at-a-time');
-    const total = 20;
+    const claimsBefore = await claimStatements(server, task.name);
     await server.ballast.tasks.enqueueMany(
-      oneAtATime,
+      task,
       Array.from({ length: total }, (_, index) => ({ key: `backlog-${index}` })),
     );
-    // One NOTIFY for the whole batch; 20 polls apart would take 100 minutes.
     await waitFor(
-      () => runsOf('probe.one-at-a-time').length,
+      () => runsOf(task.name).length,
       (count) => count === total + 1,
       45_000,
     );
-    const claims = (await claimStatements(server, 'probe.one-at-a-time')) - claimsBefore;
+    return (await claimStatements(server, task.name)) - claimsBefore;
+  }
+
+  it('drains a backlog claiming the next task as soon as the slot frees, one statement per task', async () => {
+    const claims = await drainBacklog(oneAtATime, 20);
     // One claim per task, started when the previous one finished, plus the claim that found none.
-    expect(claims).toBeGreaterThanOrEqual(total);
-    expect(claims).toBeLessThanOrEqual(total + 2);
+    expect(claims).toBeGreaterThanOrEqual(20);
+    expect(claims).toBeLessThanOrEqual(22);
   });
 
   it('claims a short task kind ahead of its one slot, in a few statements', async () => {
-    await server.ballast.tasks.enqueue(claimedAhead, { key: 'warm-up' });
-    await waitFor(
-      () => runsOf('probe.claimed-ahead').length,
-      (count) => count === 1,
-    );
-    const claimsBefore = await claimStatements(server, 'probe.claimed-ahead');
-    const total = 50;
-    await server.ballast.tasks.enqueueMany(
-      claimedAhead,
-      Array.from({ length: total }, (_, index) => ({ key: `ahead-${index}` })),
-    );
-    await waitFor(
-      () => runsOf('probe.claimed-ahead').length,
-      (count) => count === total + 1,
-      45_000,
-    );
-    const claims = (await claimStatements(server, 'probe.claimed-ahead')) - claimsBefore;
+    const claims = await drainBacklog(claimedAhead, 50);
     expect(claims).toBeGreaterThanOrEqual(1);
-    expect(claims).toBeLessThan(total / 4);
+    expect(claims).toBeLessThan(50 / 4);
   });
 });
 
@@ -190,18 +170,8 @@ describe('the task worker', () => {
   });
 
   beforeAll(async () => {
-    server = await startTestBallast({
-      apps: [
-        defineApp({
-          name: 'probe',
-          title: 'Probe',
-          summary: 'Tasks under test.',
-          status: 'available',
-          tasks: [boundedTask, gatedTask, pairedTask, heldTask, strictTask],
-        }),
-      ],
-      roles: ['web', 'worker'],
-      env: { TASKS_POLL_INTERVAL_SECONDS: '1' },
+    server = await startWorker([boundedTask, gatedTask, pairedTask, heldTask, strictTask], {
+      TASKS_POLL_INTERVAL_SECONDS: '1',
     });
   });
 

@@ -91,7 +91,8 @@ class TaskKindLoop {
   #pending: { entry: Held; outcome: Outcome }[] = [];
   #settling: Promise<void> | undefined;
   #running = 0;
-  #fetching = false;
+  /** The claim statement in flight, if any (one at a time per kind). */
+  #fetching: Promise<void> | undefined;
   /** The last claim came back full, or a wake-up came since: there may be more ready. */
   #more = true;
   #stopping = false;
@@ -141,7 +142,8 @@ class TaskKindLoop {
 
   /** Resolves once every decided outcome and every hand-back has been written. */
   async drain(): Promise<void> {
-    while (this.#settling !== undefined || this.#returns.size > 0) {
+    while (this.#fetching !== undefined || this.#settling !== undefined || this.#returns.size > 0) {
+      await this.#fetching;
       await this.#settling;
       await Promise.all(this.#returns);
     }
@@ -167,15 +169,14 @@ class TaskKindLoop {
   }
 
   #fetch(): void {
-    if (this.#stopping || this.#fetching || !this.#more) return;
+    if (this.#stopping || this.#fetching !== undefined || !this.#more) return;
     const want = this.#concurrency + this.#ahead() - this.#running - this.#queue.length;
     if (want <= 0) return;
-    this.#fetching = true;
     this.#more = false;
     const name = this.#task.name;
-    this.#options.boss.fetch<unknown>(name, { batchSize: want }).then(
+    this.#fetching = this.#options.boss.fetch<unknown>(name, { batchSize: want }).then(
       (jobs) => {
-        this.#fetching = false;
+        this.#fetching = undefined;
         this.#options.onClaim?.(name, jobs.length);
         if (jobs.length === want) this.#more = true;
         const claimedAt = Date.now();
@@ -189,7 +190,7 @@ class TaskKindLoop {
         this.#pump();
       },
       (error: unknown) => {
-        this.#fetching = false;
+        this.#fetching = undefined;
         this.#warn(error, 'could not claim tasks; trying again at the next poll');
       },
     );
