@@ -251,3 +251,30 @@ describe('operators', () => {
     ]);
   });
 });
+
+describe('planner statistics', () => {
+  it('analyses the job table pg-boss installs, and again after a first burst of 10,000 tasks into it', async () => {
+    // No worker: the burst stays queued, as a new install's first import would.
+    const quiet = await startTestBallast({ apps: [probeApp], roles: [], listen: false });
+    try {
+      const statistics = async () =>
+        (
+          await sql<{ analysed: boolean; rows: number; columns: string }>`
+            select t.last_analyze is not null as analysed, c.reltuples::int as rows,
+              (select count(*) from pg_stats s where s.schemaname = 'pgboss' and s.tablename = 'job_common')::text as columns
+            from pg_stat_user_tables t join pg_class c on c.oid = t.relid
+            where t.schemaname = 'pgboss' and t.relname = 'job_common'`.execute(quiet.ballast.database.db)
+        ).rows[0];
+      expect(await statistics()).toMatchObject({ analysed: true, columns: '0' });
+      await quiet.ballast.tasks.enqueueMany(
+        recordTask,
+        Array.from({ length: 10_000 }, (_, index) => ({ key: `burst-${index}` })),
+      );
+      const after = await statistics();
+      expect(after?.rows).toBeGreaterThanOrEqual(10_000);
+      expect(Number(after?.columns)).toBeGreaterThan(0);
+    } finally {
+      await quiet.close();
+    }
+  });
+});
