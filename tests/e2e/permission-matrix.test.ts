@@ -58,6 +58,8 @@ const reviewed: Record<string, 'public' | 'user' | 'admin'> = {
   'POST /api/coach/webhooks/elevenlabs': 'public',
   'POST /api/coach/admin/calls/:id/end': 'admin',
   'GET /api/coach/admin/calls/flagged': 'admin',
+  'GET /api/coach/admin/calls/unsettled': 'admin',
+  'POST /api/coach/admin/calls/:id/clear-unsettled': 'admin',
   // Page shells: they hold no data (the API they call checks access); /setup is 404 after setup.
   'GET /sign-in': 'public',
   'GET /register': 'public',
