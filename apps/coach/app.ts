@@ -1,15 +1,16 @@
 import { AppError, defineApp, z } from '@ballast/platform';
 import { carePlanReadyNotice } from './server/coach.notifications.ts';
 import { coachRoutes } from './server/coach.routes.ts';
-import { onCallEnded } from './server/coach.service.ts';
-import { coachSettings } from './settings.ts';
+import type { CoachContext } from './server/coach.service.ts';
+import type { DB as CoachDB } from './server/coach.db.ts';
+import { coachSettings, type CoachSettings } from './settings.ts';
 import { settleCallTask } from './tasks/settle-call.task.ts';
-import { writeCarePlanTask } from './tasks/write-care-plan.task.ts';
+import { onCallEnded, writeCarePlanTask } from './tasks/write-care-plan.task.ts';
 
 const heartbeat = z.object({ sessionId: z.uuid() });
 
 /** coach: an AI voice coach. Talk-time bought with Razorpay, calls metered by heartbeat. */
-export default defineApp({
+export default defineApp<CoachSettings, CoachDB>({
   name: 'coach',
   title: 'Voice coach',
   summary: 'Buy talk-time and talk with an AI coach; a personal care plan arrives by email after each call.',
@@ -19,7 +20,7 @@ export default defineApp({
   migrations: new URL('./migrations/', import.meta.url).pathname,
   routes: coachRoutes,
   pages: { '/': 'Talk with your coach' },
-  tasks: (ctx) => [writeCarePlanTask(ctx), settleCallTask(ctx)],
+  tasks: [writeCarePlanTask, settleCallTask],
   notifications: [carePlanReadyNotice],
   // Talk-time is counted in seconds: calls debit exactly what they metered.
   payments: (settings) => ({
@@ -38,7 +39,7 @@ export default defineApp({
     settings.elevenLabs === undefined ? [] : ['wss://api.elevenlabs.io', 'https://api.elevenlabs.io'],
   realtimeRequests: {
     // The browser's heartbeat over the live socket: `{"type":"request","name":"call.heartbeat","data":{"sessionId"}}`.
-    'call.heartbeat': async (userId, data, ctx) => {
+    'call.heartbeat': async (userId, data, ctx: CoachContext) => {
       const parsed = heartbeat.safeParse(data);
       if (!parsed.success) {
         throw new AppError('invalid_input', 'coach.invalid_heartbeat', 'Send {"sessionId": "<call id>"}');

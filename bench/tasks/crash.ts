@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { createBallast, loadConfig } from '@ballast/platform';
+import { createBallast, loadConfig } from '@ballast/platform/host';
 import { makeTempDir } from '../../platform/src/testing/temp.ts';
 import { benchPostgres, fixed, projectRoot, startReport } from '../support/harness.ts';
 import { crashApp, recordTask } from './crash-app.ts';

@@ -8,7 +8,8 @@ import { parseArgs } from 'node:util';
 import { makeWorkerUtils, run as runGraphile, Logger as GraphileLogger } from 'graphile-worker';
 import pg from 'pg';
 import { PgBoss } from 'pg-boss';
-import { createBallast, defineApp, defineTask, z } from '@ballast/platform';
+import { defineApp, defineTask, z } from '@ballast/platform';
+import { createBallast } from '@ballast/platform/host';
 import { makeTempDir } from '../../platform/src/testing/temp.ts';
 import { benchPostgres, fixed, startReport } from '../support/harness.ts';
 

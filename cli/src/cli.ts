@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { parseEnv } from 'node:util';
 import { Command, CommanderError } from 'commander';
 import {
-  appSettingsModules,
+  settingsModulesFor,
   createBallast,
   createLogger,
   shouldPrettyPrint,
@@ -15,7 +15,7 @@ import {
   migrationSetsFor,
   openDatabase,
   runDoctor,
-} from '@ballast/platform';
+} from '@ballast/platform/host';
 import { apps } from './apps.ts';
 import { printStartupFailure, serve } from './serve.ts';
 
@@ -35,7 +35,7 @@ function environmentWith(envFile: string | undefined, env: Env): Env {
 async function migrate(env: Env, statusOnly: boolean): Promise<number> {
   let config;
   try {
-    config = loadConfig({ env, apps: appSettingsModules(apps) });
+    config = loadConfig({ env, apps: settingsModulesFor(apps).apps });
   } catch (error) {
     return printStartupFailure(error);
   }
@@ -227,7 +227,7 @@ export async function runCli(argv: readonly string[], env: Env): Promise<number>
     .action(async () => {
       let config;
       try {
-        config = loadConfig({ env: envOf(), apps: appSettingsModules(apps) });
+        config = loadConfig({ env: envOf(), apps: settingsModulesFor(apps).apps });
       } catch (error) {
         exitCode = printStartupFailure(error);
         return;

@@ -2,8 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseEnv } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { appSettingsModules } from '@ballast/platform';
-import { coreSettingsModules, defaultProjectRoot } from '../../platform/src/kernel/config/load-config.ts';
+import { settingsModulesFor } from '@ballast/platform/host';
+import { defaultProjectRoot, kernelSettingsModules } from '../../platform/src/kernel/config/load-config.ts';
 import { apps } from './apps.ts';
 
 describe('.env.example', () => {
@@ -11,7 +11,8 @@ describe('.env.example', () => {
     const text = fs.readFileSync(path.join(defaultProjectRoot, '.env.example'), 'utf8');
     const documented = Object.keys(parseEnv(text));
     const commented = [...text.matchAll(/^#\s*([A-Z][A-Z0-9_]+)=/gm)].map((match) => match[1]);
-    const modules = [...coreSettingsModules, ...appSettingsModules(apps)];
+    const { modules: platform, apps: ofApps } = settingsModulesFor(apps);
+    const modules = [...kernelSettingsModules, ...platform, ...ofApps];
     const known = modules.flatMap((module) => Object.keys(module.schema.shape));
     expect(new Set([...documented, ...commented])).toEqual(new Set(known));
     for (const module of modules) {

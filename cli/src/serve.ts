@@ -1,5 +1,6 @@
 import closeWithGrace from 'close-with-grace';
-import { StartupError, createBallast, type AppDefinition, type Ballast, type Role } from '@ballast/platform';
+import type { AppDefinition } from '@ballast/platform';
+import { StartupError, createBallast, type Ballast, type Role } from '@ballast/platform/host';
 
 type Env = Readonly<Record<string, string | undefined>>;
 

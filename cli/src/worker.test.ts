@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createBallast, sql, type Ballast } from '@ballast/platform';
+import { sql } from '@ballast/platform';
+import { createBallast, type Ballast } from '@ballast/platform/host';
 import { createTestDatabase, makeTempDir, type TestDatabase } from '@ballast/platform/testing';
 import { chaosApp, workTask } from '../../tests/fixtures/chaos-app.ts';
 import { runNode, type TestProcess } from '../../tests/support/process.ts';

@@ -2,13 +2,14 @@ import getPort from 'get-port';
 import type { Browser, Page } from 'playwright-core';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { applyLedgerChange, sql, type Kysely } from '@ballast/platform';
+import { sql, type Kysely } from '@ballast/platform';
 import {
   createTestDatabase,
   createTestUser,
   startTestBallast,
   testSigningKeys,
   type TestBallast,
+  applyTestLedgerChange,
 } from '@ballast/platform/testing';
 import { apps } from '../../cli/src/apps.ts';
 import { browserUnavailable, fakeMediaArgs, launchBrowser, screenshotPath } from '../support/browser.ts';
@@ -62,7 +63,7 @@ const PASSWORD = 'a calm voice at night';
 async function caller(target: TestBallast, email: string, seconds: number) {
   const user = await createTestUser(target.ballast, email, { password: PASSWORD });
   if (seconds > 0) {
-    await applyLedgerChange(target.ballast.database.db, {
+    await applyTestLedgerChange(target.ballast.database.db, {
       kind: 'purchase',
       userId: user.id,
       app: 'coach',

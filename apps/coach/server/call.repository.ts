@@ -1,4 +1,5 @@
 import { sql, type Kysely } from '@ballast/platform';
+import type { DB as CoachDB } from './coach.db.ts';
 
 export interface CallRow {
   session_id: string;
@@ -34,34 +35,34 @@ export interface CarePlanRow {
 const conversationColumns = sql`conversation_id, session_id::text, user_id::text, signed_url, issued_at, reported_at`;
 
 /** The coach's own tables (schema `coach`). */
-export function createCallRepository(db: Kysely<unknown>) {
+export function createCallRepository(db: Kysely<CoachDB>) {
   return {
     async insertCall(
-      tx: Kysely<unknown>,
+      tx: Kysely<CoachDB>,
       call: { sessionId: string; userId: string; voiceMode: CallRow['voice_mode'] },
     ) {
       await sql`insert into coach.call (session_id, user_id, voice_mode)
         values (${call.sessionId}::uuid, ${call.userId}::uuid, ${call.voiceMode}) on conflict do nothing`.execute(tx);
     },
-    async call(sessionId: string, tx: Kysely<unknown> = db): Promise<CallRow | undefined> {
+    async call(sessionId: string, tx: Kysely<CoachDB> = db): Promise<CallRow | undefined> {
       const result = await sql<CallRow>`select session_id::text, user_id::text, voice_mode, conversation_id, transcript,
           summary, provider_seconds, duration_mismatch_seconds, flagged, created_at
         from coach.call where session_id = ${sessionId}::uuid`.execute(tx);
       return result.rows[0];
     },
     /** Holds the call's row until `tx` ends: one start at a time opens its conversations. */
-    async lockCall(tx: Kysely<unknown>, sessionId: string): Promise<void> {
+    async lockCall(tx: Kysely<CoachDB>, sessionId: string): Promise<void> {
       await sql`select 1 from coach.call where session_id = ${sessionId}::uuid for update`.execute(tx);
     },
     async insertConversation(
-      tx: Kysely<unknown>,
+      tx: Kysely<CoachDB>,
       conversation: { conversationId: string; sessionId: string; userId: string; signedUrl: string },
     ) {
       await sql`insert into coach.conversation (conversation_id, session_id, user_id, signed_url)
         values (${conversation.conversationId}, ${conversation.sessionId}::uuid, ${conversation.userId}::uuid,
           ${conversation.signedUrl})`.execute(tx);
     },
-    async latestConversation(tx: Kysely<unknown>, sessionId: string): Promise<ConversationRow | undefined> {
+    async latestConversation(tx: Kysely<CoachDB>, sessionId: string): Promise<ConversationRow | undefined> {
       const result = await sql<ConversationRow>`select ${conversationColumns} from coach.conversation
         where session_id = ${sessionId}::uuid order by issued_at desc limit 1`.execute(tx);
       return result.rows[0];
@@ -76,7 +77,7 @@ export function createCallRepository(db: Kysely<unknown>) {
     /** One conversation; `lock` holds its row until `tx` ends. */
     async conversation(
       conversationId: string,
-      tx: Kysely<unknown> = db,
+      tx: Kysely<CoachDB> = db,
       lock = false,
     ): Promise<ConversationRow | undefined> {
       const result = await sql<ConversationRow>`select ${conversationColumns} from coach.conversation
@@ -88,7 +89,7 @@ export function createCallRepository(db: Kysely<unknown>) {
       await sql`update coach.conversation set signed_url = null where conversation_id = ${conversationId}`.execute(db);
     },
     async saveConversationReport(
-      tx: Kysely<unknown>,
+      tx: Kysely<CoachDB>,
       conversationId: string,
       report: { seconds: number; transcript: readonly { role: string; text: string }[]; summary: string | null },
     ): Promise<void> {
@@ -99,7 +100,7 @@ export function createCallRepository(db: Kysely<unknown>) {
     },
     /** A call's conversations taken together: their reported seconds, transcripts in order and latest summary. */
     async conversationTotals(
-      tx: Kysely<unknown>,
+      tx: Kysely<CoachDB>,
       sessionId: string,
     ): Promise<{ seconds: number; transcript: { role: string; text: string }[]; summary: string | null }> {
       const result = await sql<{
@@ -121,7 +122,7 @@ export function createCallRepository(db: Kysely<unknown>) {
         where session_id = ${sessionId}::uuid`.execute(db);
     },
     async saveProviderReport(
-      tx: Kysely<unknown>,
+      tx: Kysely<CoachDB>,
       sessionId: string,
       report: {
         conversationId: string;
@@ -142,12 +143,12 @@ export function createCallRepository(db: Kysely<unknown>) {
     async flag(sessionId: string): Promise<void> {
       await sql`update coach.call set flagged = true where session_id = ${sessionId}::uuid`.execute(db);
     },
-    async carePlan(sessionId: string, tx: Kysely<unknown> = db): Promise<CarePlanRow | undefined> {
+    async carePlan(sessionId: string, tx: Kysely<CoachDB> = db): Promise<CarePlanRow | undefined> {
       const result = await sql<CarePlanRow>`select session_id::text, user_id::text, source, title, body, created_at
         from coach.care_plan where session_id = ${sessionId}::uuid`.execute(tx);
       return result.rows[0];
     },
-    async insertCarePlan(tx: Kysely<unknown>, plan: Omit<CarePlanRow, 'created_at'>): Promise<boolean> {
+    async insertCarePlan(tx: Kysely<CoachDB>, plan: Omit<CarePlanRow, 'created_at'>): Promise<boolean> {
       const result = await sql`insert into coach.care_plan (session_id, user_id, source, title, body)
         values (${plan.session_id}::uuid, ${plan.user_id}::uuid, ${plan.source}, ${plan.title}, ${plan.body})
         on conflict do nothing`.execute(tx);

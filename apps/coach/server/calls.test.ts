@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { applyLedgerChange, PLATFORM_ADMIN, sql, type Kysely } from '@ballast/platform';
+import { PLATFORM_ADMIN, sql, type Kysely } from '@ballast/platform';
 import {
+  applyTestLedgerChange,
   createTestDatabase,
   createTestUser,
   testSigningKeys,
@@ -43,7 +44,7 @@ async function call(server: TestBallast, method: string, path: string, user: Tes
 }
 
 async function credit(server: TestBallast, user: TestUser, seconds: number, purchase = 'first') {
-  await applyLedgerChange(server.ballast.database.db, {
+  await applyTestLedgerChange(server.ballast.database.db, {
     userId: user.id,
     app: 'coach',
     unit: 'seconds',

@@ -124,8 +124,8 @@ export async function coachRoutes(app: Router, ctx: CoachContext): Promise<void>
       config: { access: 'user' },
     },
     async (request) => ({
-      calls: (await ctx.metering.list(request.user!.id, 'coach')).map(callView),
-      unsettledSeconds: await ctx.metering.unsettled(request.user!.id, 'coach'),
+      calls: (await ctx.metering.list(request.user!.id)).map(callView),
+      unsettledSeconds: await ctx.metering.unsettled(request.user!.id),
     }),
   );
 
@@ -188,7 +188,7 @@ export async function coachRoutes(app: Router, ctx: CoachContext): Promise<void>
       config: { access: [PLATFORM_ADMIN] },
     },
     async () => ({
-      calls: (await ctx.metering.listUnsettled('coach')).map((session) => ({
+      calls: (await ctx.metering.listUnsettled()).map((session) => ({
         sessionId: session.id,
         userId: session.userId,
         meteredSeconds: session.meteredSeconds,

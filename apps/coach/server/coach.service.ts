@@ -1,6 +1,7 @@
-import { AppError, type AppContext, type Kysely, type MeteredSession } from '@ballast/platform';
+import { AppError, type AppContext, type MeteredSession } from '@ballast/platform';
 import { LOCAL_COACH_LINES, type VoiceSetup } from '../shared/calls.ts';
 import type { CoachSettings } from '../settings.ts';
+import type { DB as CoachDB } from './coach.db.ts';
 import { createCallRepository, type ConversationRow } from './call.repository.ts';
 import {
   createElevenLabs,
@@ -11,7 +12,7 @@ import {
 } from './providers/elevenlabs.ts';
 import { createGeminiWriter, createTemplateWriter, type CarePlanWriter } from './providers/care-plan-writer.ts';
 
-export type CoachContext = AppContext<CoachSettings>;
+export type CoachContext = AppContext<CoachSettings, CoachDB>;
 
 /** Mismatches between the voice agent's and our metered duration beyond this are flagged for admins. */
 export const MISMATCH_TOLERANCE_SECONDS = 5;
@@ -31,14 +32,15 @@ interface PostCallWebhook {
  */
 type ConversationState = 'talking' | 'unused' | 'processing' | 'reported';
 
-const services = new WeakMap<CoachContext, ReturnType<typeof build>>();
+// One service per app: keyed by the app's database handle, which task contexts share with it.
+const services = new WeakMap<object, ReturnType<typeof build>>();
 
-/** The coach's service for a context (built once per context). */
+/** The coach's service for a context (built once per app). */
 export function coachService(ctx: CoachContext) {
-  let service = services.get(ctx);
+  let service = services.get(ctx.db);
   if (service === undefined) {
     service = build(ctx);
-    services.set(ctx, service);
+    services.set(ctx.db, service);
   }
   return service;
 }
@@ -48,7 +50,7 @@ function formatSeconds(seconds: number): string {
 }
 
 function build(ctx: CoachContext) {
-  const db = ctx.db<unknown>();
+  const db = ctx.db;
   const calls = createCallRepository(db);
   const eleven =
     ctx.settings.elevenLabs === undefined
@@ -87,7 +89,7 @@ function build(ctx: CoachContext) {
    * and flags a call whose durations disagree. Undefined when the conversation is not one of ours.
    */
   async function recordConversation(record: ConversationRecord & { readonly durationSeconds: number }) {
-    const recorded = await db.transaction().execute(async (tx) => {
+    const recorded = await ctx.transaction(async ({ db: tx, tx: handle }) => {
       const conversation = await calls.conversation(record.conversationId, tx, true);
       if (conversation === undefined) return undefined;
       if (conversation.reported_at !== null) return { sessionId: conversation.session_id, duplicate: true as const };
@@ -99,7 +101,7 @@ function build(ctx: CoachContext) {
       const settlement = await ctx.metering.report(
         conversation.session_id,
         { key: `elevenlabs:${record.conversationId}`, seconds: record.durationSeconds },
-        { tx },
+        { tx: handle },
       );
       const totals = await calls.conversationTotals(tx, conversation.session_id);
       // Compared once the call has ended: while it is live its metered time is still growing.
@@ -166,7 +168,7 @@ function build(ctx: CoachContext) {
     session: MeteredSession,
     checked: ReadonlyMap<string, ConversationState>,
   ): Promise<string> {
-    return db.transaction().execute(async (tx) => {
+    return ctx.transaction(async ({ db: tx }) => {
       await calls.lockCall(tx, session.id);
       const latest = await calls.latestConversation(tx, session.id);
       // Not among those checked: a start racing this one has just issued it, unused so far.
@@ -181,7 +183,7 @@ function build(ctx: CoachContext) {
 
   async function meteredStart(userId: string): Promise<{ session: MeteredSession; resumed: boolean }> {
     try {
-      return await ctx.metering.start({ userId, app: 'coach', unit: 'seconds' });
+      return await ctx.metering.start(userId);
     } catch (error) {
       if (error instanceof AppError && error.code === 'metering.no_balance') {
         throw new AppError(
@@ -304,26 +306,4 @@ function build(ctx: CoachContext) {
       return { outcome: flagged ? 'flagged' : 'reconciled' };
     },
   };
-}
-
-/**
- * Called in the transaction that ends a session: the care plan task commits with it, and for an
- * ElevenLabs call the task that asks ElevenLabs what was really talked (whether or not the browser
- * heartbeated, and whether or not the post-call webhook ever comes).
- */
-export async function onCallEnded(session: MeteredSession, tx: Kysely<unknown>, ctx: CoachContext): Promise<void> {
-  await ctx.enqueue('coach.write-care-plan', { sessionId: session.id }, { tx, dedupeKey: `care-plan:${session.id}` });
-  const call = await coachService(ctx).calls.call(session.id, tx);
-  const elevenLabs = ctx.settings.elevenLabs;
-  if (call?.voice_mode === 'elevenlabs' && elevenLabs !== undefined) {
-    await ctx.enqueue(
-      'coach.settle-call',
-      { sessionId: session.id, attempt: 1 },
-      {
-        tx,
-        runAt: new Date(Date.now() + elevenLabs.settleAfterSeconds * 1000),
-        dedupeKey: `settle-call:${session.id}:1`,
-      },
-    );
-  }
 }

@@ -1,53 +1,74 @@
-import { defineTask, z } from '@ballast/platform';
+import { defineTask, z, type MeteredSession, type TaskContext, type Tx } from '@ballast/platform';
 import { coachService, type CoachContext } from '../server/coach.service.ts';
+import { carePlanReadyNotice } from '../server/coach.notifications.ts';
+import { settleCallTask } from './settle-call.task.ts';
 
 /**
  * After a call: ask the LLM (or the template) for a care plan, store it and email it. Safe to
  * retry at any point: the plan is stored once (its session is the key), and the email's
  * idempotency key is the session, so a retry after a crash never emails twice.
  */
-export function writeCarePlanTask(ctx: CoachContext) {
-  return defineTask({
-    name: 'coach.write-care-plan',
-    payload: z.object({ sessionId: z.uuid() }),
-    retries: 4,
-    retryDelaySeconds: 10,
-    handler: async ({ sessionId }, task) => {
-      const coach = coachService(ctx);
-      const session = await ctx.metering.get(sessionId);
-      const call = await coach.calls.call(sessionId);
-      if (session === undefined || call === undefined) {
-        task.log.warn({ sessionId }, 'no such call: nothing to plan');
-        return;
-      }
-      let plan = await coach.calls.carePlan(sessionId);
-      if (plan === undefined) {
-        const user = await ctx.lookupUser(session.userId);
-        const written = await coach.writer.write({
-          displayName: user?.displayName ?? null,
-          meteredSeconds: session.meteredSeconds,
-          startedAt: session.startedAt,
-          transcript: call.transcript,
-          summary: call.summary,
-        });
-        const db = ctx.db<unknown>();
-        await db.transaction().execute(async (tx) => {
-          await coach.calls.insertCarePlan(tx, {
-            session_id: sessionId,
-            user_id: session.userId,
-            source: written.source,
-            title: written.title,
-            body: written.body,
-          });
-        });
-        plan = (await coach.calls.carePlan(sessionId))!;
-      }
-      const user = await ctx.lookupUser(plan.user_id);
-      await ctx.notify('coach.care-plan-ready', {
-        to: { userId: plan.user_id, ...(user === undefined ? {} : { email: user.email }) },
-        data: { title: plan.title, body: plan.body, source: plan.source, link: `${ctx.config.http.publicUrl}/coach/` },
-        idempotencyKey: `care-plan:${sessionId}`,
+export const writeCarePlanTask = defineTask({
+  name: 'coach.write-care-plan',
+  payload: z.object({ sessionId: z.uuid() }),
+  retries: 4,
+  retryDelaySeconds: 10,
+  handler: async ({ sessionId }, ctx: TaskContext<CoachContext>) => {
+    const coach = coachService(ctx);
+    const session = await ctx.metering.get(sessionId);
+    const call = await coach.calls.call(sessionId);
+    if (session === undefined || call === undefined) {
+      ctx.log.warn({ sessionId }, 'no such call: nothing to plan');
+      return;
+    }
+    let plan = await coach.calls.carePlan(sessionId);
+    if (plan === undefined) {
+      const user = await ctx.directory.user(session.userId);
+      const written = await coach.writer.write({
+        displayName: user?.displayName ?? null,
+        meteredSeconds: session.meteredSeconds,
+        startedAt: session.startedAt,
+        transcript: call.transcript,
+        summary: call.summary,
       });
-    },
-  });
+      await ctx.transaction(async ({ db }) => {
+        await coach.calls.insertCarePlan(db, {
+          session_id: sessionId,
+          user_id: session.userId,
+          source: written.source,
+          title: written.title,
+          body: written.body,
+        });
+      });
+      plan = (await coach.calls.carePlan(sessionId))!;
+    }
+    const user = await ctx.directory.user(plan.user_id);
+    await ctx.notify(carePlanReadyNotice, {
+      to: { userId: plan.user_id, ...(user === undefined ? {} : { email: user.email }) },
+      data: { title: plan.title, body: plan.body, source: plan.source, link: `${ctx.publicUrl}/coach/` },
+      idempotencyKey: `care-plan:${sessionId}`,
+    });
+  },
+});
+
+/**
+ * Called in the transaction that ends a session: the care plan task commits with it, and for an
+ * ElevenLabs call the task that asks ElevenLabs what was really talked (whether or not the browser
+ * heartbeated, and whether or not the post-call webhook ever comes).
+ */
+export async function onCallEnded(session: MeteredSession, tx: Tx, ctx: CoachContext): Promise<void> {
+  await ctx.tasks.enqueue(writeCarePlanTask, { sessionId: session.id }, { tx, dedupeKey: `care-plan:${session.id}` });
+  const call = await coachService(ctx).calls.call(session.id, ctx.within(tx));
+  const elevenLabs = ctx.settings.elevenLabs;
+  if (call?.voice_mode === 'elevenlabs' && elevenLabs !== undefined) {
+    await ctx.tasks.enqueue(
+      settleCallTask,
+      { sessionId: session.id, attempt: 1 },
+      {
+        tx,
+        runAt: new Date(Date.now() + elevenLabs.settleAfterSeconds * 1000),
+        dedupeKey: `settle-call:${session.id}:1`,
+      },
+    );
+  }
 }

@@ -1,8 +1,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { applyLedgerChange, sql, type AppDefinition, type Kysely } from '@ballast/platform';
-import { createTestUser, startTestBallast, type TestBallast } from '@ballast/platform/testing';
+import { sql, type AppDefinition, type Kysely } from '@ballast/platform';
+import { applyTestLedgerChange, createTestUser, startTestBallast, type TestBallast } from '@ballast/platform/testing';
 import coachApp from '../app.ts';
 import { signElevenLabsWebhook } from '../server/providers/elevenlabs.ts';
 import { waitFor } from '../server/testing/wait-for.ts';
@@ -73,7 +73,7 @@ beforeAll(async () => {
       TASKS_POLL_INTERVAL_SECONDS: '1',
     },
   });
-  db = server.ballast.database.db as unknown as Kysely<unknown>;
+  db = server.ballast.database.db;
 });
 
 afterAll(async () => {
@@ -90,7 +90,7 @@ async function emailsTo(email: string) {
 describe('care plans', () => {
   it('writes the plan with Gemini after a failure and retry, stores it, and emails it once', async () => {
     const user = await createTestUser(server.ballast, 'plan@example.com');
-    await applyLedgerChange(db, {
+    await applyTestLedgerChange(db, {
       userId: user.id,
       app: 'coach',
       unit: 'seconds',
@@ -142,7 +142,7 @@ describe('care plans', () => {
 
   it('stores ElevenLabs’ signed post-call report and flags a duration that disagrees by more than 5 s', async () => {
     const user = await createTestUser(server.ballast, 'reconcile@example.com');
-    await applyLedgerChange(db, {
+    await applyTestLedgerChange(db, {
       userId: user.id,
       app: 'coach',
       unit: 'seconds',

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import type { AppDefinition } from '#platform/kernel/lifecycle/define-app.ts';
-import { createBallast, type Ballast, type Role } from '#platform/kernel/lifecycle/ballast.ts';
+import { createBallast, type Ballast, type Role } from '../host.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 import { captureLogs, type CapturedLogs } from './logs.ts';
 import { makeTempDir } from './temp.ts';

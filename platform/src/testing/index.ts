@@ -17,3 +17,4 @@ export {
   type FakeRazorpayPayment,
 } from './razorpay-server.ts';
 export { waitFor } from './wait-for.ts';
+export { applyTestLedgerChange } from './ledger.ts';

@@ -1,5 +1,5 @@
 import { sql, type Kysely } from 'kysely';
-import type { Ballast } from '#platform/kernel/lifecycle/ballast.ts';
+import type { Ballast } from '../host.ts';
 
 export interface TestUser {
   readonly id: string;

@@ -5,32 +5,20 @@ import type { z } from 'zod';
 import { StartupError, type StartupProblem } from '#platform/kernel/errors/errors.ts';
 import { databaseSettings } from '#platform/kernel/db/database.settings.ts';
 import { httpSettings } from '#platform/kernel/http/http.settings.ts';
-import { realtimeSettings } from '#platform/modules/realtime/realtime.settings.ts';
 import { redisSettings } from '#platform/kernel/lifecycle/redis.settings.ts';
 import { logSettings, runtimeSettings } from './runtime.settings.ts';
 import { describeSecretWeakness, loadOrCreateDevSecrets } from './secret-store.ts';
 import { securitySettings } from './security.settings.ts';
-import { taskSettings } from '#platform/modules/tasks/tasks.settings.ts';
-import { notifySettings } from '#platform/modules/notify/notify.settings.ts';
-import { authSettings } from '#platform/modules/auth/auth.settings.ts';
-import { paymentsSettings } from '#platform/modules/payments/payments.settings.ts';
-import { meteringSettings } from '#platform/modules/metering/metering.settings.ts';
 import type { Environment, SettingsContext, SettingsModule } from './settings.ts';
 
-/** The platform's own settings modules, in the order they are documented. */
-export const coreSettingsModules = [
+/** The kernel's own settings modules, in the order they are documented (each platform module brings its own). */
+export const kernelSettingsModules = [
   runtimeSettings,
   logSettings,
   httpSettings,
   databaseSettings,
   redisSettings,
-  realtimeSettings,
   securitySettings,
-  taskSettings,
-  notifySettings,
-  authSettings,
-  paymentsSettings,
-  meteringSettings,
 ] as const;
 
 type Resolved<M> = M extends SettingsModule<string, z.ZodObject, infer Out> ? Out : never;
@@ -41,9 +29,19 @@ type DeepReadonly<T> = T extends (infer U)[]
     ? { readonly [K in keyof T]: DeepReadonly<T[K]> }
     : T;
 
-type CoreModule = (typeof coreSettingsModules)[number];
+/** A settings module's slice of `config`, as modules read it: resolved and read-only. */
+export type SettingsOf<M> = DeepReadonly<Resolved<M>>;
 
-/** Every setting of Ballast, parsed once at boot and frozen: one entry per core module, by its key. */
+type KernelModule = (typeof kernelSettingsModules)[number];
+
+/**
+ * The settings of each platform module, by module name. Every module's `<name>.settings.ts` adds
+ * its entry by declaration merging, so `config.tasks.concurrency` is typed.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- filled by declaration merging
+export interface ModuleConfig {}
+
+/** Every setting of Ballast, parsed once at boot and frozen: the kernel's, each module's by its name, each app's. */
 export type Config = DeepReadonly<
   {
     env: Environment;
@@ -51,12 +49,15 @@ export type Config = DeepReadonly<
     projectRoot: string;
     dataDir: string;
     apps: Record<string, unknown>;
-  } & { [M in CoreModule as M['key']]: Resolved<M> }
->;
+  } & { [M in KernelModule as M['key']]: Resolved<M> }
+> &
+  ModuleConfig;
 
 export interface LoadConfigOptions {
   /** The environment to read; only the process entry point passes `process.env`. */
   readonly env: Readonly<Record<string, string | undefined>>;
+  /** Settings modules of the platform's modules, keyed by module name. */
+  readonly modules?: readonly SettingsModule[];
   /** Settings modules of the registered apps, keyed by app name. */
   readonly apps?: readonly SettingsModule[];
   /** The project folder (holds `.env.example` and the default `.ballast` data folder). */
@@ -87,7 +88,11 @@ export function loadConfig(options: LoadConfigOptions): Config {
     projectRoot,
     dataDir: path.resolve(runtime.data.DATA_DIR ?? path.join(projectRoot, '.ballast')),
   };
-  const modules: readonly SettingsModule[] = [...coreSettingsModules, ...(options.apps ?? [])];
+  const modules: readonly SettingsModule[] = [
+    ...kernelSettingsModules,
+    ...(options.modules ?? []),
+    ...(options.apps ?? []),
+  ];
 
   const secretNames = modules.flatMap((module) => module.secrets);
   const values: Record<string, string | undefined> = { ...env };
@@ -135,10 +140,13 @@ export function loadConfig(options: LoadConfigOptions): Config {
     isProduction: ctx.env === 'production',
     projectRoot,
     dataDir: ctx.dataDir,
-    ...Object.fromEntries(coreSettingsModules.map((module) => [module.key, resolved[module.key]])),
+    ...Object.fromEntries(
+      [...kernelSettingsModules, ...(options.modules ?? [])].map((module) => [module.key, resolved[module.key]]),
+    ),
     apps,
   };
-  return deepFreeze(config) as Config;
+  // The shape is checked per module above; the type is the sum of the modules' declarations.
+  return deepFreeze(config) as unknown as Config;
 }
 
 function withoutBlanks(env: Readonly<Record<string, string | undefined>>): Record<string, string> {

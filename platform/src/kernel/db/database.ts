@@ -6,6 +6,7 @@ import {
   type PostgresPool,
   type PostgresPoolClient,
   type PostgresQueryResult,
+  type Transaction,
 } from 'kysely';
 import pg from 'pg';
 import type { Config } from '#platform/kernel/config/load-config.ts';
@@ -17,7 +18,40 @@ import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgre
  * A Kysely handle with no tables declared: good for raw `sql` and schema changes. The platform
  * and each app get typed access to their own tables with `database.forSchema<Tables>(schema)`.
  */
-export type AnyKysely = Kysely<Record<string, never>>;
+export type AnyKysely = Kysely<EmptyDB>;
+
+/** Tables by name, as Kysely types them (the generated `*.db.ts` files declare one per schema). */
+export type TableMap = Record<string, Record<string, unknown>>;
+
+/** A database type with no tables: the root every typed view is derived from. */
+export type EmptyDB = Record<never, never>;
+
+/**
+ * An open transaction that any module or app can join: pass it as `{ tx }` to a platform call
+ * (enqueue a task, send a notification, write the ledger) and that write commits or rolls back with
+ * yours. `tx.view<Tables>(schema)` is a typed handle on the same connection.
+ */
+export interface Tx {
+  view<Tables extends TableMap>(schema: string): Kysely<Tables>;
+}
+
+/**
+ * A transaction as modules not yet on typed views pass it: a raw Kysely transaction, or a `Tx`.
+ * Platform-internal calls accept it; app ports accept only `Tx`.
+ */
+export type TxLike = Tx | Kysely<never> | Kysely<unknown> | AnyKysely;
+
+/** Something raw `sql` can run on, from either kind of transaction. */
+export function queryable(tx: TxLike): Kysely<EmptyDB> | Kysely<never> | Kysely<unknown> {
+  return 'view' in tx ? tx.view<EmptyDB>('public') : tx;
+}
+
+/** Wraps a root transaction as a `Tx`. */
+export function txOf(trx: Transaction<EmptyDB>): Tx {
+  return {
+    view: <Tables extends TableMap>(schema: string): Kysely<Tables> => trx.withSchema(schema).withTables<Tables>(),
+  };
+}
 
 /** The connection to the system of record, and the embedded server behind it if any. */
 export interface Database {
@@ -39,6 +73,10 @@ export interface Database {
   readonly embedded: EmbeddedPostgres | undefined;
   /** Kysely bound to one schema: unqualified tables resolve there. */
   forSchema<Tables>(schema: string): Kysely<Tables>;
+  /** A typed handle on one schema's tables (`Tables` from its generated `*.db.ts`). */
+  view<Tables extends TableMap>(schema: string): Kysely<Tables>;
+  /** Runs `work` in one transaction; pass the `Tx` it receives to other modules' calls as `{ tx }`. */
+  transaction<T>(work: (tx: Tx) => Promise<T>): Promise<T>;
   /** Round-trips `select 1`; resolves with the latency in milliseconds. */
   ping(timeoutMs?: number): Promise<number>;
   /** Closes the pool, then stops the embedded server if this process owns it. */
@@ -159,6 +197,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
     if (isDatabaseUnavailable(error)) destroyConnection(client);
   });
   const db: AnyKysely = new Kysely({ dialect: new PostgresDialect({ pool: discardingBrokenConnections(pool) }) });
+  const root = new Kysely<EmptyDB>({ dialect: new PostgresDialect({ pool: discardingBrokenConnections(pool) }) });
   let closed = false;
   return {
     db,
@@ -168,6 +207,8 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
     listenerCheckMs: config.db.listenerCheckMs,
     embedded,
     forSchema: <Tables>(schema: string) => db.withSchema(schema) as unknown as Kysely<Tables>,
+    view: <Tables extends TableMap>(schema: string) => root.withSchema(schema).withTables<Tables>(),
+    transaction: <T>(work: (tx: Tx) => Promise<T>) => root.transaction().execute((trx) => work(txOf(trx))),
     async ping(timeoutMs = 2000) {
       const started = performance.now();
       const connecting = pool.connect();

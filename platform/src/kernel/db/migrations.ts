@@ -9,14 +9,19 @@ import type { AnyKysely } from './database.ts';
  * tracked in that schema's own `kysely_migration` table.
  */
 export interface MigrationSet {
+  /** Who owns the tables: a platform module (`auth`), the kernel, or an app (`coach`). */
+  readonly owner: string;
   /** Postgres schema the owner's tables live in, e.g. `platform` or `coach`. */
   readonly schema: string;
   /** A folder of `NNNN-name.ts` files, each exporting `up` (and optionally `down`). */
   readonly folder: string;
+  /** Table (in `schema`) that tracks what was applied; each owner in a shared schema has its own. */
+  readonly table?: string;
 }
 
 /** What a migration run did, per schema. */
 export interface MigrationReport {
+  readonly owner: string;
   readonly schema: string;
   readonly applied: readonly string[];
 }
@@ -74,8 +79,8 @@ function migratorFor(db: AnyKysely, set: MigrationSet): Migrator {
     db: db.withSchema(set.schema),
     provider: new FolderMigrationProvider(set.folder),
     migrationTableSchema: set.schema,
-    migrationTableName: MIGRATION_TABLE,
-    migrationLockTableName: `${MIGRATION_TABLE}_lock`,
+    migrationTableName: set.table ?? MIGRATION_TABLE,
+    migrationLockTableName: `${set.table ?? MIGRATION_TABLE}_lock`,
   });
 }
 
@@ -86,13 +91,15 @@ function migratorFor(db: AnyKysely, set: MigrationSet): Migrator {
  */
 export async function migrateToLatest(db: AnyKysely, sets: readonly MigrationSet[]): Promise<MigrationReport[]> {
   const reports: MigrationReport[] = [];
+  await adoptLegacyPlatformMigrations(db);
   for (const set of sets) {
     const { error, results } = await migratorFor(db, set).migrateToLatest();
     if (error !== undefined) {
       const failed = results?.find((result: MigrationResult) => result.status === 'Error');
-      throw new MigrationError(set.schema, failed?.migrationName, error);
+      throw new MigrationError(set.owner, failed?.migrationName, error);
     }
     reports.push({
+      owner: set.owner,
       schema: set.schema,
       applied: (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName),
     });
@@ -102,6 +109,7 @@ export async function migrateToLatest(db: AnyKysely, sets: readonly MigrationSet
 
 /** A migration known to the code but not applied to the database. */
 export interface PendingMigration {
+  readonly owner: string;
   readonly schema: string;
   readonly name: string;
 }
@@ -117,13 +125,57 @@ export async function findPendingMigrations(db: AnyKysely, sets: readonly Migrat
     if (known.length === 0) continue;
     let applied: Set<string>;
     try {
-      const rows = await sql<{ name: string }>`select name from ${sql.id(set.schema, MIGRATION_TABLE)}`.execute(db);
+      const rows = await sql<{
+        name: string;
+      }>`select name from ${sql.id(set.schema, set.table ?? MIGRATION_TABLE)}`.execute(db);
       applied = new Set(rows.rows.map((row) => row.name));
     } catch (error) {
       if ((error as { code?: string }).code !== '42P01') throw error;
       applied = new Set();
     }
-    for (const name of known) if (!applied.has(name)) pending.push({ schema: set.schema, name });
+    for (const name of known) if (!applied.has(name)) pending.push({ owner: set.owner, schema: set.schema, name });
   }
   return pending;
+}
+
+/**
+ * Until every platform module owned its migrations, the platform's were one sequence in
+ * `platform.kysely_migration`. A database migrated then is brought to the per-module layout once:
+ * each old entry becomes the entries of the module migrations it was split into (their tables
+ * exist already), in one transaction. Remove this when no database from before 2026-12 remains.
+ */
+const legacyPlatformMigrations: Readonly<Record<string, readonly (readonly [table: string, name: string])[]>> = {
+  '0002-task-dedupe': [['kysely_migration_tasks', '0001-task-dedupe']],
+  '0003-notify': [['kysely_migration_notify', '0001-notifications']],
+  '0004-auth': [
+    ['kysely_migration_audit', '0001-audit-event'],
+    ['kysely_migration_auth', '0001-users'],
+  ],
+  '0005-payments-metering': [
+    ['kysely_migration_payments', '0001-payments-ledger'],
+    ['kysely_migration_metering', '0001-metered-session'],
+  ],
+  '0006-metering-reported-usage': [['kysely_migration_metering', '0002-reported-usage']],
+};
+
+async function adoptLegacyPlatformMigrations(db: AnyKysely): Promise<void> {
+  const legacy = Object.keys(legacyPlatformMigrations);
+  await db.transaction().execute(async (tx) => {
+    const found = await sql<{
+      exists: boolean;
+    }>`select to_regclass('platform.kysely_migration') is not null as exists`.execute(tx);
+    if (found.rows[0]?.exists !== true) return;
+    const rows = await sql<{ name: string; timestamp: string }>`select name, timestamp from platform.kysely_migration
+      where name = any(${legacy}) for update`.execute(tx);
+    for (const row of rows.rows) {
+      for (const [table, name] of legacyPlatformMigrations[row.name] ?? []) {
+        // The same columns Kysely's migrator creates its tables with.
+        await sql`create table if not exists ${sql.id('platform', table)}
+          (name varchar(255) not null primary key, timestamp varchar(255) not null)`.execute(tx);
+        await sql`insert into ${sql.id('platform', table)} (name, timestamp) values (${name}, ${row.timestamp})
+          on conflict do nothing`.execute(tx);
+      }
+    }
+    await sql`delete from platform.kysely_migration where name = any(${legacy})`.execute(tx);
+  });
 }

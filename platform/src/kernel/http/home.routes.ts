@@ -6,19 +6,13 @@ export interface HomeRoutesOptions {
   readonly apps: readonly AppDefinition[];
   readonly version: string;
   readonly apiDocs: boolean;
-  /** Payments move no money (test gateway or Razorpay test keys): the page says so at the top. */
-  readonly testPayments: boolean;
+  /** Site-wide notices from the modules (test-mode payments), shown at the top. */
+  readonly notices: readonly string[];
 }
 
 /** The home page: the four products, and where to find the API docs and health. */
 export async function homeRoutes(app: FastifyInstance, options: HomeRoutesOptions): Promise<void> {
-  const body = html`${
-      options.testPayments
-        ? html`<p class="test-mode-banner" role="note">
-            Test mode: payments on this site move no money. Nothing bought here is real, and no card is charged.
-          </p>`
-        : ''
-    }
+  const body = html`${options.notices.map((notice) => html`<p class="test-mode-banner" role="note">${notice}</p>`)}
     <section class="hero">
       <h1>Ballast</h1>
       <p class="lede">

@@ -7,17 +7,24 @@ import { AppError } from '#platform/kernel/errors/errors.ts';
 
 const safeMethods = new Set(['GET', 'HEAD', 'OPTIONS']);
 
+/**
+ * Sources beyond the site's own that pages may use, added to their CSP: a module's (Google
+ * Identity Services for "Sign in with Google", Razorpay Checkout) or an app's (a voice agent).
+ */
+export interface ContentSources {
+  readonly script?: readonly string[];
+  readonly style?: readonly string[];
+  readonly frame?: readonly string[];
+  readonly connect?: readonly string[];
+}
+
 export interface SecurityOptions {
   readonly production: boolean;
   /** Origins allowed to call the API from a browser, besides the site's own. */
   readonly corsOrigins: readonly string[];
   readonly publicOrigin: string;
-  /** Pages load Google Identity Services for "Sign in with Google" (GOOGLE_CLIENT_ID is set). */
-  readonly googleSignIn?: boolean;
-  /** Pages load Razorpay Checkout (live payments are configured). */
-  readonly razorpayCheckout?: boolean;
-  /** More origins pages may connect to (apps' `connectSources`). */
-  readonly connectSources?: readonly string[];
+  /** What the modules and apps add to the pages' CSP. */
+  readonly contentSources?: readonly ContentSources[];
 }
 
 /**
@@ -99,28 +106,22 @@ export function isOriginAllowed(request: FastifyRequest, allowed: ReadonlySet<st
  */
 export function pageSecurityHeaders(
   production: boolean,
-  googleSignIn = false,
-  razorpayCheckout = false,
-  connectSources: readonly string[] = [],
+  sources: readonly ContentSources[] = [],
 ): Record<string, string> {
-  // Google's documented CSP for Identity Services: its script, its button's frame and styles.
-  const google = googleSignIn ? ['https://accounts.google.com/gsi/'] : [];
-  // Razorpay Checkout: its script, and the frame it opens on api.razorpay.com.
-  const razorpay = razorpayCheckout
-    ? { script: ['https://checkout.razorpay.com'], frame: ['https://api.razorpay.com'] }
-    : undefined;
+  const all = (kind: keyof ContentSources) => [...new Set(sources.flatMap((source) => source[kind] ?? []))];
+  const frames = all('frame');
   return helmetHeaders({
     contentSecurityPolicy: {
       useDefaults: false,
       directives: {
         defaultSrc: ["'self'"],
         baseUri: ["'self'"],
-        scriptSrc: ["'self'", ...google.map((origin) => `${origin}client`), ...(razorpay?.script ?? [])],
-        styleSrc: ["'self'", ...google.map((origin) => `${origin}style`)],
-        ...(googleSignIn || razorpay !== undefined ? { frameSrc: [...google, ...(razorpay?.frame ?? [])] } : {}),
+        scriptSrc: ["'self'", ...all('script')],
+        styleSrc: ["'self'", ...all('style')],
+        ...(frames.length > 0 ? { frameSrc: frames } : {}),
         imgSrc: ["'self'", 'data:', 'blob:'],
         fontSrc: ["'self'", 'data:'],
-        connectSrc: ["'self'", ...google, ...connectSources],
+        connectSrc: ["'self'", ...all('connect')],
         mediaSrc: ["'self'", 'blob:'],
         objectSrc: ["'none'"],
         frameAncestors: ["'none'"],
@@ -162,9 +163,7 @@ export function apiSecurityHeaders(production: boolean): Record<string, string> 
  * gets no CORS headers, so the browser withholds the answer.
  */
 export async function registerSecurity(app: FastifyInstance, options: SecurityOptions): Promise<void> {
-  const pageHeaders = Object.entries(
-    pageSecurityHeaders(options.production, options.googleSignIn, options.razorpayCheckout, options.connectSources),
-  );
+  const pageHeaders = Object.entries(pageSecurityHeaders(options.production, options.contentSources));
   const apiHeaders = Object.entries(apiSecurityHeaders(options.production));
   app.addHook('onSend', async (_request, reply, payload) => {
     const type = reply.getHeader('content-type');

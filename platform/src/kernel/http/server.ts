@@ -13,22 +13,12 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import type { Redis } from 'ioredis';
-import type { AppDefinition, AppContext } from '#platform/kernel/lifecycle/define-app.ts';
+import type { AppContext, AppDefinition } from '#platform/kernel/lifecycle/define-app.ts';
+import type { Lifecycle, ModuleParts, Registry } from '#platform/kernel/lifecycle/module.ts';
 import type { Config } from '#platform/kernel/config/load-config.ts';
 import { AppError } from '#platform/kernel/errors/errors.ts';
-import type { Database } from '#platform/kernel/db/database.ts';
-import type { ReadinessCheck } from '#platform/modules/health/checks.ts';
-import { healthRoutes } from '#platform/modules/health/health.routes.ts';
 import type { Logger } from '#platform/kernel/logging/logger.ts';
 import { instrumentHttp, type Metrics } from '#platform/kernel/metrics/metrics.ts';
-import type { RealtimeHub } from '#platform/modules/realtime/realtime-hub.ts';
-import { realtimeRoutes } from '#platform/modules/realtime/realtime.routes.ts';
-import type { TaskEngine } from '#platform/modules/tasks/task-engine.ts';
-import { devInboxRoutes } from '#platform/modules/notify/dev-inbox.routes.ts';
-import { authRoutes, registerAuthentication } from '#platform/modules/auth/auth.routes.ts';
-import type { AuthService } from '#platform/modules/auth/auth.service.ts';
-import type { Notifier } from '#platform/modules/notify/notifier.ts';
-import { tasksAdminRoutes } from '#platform/modules/tasks/tasks-admin.routes.ts';
 import { handleError, handleNotFound } from './errors.ts';
 import { homeRoutes } from './home.routes.ts';
 import { registerRateLimit } from './rate-limit.ts';
@@ -36,11 +26,7 @@ import { requestIdFor } from './request-id.ts';
 import { registerSecurity } from './security.ts';
 import { registerTextGuard } from './text-guard.ts';
 import { trustProxyFunction } from './trust-proxy.ts';
-import { defaultWebDir, loadWebBuild, sendShell, webAssets, type WebBuild } from './web-pages.ts';
-import { accountPageRoutes } from '#platform/modules/auth/auth-pages.routes.ts';
-import { paymentsRoutes } from '#platform/modules/payments/payments.routes.ts';
-import type { PaymentsService } from '#platform/modules/payments/payments.service.ts';
-import type { TestGateway } from '#platform/modules/payments/providers/test-gateway.ts';
+import { sendShell, webAssets, type WebBuild } from './web-pages.ts';
 import type { Access } from './request-context.ts';
 
 /** One route of the server, as the permission matrix sees it. */
@@ -62,23 +48,17 @@ export interface CreateServerOptions {
   readonly config: Config;
   readonly log: Logger;
   readonly apps: readonly AppDefinition[];
-  readonly database: Database;
+  /** What each app's routes receive. */
+  readonly contexts: ReadonlyMap<string, AppContext>;
+  /** The platform's modules, in dependency order: their identification hooks, routes and page sources. */
+  readonly modules: readonly ModuleParts<unknown, unknown>[];
+  readonly registry: Registry;
   readonly redis: Redis | undefined;
   readonly metrics: Metrics;
-  readonly checks: () => readonly ReadinessCheck[];
-  readonly tasks: TaskEngine;
-  readonly notifier: Notifier;
-  readonly auth: AuthService;
-  readonly isShuttingDown: () => boolean;
+  readonly lifecycle: Lifecycle;
   readonly version: string;
-  /** Live updates: serves `GET /realtime` when given. */
-  readonly realtime?: RealtimeHub;
-  /** What each app's routes receive. */
-  readonly appContexts: ReadonlyMap<string, AppContext>;
-  /** Payments routes, when an app sells something. */
-  readonly payments?: { readonly service: PaymentsService; readonly testGateway: TestGateway | undefined } | undefined;
-  /** The browser code (`vite build`); read from dist/web when not given. */
-  readonly web?: { readonly dir: string; readonly build: WebBuild };
+  /** The browser code (`vite build`). */
+  readonly web: { readonly dir: string; readonly build: WebBuild };
 }
 
 const LOAD_SHED_RETRY_AFTER_SECONDS = 5;
@@ -132,7 +112,7 @@ export async function createServer(options: CreateServerOptions): Promise<Fastif
   // While draining, in-flight responses close their keep-alive connection so the server can
   // finish instead of waiting for idle clients to hang up.
   app.addHook('onSend', async (_request, reply, payload) => {
-    if (options.isShuttingDown()) void reply.header('connection', 'close');
+    if (options.lifecycle.isShuttingDown()) void reply.header('connection', 'close');
     return payload;
   });
   app.addHook('onResponse', async (request, reply) => {
@@ -157,11 +137,12 @@ export async function createServer(options: CreateServerOptions): Promise<Fastif
     production: config.isProduction,
     corsOrigins: config.http.corsOrigins,
     publicOrigin: config.http.publicOrigin,
-    googleSignIn: config.auth.googleClientId !== undefined,
-    razorpayCheckout: config.payments.razorpay !== undefined,
-    connectSources: options.apps.flatMap(
-      (definition) => definition.connectSources?.(config.apps[definition.name]) ?? [],
-    ),
+    contentSources: [
+      ...options.modules.flatMap((module) => (module.contentSources === undefined ? [] : [module.contentSources])),
+      {
+        connect: options.apps.flatMap((definition) => definition.connectSources?.(config.apps[definition.name]) ?? []),
+      },
+    ],
   });
   // Every route and who may call it, for the permission matrix and operators.
   const routeCatalog: RouteEntry[] = [];
@@ -174,7 +155,7 @@ export async function createServer(options: CreateServerOptions): Promise<Fastif
     }
   });
   // Who is calling, before rate limits (per-user policies) and access checks need it.
-  await registerAuthentication(app, { config, auth: options.auth, db: options.database.db });
+  for (const module of options.modules) await module.identify?.(app);
   await registerRateLimit(app, {
     max: config.http.rateLimit.max,
     windowMs: config.http.rateLimit.windowMs,
@@ -191,14 +172,6 @@ export async function createServer(options: CreateServerOptions): Promise<Fastif
       await new Promise<void>((resolve) => this.websocketServer.close(() => resolve()));
     },
   });
-  if (options.realtime !== undefined) {
-    await app.register(realtimeRoutes, {
-      hub: options.realtime,
-      corsOrigins: config.http.corsOrigins,
-      publicOrigin: config.http.publicOrigin,
-    });
-  }
-
   if (config.http.apiDocs) {
     await app.register(fastifySwagger, {
       openapi: {
@@ -227,33 +200,16 @@ export async function createServer(options: CreateServerOptions): Promise<Fastif
     decorateReply: false,
     maxAge: config.isProduction ? '1h' : 0,
   });
-  const web = options.web ?? { dir: defaultWebDir, build: loadWebBuild(defaultWebDir) };
+  const { web } = options;
   if (!web.build.built) log.warn({ dir: web.dir }, 'the web pages are not built: run npm run build:web');
   await app.register(webAssets, { dir: web.dir, production: config.isProduction });
-  await app.register(healthRoutes, {
-    checks: options.checks,
-    metrics: options.metrics,
-    metricsToken: config.http.metricsToken,
-    version: options.version,
-    isShuttingDown: options.isShuttingDown,
-  });
   await app.register(homeRoutes, {
     apps: options.apps,
     version: options.version,
     apiDocs: config.http.apiDocs,
-    testPayments: options.payments?.service.testMode === true,
+    notices: options.modules.flatMap((module) => module.notices ?? []),
   });
-  await app.register(tasksAdminRoutes, { config, tasks: options.tasks });
-  await app.register(devInboxRoutes, { config, db: options.database.db });
-  await app.register(authRoutes, { config, auth: options.auth, db: options.database.db });
-  await app.register(accountPageRoutes, { build: web.build, auth: options.auth });
-  if (options.payments !== undefined) {
-    await app.register(paymentsRoutes, {
-      payments: options.payments.service,
-      testGateway: options.payments.testGateway,
-      build: web.build,
-    });
-  }
+  for (const module of options.modules) if (module.routes !== undefined) await module.routes(app, options.registry);
 
   for (const definition of options.apps) {
     for (const [pagePath, title] of Object.entries(definition.pages ?? {})) {
@@ -266,7 +222,7 @@ export async function createServer(options: CreateServerOptions): Promise<Fastif
   for (const definition of options.apps) {
     if (definition.routes === undefined) continue;
     const routes = definition.routes;
-    const ctx = options.appContexts.get(definition.name)!;
+    const ctx = options.contexts.get(definition.name)!;
     const defaultAccess = definition.defaultAccess ?? 'user';
     await app.register(
       async (scope) => {

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { makeTempDir } from '#platform/testing/temp.ts';
 import { loadWebBuild, renderShell } from './web-pages.ts';
+import { googleContentSources } from '#platform/modules/auth/auth.module.ts';
 import { pageSecurityHeaders } from './security.ts';
 
 function writeManifest(dir: string, manifest: unknown): void {
@@ -41,7 +42,7 @@ describe('web pages', () => {
   it('allows Google Identity Services in the page CSP only when Google sign-in is configured', () => {
     const without = pageSecurityHeaders(false)['content-security-policy']!;
     expect(without).not.toContain('accounts.google.com');
-    const withGoogle = pageSecurityHeaders(false, true)['content-security-policy']!;
+    const withGoogle = pageSecurityHeaders(false, [googleContentSources])['content-security-policy']!;
     expect(withGoogle).toContain("script-src 'self' https://accounts.google.com/gsi/client");
     expect(withGoogle).toContain('frame-src https://accounts.google.com/gsi/');
     expect(withGoogle).toContain("connect-src 'self' https://accounts.google.com/gsi/");

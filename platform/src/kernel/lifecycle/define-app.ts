@@ -8,19 +8,14 @@ import type {
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Kysely } from 'kysely';
 import type { z } from 'zod';
-import type { Config } from '#platform/kernel/config/load-config.ts';
 import type { SettingsModule } from '#platform/kernel/config/settings.ts';
-import type { Logger } from '#platform/kernel/logging/logger.ts';
-import type { ScheduleDefinition, TaskDefinition } from '#platform/modules/tasks/define-task.ts';
-import type { EnqueueOptions } from '#platform/modules/tasks/task-engine.ts';
-import type { NotificationDefinition } from '#platform/modules/notify/define-notification.ts';
-import type { Notifier } from '#platform/modules/notify/notifier.ts';
+import type { EmptyDB, TableMap, Tx } from '#platform/kernel/db/database.ts';
 import type { Access } from '#platform/kernel/http/request-context.ts';
-import type { PaymentCatalog, PaymentsService } from '#platform/modules/payments/payments.service.ts';
-import type { Metering, MeteredSession } from '#platform/modules/metering/metering.service.ts';
-import type { Realtime } from '#platform/modules/realtime/realtime-hub.ts';
-import type { AuditEntry } from '#platform/modules/audit/audit.ts';
+import type { Logger } from '#platform/kernel/logging/logger.ts';
 import type { ExternalService } from '#platform/kernel/resilience/external-service.ts';
+import type { NotificationDefinition } from './define-notification.ts';
+import type { ScheduleDefinition, TaskDefinition } from './define-task.ts';
+import type { AppPorts } from './module.ts';
 
 /** A Fastify instance whose route schemas are zod schemas (validation, types and OpenAPI). */
 export type Router = FastifyInstance<
@@ -31,34 +26,35 @@ export type Router = FastifyInstance<
   ZodTypeProvider
 >;
 
-/** What an app's routes receive from the platform. */
-export interface AppContext<Settings = unknown> {
+/** A transaction of an app: its own tables through `db`, and `tx` to pass to platform calls. */
+export interface AppTransaction<DB extends TableMap = EmptyDB> {
+  /** The app's tables inside this transaction. */
+  readonly db: Kysely<DB>;
+  /** Pass as `{ tx }` to `ctx.tasks.enqueue`, `ctx.notify`, ... so they commit with this transaction. */
+  readonly tx: Tx;
+}
+
+/**
+ * What an app's routes, tasks and hooks receive from the platform: its own settings, tables and
+ * logger, and one port per platform module, each bound to this app (`ctx.tasks`, `ctx.notify`,
+ * `ctx.metering`, `ctx.payments`, `ctx.directory`, `ctx.audit`, `ctx.realtime`, ...).
+ */
+export interface AppContext<Settings = unknown, DB extends TableMap = EmptyDB> extends AppPorts {
+  /** The app's name: its schema, its URL segment, its settings prefix. */
+  readonly name: string;
   /** This app's settings, parsed and frozen. */
   readonly settings: Settings;
-  /** The whole platform configuration (read-only). */
-  readonly config: Config;
-  /** Kysely bound to the app's own schema; declare your tables with `ctx.db<Tables>()`. */
-  db<Tables>(): Kysely<Tables>;
+  /** The URL users reach Ballast at (links in emails, redirects). */
+  readonly publicUrl: string;
+  /** Kysely over the app's own schema, typed by its generated `<app>.db.ts`. */
+  readonly db: Kysely<DB>;
+  /** Runs `work` in one transaction (its tables, and a `tx` for platform calls to join it). */
+  transaction<T>(work: (tx: AppTransaction<DB>) => Promise<T>): Promise<T>;
+  /** The app's tables inside a transaction a platform module opened (e.g. in a metering hook). */
+  within(tx: Tx): Kysely<DB>;
   readonly log: Logger;
-  /**
-   * Enqueues a background task; pass `{ tx }` to make it part of your transaction (it exists if and
-   * only if the transaction commits). Resolves with the task id, or null when deduplicated.
-   */
-  enqueue(task: string | TaskDefinition, payload: unknown, options?: EnqueueOptions): Promise<string | null>;
-  /** Sends a notification of one of the declared types (in-app, email, SMS), each delivery a task. */
-  readonly notify: Notifier['send'];
-  /** Payments and balances (the app's own catalog). */
-  readonly payments: PaymentsService;
-  /** Metered sessions. */
-  readonly metering: Metering;
-  /** Live updates to the app's sockets. */
-  readonly realtime: Realtime;
-  /** Records an action in the audit trail (mark critical actions). */
-  readonly audit: (entry: AuditEntry) => Promise<void>;
   /** A resilience wrapper (timeout, retries for idempotent calls, circuit breaker) for one external service. */
   readonly external: (name: string) => ExternalService;
-  /** A user's email and name (for messages), or undefined. */
-  readonly lookupUser: (id: string) => Promise<{ email: string; displayName: string | null } | undefined>;
 }
 
 /** Where an app stands on the home page. */
@@ -77,8 +73,16 @@ export interface AppRole {
   readonly approvers?: readonly string[];
 }
 
+/**
+ * What an app may declare for one platform module (`payments`, `metering`, `realtimeRequests`,
+ * ...). Each module adds its own entry by declaration merging, so a new module extends the app
+ * contract without editing this file.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type, @typescript-eslint/no-unused-vars -- filled by declaration merging
+export interface AppOptions<Settings, DB extends TableMap> {}
+
 /** The contract through which an app plugs into Ballast. */
-export interface AppDefinition<Settings = unknown> {
+export interface AppDefinition<Settings = unknown, DB extends TableMap = EmptyDB> extends AppOptions<Settings, DB> {
   /** Lower-case identifier: the Postgres schema, the URL segment (`/api/<name>`), the settings prefix. */
   readonly name: string;
   readonly title: string;
@@ -90,9 +94,9 @@ export interface AppDefinition<Settings = unknown> {
   /** Folder of this app's migrations, applied in its own schema. */
   readonly migrations?: string;
   /** Registers the app's API under `/api/<name>`. */
-  readonly routes?: (router: Router, ctx: AppContext<Settings>) => Promise<void>;
-  /** The app's tasks; a function receives the app's context (for handlers that need it). */
-  readonly tasks?: readonly TaskDefinition[] | ((ctx: AppContext<Settings>) => readonly TaskDefinition[]);
+  readonly routes?: (router: Router, ctx: AppContext<Settings, DB>) => Promise<void>;
+  /** The app's tasks, named `<app>.verb-noun`; their handlers receive the app's context. */
+  readonly tasks?: readonly TaskDefinition<z.ZodType, AppContext<Settings, DB>>[];
   readonly schedules?: readonly ScheduleDefinition[];
   /** The roles this app offers (`trader` becomes `<app>:trader`). */
   readonly roles?: readonly AppRole[];
@@ -101,34 +105,24 @@ export interface AppDefinition<Settings = unknown> {
   /** The notification types this app sends, named `<app>.thing-happened`. */
   readonly notifications?: readonly NotificationDefinition[];
   /**
-   * Metered sessions (calls billed from heartbeats) in `unit`, debited from the same balance the
-   * app's payments credit. `onEnded` runs inside the transaction that ends a session: enqueue
-   * follow-up work there, with `{ tx }`.
-   */
-  readonly metering?: {
-    readonly unit: string;
-    readonly onEnded?: (session: MeteredSession, tx: Kysely<unknown>, ctx: AppContext<Settings>) => Promise<void>;
-  };
-  /** Requests the app answers over its realtime socket (`{"type":"request","name",...}`). */
-  readonly realtimeRequests?: Readonly<
-    Record<string, (userId: string, data: unknown, ctx: AppContext<Settings>) => Promise<unknown>>
-  >;
-  /**
    * The app's pages (React, `apps/<name>/web/main.tsx`), by path under `/<name>`, with their
    * titles: `{ '/': 'Voice coach' }` serves `/coach/`.
    */
   readonly pages?: Readonly<Record<string, string>>;
   /** Origins the app's pages connect to (a voice agent's WebSocket), added to the page CSP. */
   readonly connectSources?: (settings: Settings) => readonly string[];
-  /** What the app sells (packs of units) and the unit its balances count, from its settings. */
-  readonly payments?: (settings: Settings) => PaymentCatalog;
 }
 
 const appName = /^[a-z][a-z0-9]{1,30}$/;
-const reserved = new Set(['platform', 'public', 'api', 'docs', 'assets', 'admin', 'pgboss', 'pg_catalog']);
+const reserved = new Set(['platform', 'public', 'api', 'docs', 'assets', 'admin', 'pgboss', 'pg_catalog', 'dev']);
 
-/** Declares an app; checks its name and that its settings and tasks carry its prefix. */
-export function defineApp<Settings>(definition: AppDefinition<Settings>): AppDefinition<Settings> {
+/**
+ * Declares an app; checks its name and that its settings, tasks, schedules and notification types
+ * carry its prefix.
+ */
+export function defineApp<Settings = unknown, DB extends TableMap = EmptyDB>(
+  definition: AppDefinition<Settings, DB>,
+): AppDefinition<Settings, DB> {
   const { name } = definition;
   if (!appName.test(name) || reserved.has(name)) {
     throw new Error(`app name "${name}" must be lower-case letters/digits and not one of ${[...reserved].join(', ')}`);
@@ -140,12 +134,23 @@ export function defineApp<Settings>(definition: AppDefinition<Settings>): AppDef
       if (!key.startsWith(prefix)) throw new Error(`app ${name}: setting ${key} must start with ${prefix}`);
     }
   }
-  const staticTasks = typeof definition.tasks === 'function' ? [] : (definition.tasks ?? []);
-  for (const item of [...staticTasks, ...(definition.schedules ?? [])]) {
+  for (const item of [...(definition.tasks ?? []), ...(definition.schedules ?? [])]) {
     if (!item.name.startsWith(`${name}.`)) throw new Error(`app ${name}: "${item.name}" must start with "${name}."`);
+  }
+  for (const schedule of definition.schedules ?? []) {
+    if (!schedule.task.startsWith(`${name}.`)) {
+      throw new Error(`app ${name}: schedule ${schedule.name} must run one of the app's own tasks`);
+    }
   }
   for (const item of definition.notifications ?? []) {
     if (!item.type.startsWith(`${name}.`)) throw new Error(`app ${name}: "${item.type}" must start with "${name}."`);
   }
   return Object.freeze({ ...definition });
+}
+
+/** Checks that `name` (a task, a notification type, an audit action) belongs to `app`. */
+export function assertOwnedBy(app: string, kind: string, name: string): void {
+  if (!name.startsWith(`${app}.`)) {
+    throw new Error(`app ${app} may only use its own ${kind} (named "${app}.…"), not "${name}"`);
+  }
 }

@@ -1,5 +1,5 @@
-import { sql, type Kysely } from 'kysely';
-import type { AnyKysely } from '#platform/kernel/db/database.ts';
+import { sql } from 'kysely';
+import { queryable, type AnyKysely, type Database, type TxLike } from '#platform/kernel/db/database.ts';
 
 /** Where a change came from. */
 export interface AuditOrigin {
@@ -44,12 +44,12 @@ export interface AuditFilter {
 const json = (value: unknown) => (value === undefined ? null : JSON.stringify(value));
 
 /** Appends an entry; pass the business transaction so the entry exists if and only if the change does. */
-export async function recordAudit(db: Kysely<unknown> | AnyKysely, entry: AuditEntry): Promise<void> {
+export async function recordAudit(db: TxLike, entry: AuditEntry): Promise<void> {
   await sql`insert into platform.audit_event
       (actor_id, actor_email, action, target_type, target_id, ip, user_agent, before, after, details)
     values (${entry.actor?.id ?? null}, ${entry.actor?.email ?? null}, ${entry.action},
       ${entry.target?.type ?? null}, ${entry.target?.id ?? null}, ${entry.ip ?? null}, ${entry.userAgent?.slice(0, 500) ?? null},
-      ${json(entry.before)}::jsonb, ${json(entry.after)}::jsonb, ${json(entry.details)}::jsonb)`.execute(db);
+      ${json(entry.before)}::jsonb, ${json(entry.after)}::jsonb, ${json(entry.details)}::jsonb)`.execute(queryable(db));
 }
 
 /** The trail, newest first, filtered by actor email (substring), action (prefix) and time. */
@@ -135,4 +135,19 @@ export function auditCsv(events: readonly AuditEvent[]): string {
       .join(','),
   );
   return `${[header.join(','), ...lines].join('\r\n')}\r\n`;
+}
+
+/** The audit trail of one installation. */
+export interface AuditTrail {
+  /** Appends an entry; with `tx` it exists if and only if that transaction commits. */
+  record(entry: AuditEntry, tx?: TxLike): Promise<void>;
+  list(filter?: AuditFilter): Promise<AuditEvent[]>;
+}
+
+/** The audit trail over the platform's database. */
+export function createAuditTrail(database: Database): AuditTrail {
+  return {
+    record: (entry, tx) => recordAudit(tx ?? database.db, entry),
+    list: (filter) => listAudit(database.db, filter),
+  };
 }

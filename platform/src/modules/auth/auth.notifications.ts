@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { escapeHtml } from '#platform/kernel/http/html.ts';
-import { defineNotification } from '#platform/modules/notify/define-notification.ts';
+import { defineNotification } from '#platform/kernel/lifecycle/define-notification.ts';
 
 function button(link: string, label: string): string {
   return `<p><a href="${escapeHtml(link)}" style="display:inline-block;padding:10px 18px;background:#1d3557;color:#fff;border-radius:6px;text-decoration:none">${escapeHtml(label)}</a></p>

@@ -3,7 +3,7 @@ import fastifyCookie from '@fastify/cookie';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { auditCsv, listAudit, type AuditOrigin } from '#platform/modules/audit/audit.ts';
+import type { AuditOrigin } from '#platform/modules/audit/audit.ts';
 import type { Config } from '#platform/kernel/config/load-config.ts';
 import { AppError } from '#platform/kernel/errors/errors.ts';
 import { constantTimeEqual } from '#platform/kernel/security/crypto.ts';
@@ -104,7 +104,7 @@ const publicAccess = { access: 'public' as const };
 const userAccess = { access: 'user' as const };
 const adminAccess = { access: [PLATFORM_ADMIN] as readonly string[] };
 
-/** The account API under /api/auth, the audit API under /api/audit, and the public keys. */
+/** The account API under /api/auth, and the public keys. */
 export async function authRoutes(server: FastifyInstance, options: AuthHttpOptions): Promise<void> {
   const app = server.withTypeProvider<ZodTypeProvider>();
   const { auth, config } = options;
@@ -421,26 +421,4 @@ export async function authRoutes(server: FastifyInstance, options: AuthHttpOptio
       }),
     );
   }
-
-  const auditQuery = z.object({
-    actor: z.string().max(200).optional(),
-    action: z.string().max(100).optional(),
-    from: z.coerce.date().optional(),
-    to: z.coerce.date().optional(),
-    limit: z.coerce.number().int().min(1).max(10_000).optional(),
-  });
-  app.get(
-    '/api/audit',
-    { config: adminAccess, schema: { tags: ['audit'], summary: 'The audit trail, filtered', querystring: auditQuery } },
-    async (request) => ({ events: await listAudit(options.db, request.query) }),
-  );
-  app.get(
-    '/api/audit.csv',
-    { config: adminAccess, schema: { tags: ['audit'], summary: 'The audit trail as CSV', querystring: auditQuery } },
-    async (request, reply) =>
-      reply
-        .type('text/csv; charset=utf-8')
-        .header('content-disposition', `attachment; filename="audit-${new Date().toISOString().slice(0, 10)}.csv"`)
-        .send(auditCsv(await listAudit(options.db, { ...request.query, limit: request.query.limit ?? 10_000 }))),
-  );
 }

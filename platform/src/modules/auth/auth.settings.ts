@@ -1,3 +1,4 @@
+import type { SettingsOf } from '#platform/kernel/config/load-config.ts';
 import { z } from 'zod';
 import { defineSettings, integerSetting } from '#platform/kernel/config/settings.ts';
 
@@ -60,3 +61,9 @@ export const authSettings = defineSettings('auth', {
         ]
       : [],
 });
+
+declare module '#platform/kernel/config/load-config.ts' {
+  interface ModuleConfig {
+    readonly auth: SettingsOf<typeof authSettings>;
+  }
+}

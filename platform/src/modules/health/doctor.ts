@@ -8,9 +8,10 @@ import { StartupError } from '#platform/kernel/errors/errors.ts';
 import { describeServer, openDatabase, type Database } from '#platform/kernel/db/database.ts';
 import { findPendingMigrations } from '#platform/kernel/db/migrations.ts';
 import { createLogger } from '#platform/kernel/logging/logger.ts';
-import { appSettingsModules, migrationSetsFor } from '#platform/kernel/lifecycle/ballast.ts';
+import { migrationSetsFor, settingsModulesOf } from '#platform/kernel/lifecycle/loader.ts';
+import { platformModules } from '#platform/modules/index.ts';
+import { diskCheck } from '#platform/kernel/lifecycle/checks.ts';
 import { describeTrustProxy } from '#platform/kernel/http/trust-proxy.ts';
-import { diskCheck } from './checks.ts';
 
 /** The outcome of one doctor probe. */
 export interface DoctorCheck {
@@ -58,10 +59,10 @@ export async function runDoctor(options: RunDoctorOptions): Promise<DoctorReport
     ...(nodeOk ? {} : { fix: 'run through npm scripts or npx, which use the Node 24 the project installs' }),
   });
 
-  const settingsModules = appSettingsModules(options.apps);
+  const settingsModules = { modules: settingsModulesOf(platformModules), apps: settingsModulesOf(options.apps) };
   let config: Config | undefined;
   try {
-    config = loadConfig({ env: options.env, apps: settingsModules, projectRoot, devSecrets: 'read-only' });
+    config = loadConfig({ env: options.env, ...settingsModules, projectRoot, devSecrets: 'read-only' });
     add({ name: 'settings', status: 'pass', message: `every setting valid for ${environment}` });
   } catch (error) {
     if (!(error instanceof StartupError)) throw error;
@@ -78,7 +79,7 @@ export async function runDoctor(options: RunDoctorOptions): Promise<DoctorReport
     try {
       config = loadConfig({
         env: { ...options.env, NODE_ENV: 'development' },
-        apps: settingsModules,
+        ...settingsModules,
         projectRoot,
         devSecrets: 'read-only',
       });
@@ -258,7 +259,7 @@ async function checkDatabase(
         fix: 'move to a managed PostgreSQL and set DATABASE_URL',
       });
     }
-    const pending = await findPendingMigrations(database.db, migrationSetsFor(apps));
+    const pending = await findPendingMigrations(database.db, migrationSetsFor(platformModules, apps));
     add(
       pending.length === 0
         ? { name: 'migrations', status: 'pass', message: 'every migration applied' }

@@ -5,7 +5,8 @@ import { AppError } from '#platform/kernel/errors/errors.ts';
 import type { Metrics } from '#platform/kernel/metrics/metrics.ts';
 import { noRateLimit } from '#platform/kernel/http/rate-limit.ts';
 import { constantTimeEqual } from '#platform/kernel/security/crypto.ts';
-import { findFatal, runChecks, type ReadinessCheck } from './checks.ts';
+import type { ReadinessCheck } from '#platform/kernel/lifecycle/module.ts';
+import { findFatal, runChecks } from '#platform/kernel/lifecycle/checks.ts';
 
 const checkResult = z.object({
   status: z.enum(['ok', 'fail']),
@@ -14,7 +15,7 @@ const checkResult = z.object({
 });
 
 export interface HealthRoutesOptions {
-  readonly checks: () => readonly ReadinessCheck[];
+  readonly checks: readonly ReadinessCheck[];
   readonly metrics: Metrics;
   readonly metricsToken: string | undefined;
   readonly version: string;
@@ -42,7 +43,7 @@ export async function healthRoutes(app: FastifyInstance, options: HealthRoutesOp
       },
     },
     async (_request, reply) => {
-      const fatal = findFatal(options.checks());
+      const fatal = findFatal(options.checks);
       if (fatal !== undefined) return reply.code(503).send({ status: 'fail' as const, detail: fatal });
       return {
         status: 'ok' as const,
@@ -75,7 +76,7 @@ export async function healthRoutes(app: FastifyInstance, options: HealthRoutesOp
       if (options.isShuttingDown()) {
         return reply.code(503).send({ status: 'draining' as const, detail: 'shutting down', checks: {} });
       }
-      const report = await runChecks(options.checks());
+      const report = await runChecks(options.checks);
       return reply.code(report.status === 'ok' ? 200 : 503).send(report);
     },
   );

@@ -1,4 +1,5 @@
 import { sql, type Kysely } from 'kysely';
+import { queryable, txOf, type Tx, type TxLike } from '#platform/kernel/db/database.ts';
 import client from 'prom-client';
 import { AppError } from '#platform/kernel/errors/errors.ts';
 import type { AnyKysely } from '#platform/kernel/db/database.ts';
@@ -54,7 +55,7 @@ export interface HeartbeatAnswer {
 }
 
 /** Called inside the transaction that ends a session (enqueue follow-up work with this `tx`). */
-export type SessionEndedHook = (session: MeteredSession, tx: Kysely<unknown>) => Promise<void>;
+export type SessionEndedHook = (session: MeteredSession, tx: Tx) => Promise<void>;
 
 export interface MeteringOptions {
   readonly db: AnyKysely;
@@ -63,7 +64,7 @@ export interface MeteringOptions {
   readonly metrics?: Metrics | undefined;
   readonly settings: { readonly gapSeconds: number; readonly flushSeconds: number; readonly warningSeconds: number };
   /** Live updates to the user: `metering.warning`, `metering.ended`. */
-  readonly realtime: () => Realtime | undefined;
+  readonly realtime?: Realtime | undefined;
   readonly onEnded: (app: string) => SessionEndedHook | undefined;
   readonly now?: () => number;
 }
@@ -106,6 +107,8 @@ const columns = sql`id::text, user_id::text, app, unit, status, started_at, max_
   last_heartbeat_at, warned_at, ended_at, end_reason, details, unsettled_seconds`;
 
 export type Metering = ReturnType<typeof createMetering>;
+
+const unknownSession = () => new AppError('not_found', 'metering.unknown_session', 'No such session');
 
 /**
  * Sessions billed by the second from heartbeats. Heartbeats touch only the store (Redis or
@@ -316,7 +319,7 @@ export function createMetering(options: MeteringOptions) {
 
   async function publish(userId: string, app: string, event: string, data: unknown): Promise<void> {
     try {
-      await options.realtime()?.publish({ app, channel: `user:${userId}`, event, data });
+      await options.realtime?.publish({ app, channel: `user:${userId}`, event, data });
     } catch (error) {
       log.warn({ err: error, event }, 'metering: live update not sent');
     }
@@ -391,7 +394,7 @@ export function createMetering(options: MeteringOptions) {
         // longer covered (it fell during the call), is charged or recorded as owed now.
         const settled = await settleOwed(tx, id);
         ended = { ...toSession(result.rows[0]!), unsettledSeconds: settled.unsettledSeconds };
-        await options.onEnded(current.app)?.(ended, tx);
+        await options.onEnded(current.app)?.(ended, txOf(tx));
         endedNow = true;
       });
     } catch (error) {
@@ -496,13 +499,15 @@ export function createMetering(options: MeteringOptions) {
      * waited in a queue is billed at its arrival, not when it was served). Ends the session when
      * its time is up.
      */
-    async heartbeat(userId: string, id: string, arrivedAt?: number): Promise<HeartbeatAnswer> {
+    async heartbeat(userId: string, id: string, arrivedAt?: number, app?: string): Promise<HeartbeatAnswer> {
       const at = Math.min(arrivedAt ?? now(), now());
       let live = await store.beat(id, userId, at);
+      // Another app's session of the same user: not this app's to keep alive.
+      if (live !== undefined && app !== undefined && live.app !== app) throw unknownSession();
       if (live === undefined) {
         const current = await row(id);
-        if (current === undefined || current.user_id !== userId) {
-          throw new AppError('not_found', 'metering.unknown_session', 'No such session');
+        if (current === undefined || current.user_id !== userId || (app !== undefined && current.app !== app)) {
+          throw unknownSession();
         }
         if (current.status === 'ended') return endedAnswer(toSession(current));
         // Not in the store: being ended right now, or a memory store after a restart. Decided
@@ -562,14 +567,16 @@ export function createMetering(options: MeteringOptions) {
     async report(
       id: string,
       report: { key: string; seconds: number },
-      options: { tx?: Kysely<unknown> } = {},
+      options: { tx?: TxLike; app?: string } = {},
     ): Promise<Settlement> {
       if (!Number.isSafeInteger(report.seconds) || report.seconds < 0 || report.key === '') {
         throw new AppError('invalid_input', 'metering.invalid_report', 'A report is a key and a whole number >= 0');
       }
       const work = async (tx: Kysely<unknown>): Promise<Settlement> => {
-        if ((await row(id, tx, true)) === undefined) {
-          throw new AppError('not_found', 'metering.unknown_session', 'No such session');
+        const current = await row(id, tx, true);
+        // Another app's session is none of the caller's business: as if it did not exist.
+        if (current === undefined || (options.app !== undefined && current.app !== options.app)) {
+          throw unknownSession();
         }
         await sql`insert into platform.metered_report (session_id, key, seconds)
           values (${id}::uuid, ${report.key}, ${report.seconds})
@@ -578,7 +585,7 @@ export function createMetering(options: MeteringOptions) {
         );
         return settleOwed(tx, id);
       };
-      return options.tx === undefined ? db.transaction().execute(work) : work(options.tx);
+      return options.tx === undefined ? db.transaction().execute(work) : work(queryable(options.tx) as Kysely<unknown>);
     },
 
     /** What the user's ended sessions in `app` still owe beyond their balance. */
@@ -601,14 +608,19 @@ export function createMetering(options: MeteringOptions) {
      * An operator clears what a session owes: it no longer blocks the user, and later reports
      * charge only what they add. Resolves with the seconds cleared.
      */
-    async forgive(id: string): Promise<number> {
+    async forgive(id: string, app?: string): Promise<number> {
       return db.transaction().execute(async (tx) => {
         const current = await row(id, tx, true);
-        if (current === undefined) throw new AppError('not_found', 'metering.unknown_session', 'No such session');
+        if (current === undefined || (app !== undefined && current.app !== app)) throw unknownSession();
         await sql`update platform.metered_session set forgiven_seconds = forgiven_seconds + unsettled_seconds,
             unsettled_seconds = 0 where id = ${id}::uuid`.execute(tx);
         return current.unsettled_seconds;
       });
+    },
+
+    /** Throws the answer to a session that is not the caller's to see (404, as for no session at all). */
+    refuseUnknown(): never {
+      throw unknownSession();
     },
 
     async get(id: string): Promise<MeteredSession | undefined> {

@@ -1,3 +1,4 @@
+import type { SettingsOf } from '#platform/kernel/config/load-config.ts';
 import { z } from 'zod';
 import { defineSettings, integerSetting } from '#platform/kernel/config/settings.ts';
 
@@ -20,3 +21,9 @@ export const meteringSettings = defineSettings('metering', {
     warningSeconds: values.METERING_WARNING_SECONDS,
   }),
 });
+
+declare module '#platform/kernel/config/load-config.ts' {
+  interface ModuleConfig {
+    readonly metering: SettingsOf<typeof meteringSettings>;
+  }
+}

@@ -19,7 +19,7 @@ let redis: Redis | undefined;
 
 beforeAll(async () => {
   server = await startTestBallast({ listen: false });
-  db = server.ballast.database.db as unknown as Kysely<unknown>;
+  db = server.ballast.database.db;
   if (redisUrl !== '') redis = new Redis(redisUrl);
 });
 
@@ -45,7 +45,6 @@ describe.each(stores)('metering with the %s store', (name, makeStore) => {
       store: store!,
       log: server.ballast.log,
       settings: { gapSeconds: 10, flushSeconds: 30, warningSeconds: 60 },
-      realtime: () => undefined,
       onEnded: () => undefined,
       now: () => clock,
     });
@@ -161,7 +160,6 @@ describe('usage a provider reports', () => {
       store: createMemoryMeterStore(),
       log: server.ballast.log,
       settings: { gapSeconds: 10, flushSeconds: 30, warningSeconds: 60 },
-      realtime: () => undefined,
       onEnded: () => undefined,
       now: () => clock,
     });

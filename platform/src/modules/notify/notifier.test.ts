@@ -5,12 +5,12 @@ import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { defineApp } from '#platform/kernel/lifecycle/define-app.ts';
-import { createBallast } from '#platform/kernel/lifecycle/ballast.ts';
+import { createBallast } from '../../host.ts';
 import { issueRealtimeTicket } from '#platform/modules/realtime/ticket.ts';
 import { startTestBallast, type TestBallast } from '#platform/testing/ballast.ts';
 import { makeTempDir } from '#platform/testing/temp.ts';
 import { z } from 'zod';
-import { defineNotification } from './define-notification.ts';
+import { defineNotification } from '#platform/kernel/lifecycle/define-notification.ts';
 
 const planReady = defineNotification({
   type: 'probe.plan-ready',

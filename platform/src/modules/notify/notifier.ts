@@ -1,13 +1,17 @@
-import { sql, type Kysely } from 'kysely';
+import { sql } from 'kysely';
 import { z } from 'zod';
 import { AppError } from '#platform/kernel/errors/errors.ts';
-import type { AnyKysely } from '#platform/kernel/db/database.ts';
+import { queryable, type AnyKysely, type TxLike } from '#platform/kernel/db/database.ts';
 import { escapeHtml } from '#platform/kernel/http/html.ts';
 import type { Logger } from '#platform/kernel/logging/logger.ts';
 import { PermanentExternalError } from '#platform/kernel/resilience/external-service.ts';
-import { defineTask, type TaskDefinition } from '#platform/modules/tasks/define-task.ts';
+import { defineTask, type TaskDefinition } from '#platform/kernel/lifecycle/define-task.ts';
 import type { EnqueueOptions } from '#platform/modules/tasks/task-engine.ts';
-import type { Channel, NotificationDefinition, RenderedNotification } from './define-notification.ts';
+import type {
+  Channel,
+  NotificationDefinition,
+  RenderedNotification,
+} from '#platform/kernel/lifecycle/define-notification.ts';
 import type { EmailSender } from './providers/email.ts';
 import type { SmsSender } from './providers/sms.ts';
 
@@ -27,7 +31,7 @@ export interface SendNotification {
    */
   readonly idempotencyKey: string;
   /** The caller's transaction: the notification exists if and only if it commits. */
-  readonly tx?: Kysely<unknown> | AnyKysely;
+  readonly tx?: TxLike;
 }
 
 export interface InAppNotification {
@@ -101,7 +105,7 @@ export function createNotifier(options: CreateNotifierOptions): Notifier {
   if (definitions.size !== options.definitions.length) throw new Error('two notifications share a type');
   const retries = options.retries ?? 5;
 
-  async function optedOut(tx: Kysely<unknown>, userId: string, type: string): Promise<Set<string>> {
+  async function optedOut(tx: ReturnType<typeof queryable>, userId: string, type: string): Promise<Set<string>> {
     const rows = await sql<{ channel: string }>`
       select channel from platform.notification_preference
       where user_id = ${userId} and type = ${type} and enabled = false`.execute(tx);
@@ -215,10 +219,10 @@ export function createNotifier(options: CreateNotifierOptions): Notifier {
         });
       }
       const rendered = definition.render(parsed.data);
-      const run = async (tx: Kysely<unknown>): Promise<{ channels: Channel[] }> => {
+      const run = async (tx: TxLike): Promise<{ channels: Channel[] }> => {
+        const q = queryable(tx);
         const userId = message.to.userId;
-        const skip =
-          userId === undefined || definition.mandatory ? new Set<string>() : await optedOut(tx, userId, type);
+        const skip = userId === undefined || definition.mandatory ? new Set<string>() : await optedOut(q, userId, type);
         const sent: Channel[] = [];
         for (const channel of definition.channels) {
           if (skip.has(channel)) continue;
@@ -228,7 +232,7 @@ export function createNotifier(options: CreateNotifierOptions): Notifier {
             const inserted = await sql<{ id: string }>`
               insert into platform.notification (user_id, type, title, body, link, idempotency_key)
               values (${userId}, ${type}, ${rendered.title}, ${rendered.text}, ${rendered.link ?? null}, ${key})
-              on conflict (idempotency_key) do nothing returning id::text`.execute(tx);
+              on conflict (idempotency_key) do nothing returning id::text`.execute(q);
             const id = inserted.rows[0]?.id;
             if (id !== undefined) await options.enqueue(deliveryTask, { notificationId: id }, { tx, dedupeKey: key });
             sent.push(channel);
@@ -244,15 +248,15 @@ export function createNotifier(options: CreateNotifierOptions): Notifier {
             values (${key}, ${type}, ${channel}, ${recipient}, ${channel === 'email' ? rendered.title : null},
               ${channel === 'sms' ? (rendered.sms ?? rendered.text) : rendered.text},
               ${channel === 'email' ? emailLayout(rendered) : null})
-            on conflict (idempotency_key) do nothing returning id::text`.execute(tx);
+            on conflict (idempotency_key) do nothing returning id::text`.execute(q);
           const id = inserted.rows[0]?.id;
           if (id !== undefined) await options.enqueue(deliveryTask, { deliveryId: id }, { tx, dedupeKey: key });
           sent.push(channel);
         }
         return { channels: sent };
       };
-      if (message.tx !== undefined) return run(message.tx as Kysely<unknown>);
-      return db.transaction().execute((tx) => run(tx as unknown as Kysely<unknown>));
+      if (message.tx !== undefined) return run(message.tx);
+      return db.transaction().execute((tx) => run(tx));
     },
 
     async setPreference(userId, type, channel, enabled) {

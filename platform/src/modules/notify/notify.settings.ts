@@ -1,3 +1,4 @@
+import type { SettingsOf } from '#platform/kernel/config/load-config.ts';
 import { z } from 'zod';
 import { defineSettings } from '#platform/kernel/config/settings.ts';
 
@@ -62,3 +63,9 @@ export const notifySettings = defineSettings('notify', {
     return [];
   },
 });
+
+declare module '#platform/kernel/config/load-config.ts' {
+  interface ModuleConfig {
+    readonly notify: SettingsOf<typeof notifySettings>;
+  }
+}

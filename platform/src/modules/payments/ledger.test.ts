@@ -9,7 +9,7 @@ let db: Kysely<unknown>;
 
 beforeAll(async () => {
   server = await startTestBallast({ listen: false });
-  db = server.ballast.database.db as unknown as Kysely<unknown>;
+  db = server.ballast.database.db;
 });
 
 afterAll(async () => {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { escapeHtml } from '#platform/kernel/http/html.ts';
-import { defineNotification } from '#platform/modules/notify/define-notification.ts';
+import { defineNotification } from '#platform/kernel/lifecycle/define-notification.ts';
 import { RECEIPT_NOTIFICATION } from './payments.service.ts';
 
 /** Units as people read them: 1800 seconds → "30 minutes". */

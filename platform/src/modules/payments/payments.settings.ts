@@ -1,3 +1,4 @@
+import type { SettingsOf } from '#platform/kernel/config/load-config.ts';
 import { z } from 'zod';
 import { booleanSetting, defineSettings } from '#platform/kernel/config/settings.ts';
 import type { StartupProblem } from '#platform/kernel/errors/errors.ts';
@@ -90,3 +91,9 @@ export const paymentsSettings = defineSettings('payments', {
     return problems;
   },
 });
+
+declare module '#platform/kernel/config/load-config.ts' {
+  interface ModuleConfig {
+    readonly payments: SettingsOf<typeof paymentsSettings>;
+  }
+}

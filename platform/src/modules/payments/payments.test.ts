@@ -45,7 +45,7 @@ beforeAll(async () => {
       RAZORPAY_API_URL: razorpay.url,
     },
   });
-  db = server.ballast.database.db as unknown as Kysely<unknown>;
+  db = server.ballast.database.db;
 });
 
 afterAll(async () => {

@@ -9,7 +9,7 @@ import { databaseUnavailable, isDatabaseUnavailable } from '#platform/kernel/db/
 import type { Database } from '#platform/kernel/db/database.ts';
 import type { Logger } from '#platform/kernel/logging/logger.ts';
 import type { Metrics } from '#platform/kernel/metrics/metrics.ts';
-import type { Service } from '#platform/kernel/lifecycle/ballast.ts';
+import type { Service } from '#platform/kernel/lifecycle/module.ts';
 import { findUnstorableText } from '#platform/kernel/http/text-guard.ts';
 import { createPostgresBus } from './providers/postgres-bus.ts';
 import { createRedisBus } from './providers/redis-bus.ts';

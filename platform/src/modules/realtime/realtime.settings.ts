@@ -1,3 +1,4 @@
+import type { SettingsOf } from '#platform/kernel/config/load-config.ts';
 import { z } from 'zod';
 import { defineSettings, integerSetting } from '#platform/kernel/config/settings.ts';
 
@@ -23,3 +24,9 @@ export const realtimeSettings = defineSettings('realtime', {
     pingIntervalMs: values.REALTIME_PING_INTERVAL_MS,
   }),
 });
+
+declare module '#platform/kernel/config/load-config.ts' {
+  interface ModuleConfig {
+    readonly realtime: SettingsOf<typeof realtimeSettings>;
+  }
+}

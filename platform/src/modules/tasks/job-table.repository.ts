@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { AnyKysely } from '#platform/kernel/db/database.ts';
 
-type Db = Kysely<unknown> | AnyKysely;
+type Db = Kysely<unknown> | Kysely<never> | AnyKysely;
 
 /**
  * pg-boss's schema version as stored, or null when pg-boss is not installed yet (read before

@@ -1,10 +1,10 @@
 import { sql, type Kysely } from 'kysely';
 import { PgBoss, fromKysely, type Queue } from 'pg-boss';
 import { AppError } from '#platform/kernel/errors/errors.ts';
-import type { AnyKysely, Database } from '#platform/kernel/db/database.ts';
+import { queryable, type AnyKysely, type Database, type EmptyDB, type TxLike } from '#platform/kernel/db/database.ts';
+import type { ReadinessCheck, RegisteredTask } from '#platform/kernel/lifecycle/module.ts';
 import type { Logger } from '#platform/kernel/logging/logger.ts';
-import type { Notifier } from '#platform/modules/notify/notifier.ts';
-import type { ScheduleDefinition, TaskContext, TaskDefinition } from './define-task.ts';
+import type { ScheduleDefinition, TaskDefinition } from '#platform/kernel/lifecycle/define-task.ts';
 import { analyzeJobTable, jobTableLacksStatistics, storedTaskSchemaVersion } from './job-table.repository.ts';
 import { createTaskWorker, taskLogger, type TaskWorker } from './task-worker.ts';
 
@@ -20,7 +20,7 @@ export interface EnqueueOptions {
    * The caller's open transaction: the task exists if and only if it commits. Without one the
    * task is stored at once.
    */
-  readonly tx?: Kysely<never> | Kysely<unknown> | AnyKysely;
+  readonly tx?: TxLike;
   /** Not before this moment. */
   readonly runAt?: Date;
   /** Higher runs first (default: the task's priority). */
@@ -67,8 +67,6 @@ export interface ThroughputPoint {
 export interface TaskEngineOptions {
   readonly database: Database;
   readonly log: Logger;
-  readonly tasks: readonly TaskDefinition[];
-  readonly schedules: readonly ScheduleDefinition[];
   readonly settings: {
     readonly concurrency: number;
     readonly prefetch: number;
@@ -80,8 +78,6 @@ export interface TaskEngineOptions {
   };
   /** Whether this process runs the maintenance and cron passes (worker processes do). */
   readonly supervise: boolean;
-  /** Sends notifications on behalf of task handlers. */
-  readonly notify?: Notifier['send'];
   /** Called after each run, for metrics. */
   readonly onRun?: (task: string, outcome: 'completed' | 'failed', seconds: number) => void;
   /** Called after each claim statement with how many tasks it claimed, for metrics. */
@@ -90,6 +86,11 @@ export interface TaskEngineOptions {
 
 /** Durable background tasks on pg-boss: enqueue (optionally in a transaction), work, inspect. */
 export interface TaskEngine {
+  /**
+   * Makes the tasks of every module and app known (creating their queues) and the schedules to
+   * keep in step with the code. Called once, before anything is enqueued.
+   */
+  register(tasks: readonly RegisteredTask[], schedules: readonly ScheduleDefinition[]): Promise<void>;
   /** Validates the payload and stores the task; resolves with its id, or null when deduplicated. */
   enqueue(task: string | TaskDefinition, payload: unknown, options?: EnqueueOptions): Promise<string | null>;
   /**
@@ -119,6 +120,8 @@ export interface TaskEngine {
   /** Completed and failed runs per minute over the last `minutes`. */
   throughput(minutes?: number): Promise<ThroughputPoint[]>;
   readonly taskNames: readonly string[];
+  /** `/readyz`: the queue answers; the detail gives its lag. */
+  readinessCheck(): ReadinessCheck;
 }
 
 function deadLetterQueue(task: string): string {
@@ -148,11 +151,10 @@ function expirySeconds(task: TaskDefinition): number {
  */
 export async function createTaskEngine(options: TaskEngineOptions): Promise<TaskEngine> {
   const { database, log, settings } = options;
-  const byName = new Map(options.tasks.map((task) => [task.name, task]));
-  if (byName.size !== options.tasks.length) throw new Error('two tasks share a name');
-  for (const schedule of options.schedules) {
-    if (!byName.has(schedule.task)) throw new Error(`schedule ${schedule.name} names unknown task ${schedule.task}`);
-  }
+  const byName = new Map<string, TaskDefinition>();
+  /** The app each app task belongs to: its handler receives that app's context. */
+  const appOf = new Map<string, RegisteredTask['app']>();
+  let schedules: readonly ScheduleDefinition[] = [];
 
   const boss = new PgBoss({
     connectionString: database.url,
@@ -189,7 +191,7 @@ export async function createTaskEngine(options: TaskEngineOptions): Promise<Task
   // A new or migrated job table without statistics gets a plan that scans every ready row per
   // claim (measured 14.7 ms against 0.5 ms): give the planner statistics at once.
   let analysed = false;
-  const analyzeIfNeeded = async (db: AnyKysely | Kysely<unknown>, force: boolean): Promise<void> => {
+  const analyzeIfNeeded = async (db: AnyKysely | Kysely<unknown> | Kysely<never>, force: boolean): Promise<void> => {
     try {
       if (force || (await jobTableLacksStatistics(db, TASKS_SCHEMA))) {
         await analyzeJobTable(db, TASKS_SCHEMA);
@@ -203,55 +205,66 @@ export async function createTaskEngine(options: TaskEngineOptions): Promise<Task
   };
   await analyzeIfNeeded(database.db, versionBefore !== (await boss.schemaVersion()));
 
-  for (const task of options.tasks) {
-    const dead = deadLetterQueue(task.name);
-    await boss.createQueue(dead, { retentionSeconds: 30 * 86_400, deleteAfterSeconds: 7 * 86_400 });
-    const queue: Omit<Queue, 'name'> = {
-      policy: 'standard',
-      retryLimit: task.retries,
-      retryDelay: task.retryDelaySeconds,
-      retryBackoff: true,
-      retryDelayMax: 3600,
-      expireInSeconds: expirySeconds(task),
-      heartbeatSeconds: settings.heartbeatSeconds,
-      deleteAfterSeconds: settings.keepCompletedSeconds,
-      deadLetter: dead,
-      notify: true,
-    };
-    // createQueue does nothing when the queue exists (under an advisory lock, so nodes starting
-    // together are safe); updateQueue then applies options changed since it was created.
-    await boss.createQueue(task.name, queue);
-    const { policy: _policy, ...changeable } = queue;
-    await boss.updateQueue(task.name, changeable);
+  async function createQueues(tasks: readonly TaskDefinition[]): Promise<void> {
+    for (const task of tasks) {
+      const dead = deadLetterQueue(task.name);
+      await boss.createQueue(dead, { retentionSeconds: 30 * 86_400, deleteAfterSeconds: 7 * 86_400 });
+      const queue: Omit<Queue, 'name'> = {
+        policy: 'standard',
+        retryLimit: task.retries,
+        retryDelay: task.retryDelaySeconds,
+        retryBackoff: true,
+        retryDelayMax: 3600,
+        expireInSeconds: expirySeconds(task),
+        heartbeatSeconds: settings.heartbeatSeconds,
+        deleteAfterSeconds: settings.keepCompletedSeconds,
+        deadLetter: dead,
+        notify: true,
+      };
+      // createQueue does nothing when the queue exists (under an advisory lock, so nodes starting
+      // together are safe); updateQueue then applies options changed since it was created.
+      await boss.createQueue(task.name, queue);
+      const { policy: _policy, ...changeable } = queue;
+      await boss.updateQueue(task.name, changeable);
+    }
   }
 
   let worker: TaskWorker | undefined;
   let stopped = false;
-  /** What every run of a kind receives alike, made once per kind rather than per run. */
-  const shared = new Map<string, Pick<TaskContext, 'db' | 'enqueue' | 'notify'>>();
-  const sharedContext = (task: TaskDefinition): Pick<TaskContext, 'db' | 'enqueue' | 'notify'> => {
-    let found = shared.get(task.name);
-    if (found === undefined) {
-      const schema = task.name.slice(0, task.name.indexOf('.'));
-      found = {
-        db: <Tables>() => database.forSchema<Tables>(schema),
-        enqueue: (next, payload, enqueueOptions) => engine.enqueue(next, payload, enqueueOptions),
-        notify: (type, message) => {
-          if (options.notify === undefined) throw new Error('notifications are not available here');
-          return options.notify(type, message);
-        },
-      };
-      shared.set(task.name, found);
-    }
-    return found;
-  };
-
   async function runQuery<Row>(query: ReturnType<typeof sql<Row>>): Promise<Row[]> {
     return (await query.execute(database.db)).rows;
   }
 
   const engine: TaskEngine = {
-    taskNames: [...byName.keys()],
+    get taskNames() {
+      return [...byName.keys()];
+    },
+
+    async register(tasks, scheduleList) {
+      for (const { definition, app } of tasks) {
+        if (byName.has(definition.name)) throw new Error(`two tasks are named ${definition.name}`);
+        byName.set(definition.name, definition);
+        appOf.set(definition.name, app);
+      }
+      for (const schedule of scheduleList) {
+        if (!byName.has(schedule.task))
+          throw new Error(`schedule ${schedule.name} names unknown task ${schedule.task}`);
+      }
+      schedules = scheduleList;
+      await createQueues(tasks.map((task) => task.definition));
+    },
+
+    // The queue answers; the detail says how many tasks wait and the oldest one's age (queue
+    // lag), which tells workers are behind but does not make a web node unready.
+    readinessCheck: () => ({
+      name: 'queue',
+      run: async () => {
+        const stats = await engine.stats();
+        const waiting = stats.reduce((sum, queue) => sum + queue.waiting, 0);
+        const oldest = Math.max(0, ...stats.map((queue) => queue.oldestWaitingSeconds));
+        return `${waiting} waiting, oldest ${Math.round(oldest)} s`;
+      },
+    }),
 
     async enqueue(taskOrName, payload, enqueueOptions = {}) {
       const name = typeof taskOrName === 'string' ? taskOrName : taskOrName.name;
@@ -270,7 +283,7 @@ export async function createTaskEngine(options: TaskEngineOptions): Promise<Task
         ...(enqueueOptions.runAt === undefined ? {} : { startAfter: enqueueOptions.runAt }),
         ...(dedupeKey === undefined ? {} : { singletonKey: dedupeKey }),
       };
-      const send = async (db: Kysely<unknown>): Promise<string | null> => {
+      const send = async (db: Kysely<EmptyDB> | Kysely<never> | Kysely<unknown>): Promise<string | null> => {
         if (dedupeKey !== undefined) {
           const claimed = await sql<{ key: string }>`
             insert into platform.task_dedupe (task, key) values (${name}, ${dedupeKey})
@@ -285,10 +298,10 @@ export async function createTaskEngine(options: TaskEngineOptions): Promise<Task
         }
         return id;
       };
-      const tx = enqueueOptions.tx as Kysely<unknown> | undefined;
-      if (tx !== undefined) return send(tx);
+      const tx = enqueueOptions.tx;
+      if (tx !== undefined) return send(queryable(tx));
       if (dedupeKey === undefined) return boss.send(name, data, sendOptions);
-      return database.db.transaction().execute((own) => send(own as unknown as Kysely<unknown>));
+      return database.db.transaction().execute((own) => send(own));
     },
 
     async enqueueMany(taskOrName, payloads, enqueueOptions = {}) {
@@ -312,7 +325,7 @@ export async function createTaskEngine(options: TaskEngineOptions): Promise<Task
         for (const payload of parsed) if ((await engine.enqueue(task, payload, enqueueOptions)) !== null) stored++;
         return stored;
       }
-      const tx = enqueueOptions.tx as Kysely<unknown> | undefined;
+      const tx = enqueueOptions.tx === undefined ? undefined : queryable(enqueueOptions.tx);
       for (let start = 0; start < parsed.length; start += 1000) {
         await boss.insert(
           name,
@@ -335,12 +348,13 @@ export async function createTaskEngine(options: TaskEngineOptions): Promise<Task
         schema: TASKS_SCHEMA,
         database,
         log,
-        tasks: options.tasks,
+        tasks: [...byName.values()],
         settings,
         expirySeconds,
         context: (task, job, signal) => {
           let taskLog: Logger | undefined;
           return {
+            ...appOf.get(task.name),
             id: job.id,
             attempt: job.retryCount + 1,
             // Most runs never log: the child logger is made on first use.
@@ -348,27 +362,26 @@ export async function createTaskEngine(options: TaskEngineOptions): Promise<Task
               return (taskLog ??= taskLogger(log, task, job));
             },
             signal,
-            ...sharedContext(task),
           };
         },
         ...(options.onRun === undefined ? {} : { onRun: options.onRun }),
         ...(options.onClaim === undefined ? {} : { onClaim: options.onClaim }),
       });
       await worker.start();
-      for (const schedule of options.schedules) {
+      for (const schedule of schedules) {
         await boss.schedule(schedule.task, schedule.cron, schedule.payload ?? {}, {
           key: schedule.name,
           tz: 'UTC',
         });
       }
       // Schedules removed from the code stop firing.
-      const wanted = new Set(options.schedules.map((schedule) => `${schedule.task} ${schedule.name}`));
+      const wanted = new Set(schedules.map((schedule) => `${schedule.task} ${schedule.name}`));
       for (const existing of await boss.getSchedules()) {
         if (byName.has(existing.name) && !wanted.has(`${existing.name} ${existing.key}`)) {
           await boss.unschedule(existing.name, existing.key);
         }
       }
-      log.info({ tasks: engine.taskNames, schedules: options.schedules.map((s) => s.name) }, 'task worker started');
+      log.info({ tasks: engine.taskNames, schedules: schedules.map((s) => s.name) }, 'task worker started');
     },
 
     async stop(timeoutMs) {

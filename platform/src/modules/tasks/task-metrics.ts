@@ -3,11 +3,8 @@ import type { Logger } from '#platform/kernel/logging/logger.ts';
 import type { Metrics } from '#platform/kernel/metrics/metrics.ts';
 import type { QueueStats, TaskEngine } from './task-engine.ts';
 
-/**
- * Queue depth and age per task (what an autoscaler watches), dead letters, and this process's
- * runs. Queue figures are read from the database at scrape time, so every node reports the same.
- */
-export function instrumentTasks(metrics: Metrics, getEngine: () => TaskEngine | undefined, log: Logger) {
+/** This process's task runs (by task and outcome, with durations) and claims: give them to the engine. */
+export function countTaskWork(metrics: Metrics) {
   const registers = [metrics.registry];
   const runs = new client.Counter({
     name: 'tasks_runs_total',
@@ -29,11 +26,26 @@ export function instrumentTasks(metrics: Metrics, getEngine: () => TaskEngine | 
     buckets: [0, 1, 2, 4, 8, 16, 32, 64, 128, 256],
     registers,
   });
+  return {
+    onRun(task: string, outcome: 'completed' | 'failed', seconds: number): void {
+      runs.inc({ task, outcome });
+      runSeconds.observe({ task }, seconds);
+    },
+    onClaim(task: string, claimed: number): void {
+      claims.observe({ task }, claimed);
+    },
+  };
+}
+
+/**
+ * Queue depth and age per task (what an autoscaler watches) and dead letters. Read from the
+ * database at scrape time, so every node reports the same.
+ */
+export function observeQueues(metrics: Metrics, engine: TaskEngine, log: Logger): void {
+  const registers = [metrics.registry];
   // prom-client collects gauges in parallel; one database read per scrape feeds all three.
   let reading: { at: number; stats: Promise<QueueStats[]> } | undefined;
   const readStats = async (): Promise<QueueStats[]> => {
-    const engine = getEngine();
-    if (engine === undefined) return [];
     if (reading === undefined || Date.now() - reading.at > 1000) reading = { at: Date.now(), stats: engine.stats() };
     try {
       return await reading.stats;
@@ -73,13 +85,4 @@ export function instrumentTasks(metrics: Metrics, getEngine: () => TaskEngine | 
       for (const queue of await readStats()) this.set({ task: queue.task }, queue.deadLetters);
     },
   });
-  return {
-    onRun(task: string, outcome: 'completed' | 'failed', seconds: number) {
-      runs.inc({ task, outcome });
-      runSeconds.observe({ task }, seconds);
-    },
-    onClaim(task: string, claimed: number) {
-      claims.observe({ task }, claimed);
-    },
-  };
 }

@@ -2,7 +2,7 @@ import { fromKysely, type Job, type PgBoss } from 'pg-boss';
 import type { Database } from '#platform/kernel/db/database.ts';
 import type { Logger } from '#platform/kernel/logging/logger.ts';
 import { PermanentExternalError } from '#platform/kernel/resilience/external-service.ts';
-import type { TaskContext, TaskDefinition } from './define-task.ts';
+import type { TaskContext, TaskDefinition } from '#platform/kernel/lifecycle/define-task.ts';
 
 /**
  * A claimed task ahead of the slots is started only if the slots are expected to reach it within

@@ -1,3 +1,4 @@
+import type { SettingsOf } from '#platform/kernel/config/load-config.ts';
 import { z } from 'zod';
 import { defineSettings, integerSetting } from '#platform/kernel/config/settings.ts';
 
@@ -34,3 +35,9 @@ export const taskSettings = defineSettings('tasks', {
     poolMax: values.TASKS_POOL_MAX,
   }),
 });
+
+declare module '#platform/kernel/config/load-config.ts' {
+  interface ModuleConfig {
+    readonly tasks: SettingsOf<typeof taskSettings>;
+  }
+}

@@ -1,35 +1,33 @@
-import type { Kysely } from 'kysely';
 import type { z } from 'zod';
 import type { Logger } from '#platform/kernel/logging/logger.ts';
-import type { EnqueueOptions } from './task-engine.ts';
-import type { Notifier } from '#platform/modules/notify/notifier.ts';
 
-/** What a task handler receives besides its payload. */
-export interface TaskContext {
+/** What every run of a task knows about itself. */
+export interface TaskRun {
   /** The job id, stable across retries. */
   readonly id: string;
   /** 1 on the first run, 2 on the first retry, ... */
   readonly attempt: number;
-  /** A logger bound to the task name and id. */
+  /** A logger bound to the task name, id and attempt. */
   readonly log: Logger;
   /** Aborted when the run times out or the worker is forced to stop; long handlers should pass it on. */
   readonly signal: AbortSignal;
-  /** Kysely bound to the schema of the task's app (the part of its name before the first dot). */
-  db<Tables>(): Kysely<Tables>;
-  /** Enqueues a follow-up task; pass `{ tx }` to tie it to a transaction of this run. */
-  enqueue(task: string | TaskDefinition, payload: unknown, options?: EnqueueOptions): Promise<string | null>;
-  /** Sends a notification; give it an idempotency key derived from the task's work, never a random one. */
-  readonly notify: Notifier['send'];
 }
+
+/**
+ * What a task handler receives besides its payload: the run, and for an app's task the app's
+ * context (`ctx.db`, `ctx.tasks`, `ctx.notify`, ...). Platform tasks use their module's services.
+ */
+export type TaskContext<App = unknown> = App & TaskRun;
 
 /**
  * A kind of background work. `name` reads `app.verb-noun` (`coach.send-care-plan`).
  * The payload schema is checked when the task is enqueued and again when it runs.
  */
-export interface TaskDefinition<Schema extends z.ZodType = z.ZodType> {
+export interface TaskDefinition<Schema extends z.ZodType = z.ZodType, App = unknown> {
   readonly name: string;
   readonly payload: Schema;
-  readonly handler: (payload: z.output<Schema>, ctx: TaskContext) => Promise<void>;
+  /** Runs the task; throw to have it retried. (Method syntax: a registry holds tasks of every app.) */
+  handler(payload: z.output<Schema>, ctx: TaskContext<App>): Promise<void>;
   /** Retries after the first failure before the task is dead-lettered. */
   readonly retries: number;
   /** Delay before the first retry, in seconds; each later one roughly doubles (with jitter), up to an hour. */
@@ -46,10 +44,10 @@ export interface TaskDefinition<Schema extends z.ZodType = z.ZodType> {
   readonly priority: number;
 }
 
-export interface DefineTaskOptions<Schema extends z.ZodType> {
+export interface DefineTaskOptions<Schema extends z.ZodType, App> {
   readonly name: string;
   readonly payload: Schema;
-  readonly handler: (payload: z.output<Schema>, ctx: TaskContext) => Promise<void>;
+  readonly handler: (payload: z.output<Schema>, ctx: TaskContext<App>) => Promise<void>;
   readonly retries?: number;
   readonly retryDelaySeconds?: number;
   readonly timeoutSeconds?: number;
@@ -62,7 +60,9 @@ export interface DefineTaskOptions<Schema extends z.ZodType> {
 const taskName = /^[a-z][a-z0-9]*(\.[a-z][a-z0-9-]*)+$/;
 
 /** Declares a task. Defaults: 5 retries starting 5 s apart, a 5 minute timeout, TASKS_CONCURRENCY at once per worker. */
-export function defineTask<Schema extends z.ZodType>(options: DefineTaskOptions<Schema>): TaskDefinition<Schema> {
+export function defineTask<Schema extends z.ZodType, App = unknown>(
+  options: DefineTaskOptions<Schema, App>,
+): TaskDefinition<Schema, App> {
   if (!taskName.test(options.name)) {
     throw new Error(`task name "${options.name}" must read app.verb-noun, e.g. coach.send-care-plan`);
   }

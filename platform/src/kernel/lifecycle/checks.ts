@@ -5,18 +5,9 @@ import type { Redis } from 'ioredis';
 import type { Database } from '#platform/kernel/db/database.ts';
 import type { EmbeddedPostgres } from '#platform/kernel/db/embedded-postgres.ts';
 import { findPendingMigrations, type MigrationSet } from '#platform/kernel/db/migrations.ts';
-import type { TaskEngine } from '#platform/modules/tasks/task-engine.ts';
+import type { ReadinessCheck } from './module.ts';
 
-/** One readiness probe: resolves with a short detail when healthy, throws when not. */
-export interface ReadinessCheck {
-  readonly name: string;
-  run(): Promise<string | undefined>;
-  /**
-   * For `/healthz`: cheap, synchronous, throws only when the process cannot recover by itself
-   * and must be restarted (a liveness probe then restarts it).
-   */
-  readonly alive?: () => void;
-}
+export type { ReadinessCheck } from './module.ts';
 
 export interface CheckResult {
   readonly status: 'ok' | 'fail';
@@ -96,27 +87,6 @@ export function embeddedDatabaseCheck(embedded: EmbeddedPostgres): ReadinessChec
   };
 }
 
-/** This node hears live updates: a NOTIFY it sends itself comes back (or Redis is subscribed). */
-export function realtimeCheck(realtime: { checkBus(): Promise<string | undefined> }): ReadinessCheck {
-  return { name: 'realtime', run: () => realtime.checkBus() };
-}
-
-/**
- * The task queue answers; the detail says how many tasks wait and the oldest one's age (queue
- * lag), which tells workers are behind but does not make a web node unready.
- */
-export function queueCheck(tasks: Pick<TaskEngine, 'stats'>): ReadinessCheck {
-  return {
-    name: 'queue',
-    run: async () => {
-      const stats = await tasks.stats();
-      const waiting = stats.reduce((sum, queue) => sum + queue.waiting, 0);
-      const oldest = Math.max(0, ...stats.map((queue) => queue.oldestWaitingSeconds));
-      return `${waiting} waiting, oldest ${Math.round(oldest)} s`;
-    },
-  };
-}
-
 /** Runs every liveness part; resolves with the first failure, or undefined when alive. */
 export function findFatal(checks: readonly ReadinessCheck[]): string | undefined {
   for (const check of checks) {
@@ -136,7 +106,7 @@ export function migrationsCheck(database: Database, sets: readonly MigrationSet[
     run: async () => {
       const pending = await findPendingMigrations(database.db, sets);
       if (pending.length > 0) {
-        throw new Error(`${pending.length} pending: ${pending.map((m) => `${m.schema}/${m.name}`).join(', ')}`);
+        throw new Error(`${pending.length} pending: ${pending.map((m) => `${m.owner}/${m.name}`).join(', ')}`);
       }
       return 'current';
     },

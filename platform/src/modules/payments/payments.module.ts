@@ -1,0 +1,116 @@
+import { createHmac } from 'node:crypto';
+import type { TableMap } from '#platform/kernel/db/database.ts';
+import { defineModule } from '#platform/kernel/lifecycle/module.ts';
+import { paymentReceiptNotice } from './payments.notifications.ts';
+import { paymentsRoutes } from './payments.routes.ts';
+import { createPaymentsService, type PaymentCatalog, type PaymentsService, type Purchase } from './payments.service.ts';
+import { paymentsSettings } from './payments.settings.ts';
+import { createRazorpayProvider } from './providers/razorpay.ts';
+import { createTestGateway, type TestGateway } from './providers/test-gateway.ts';
+
+/** Payments as an app sees them: its own catalog, and its buyers' balances and purchases. */
+export interface PaymentsPort {
+  /** What the app sells and the unit its balances count. */
+  readonly catalog: PaymentCatalog | undefined;
+  /** `test` (the local test gateway, no money moves) or `razorpay`. */
+  readonly mode: string;
+  /** The user's balance in the app's unit. */
+  balance(userId: string): Promise<number>;
+  /** The user's purchases in this app, newest first. */
+  purchases(userId: string): Promise<Purchase[]>;
+}
+
+/** The payments module's service: selling and the ledger, and the local test gateway when in test mode. */
+export interface Payments extends PaymentsService {
+  readonly testGateway: TestGateway | undefined;
+}
+
+declare module '#platform/kernel/lifecycle/module.ts' {
+  interface PlatformServices {
+    /** Selling packs, the ledger of balances, and the test gateway without Razorpay keys. */
+    payments: Payments;
+  }
+  interface AppPorts {
+    readonly payments: PaymentsPort;
+  }
+}
+
+declare module '#platform/kernel/lifecycle/define-app.ts' {
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars -- merged declarations repeat every type parameter
+  interface AppOptions<Settings, DB extends TableMap> {
+    /** What the app sells (packs of units) and the unit its balances count, from its settings. */
+    readonly payments?: (settings: Settings) => PaymentCatalog;
+  }
+}
+
+/**
+ * Payments: Razorpay orders (or a labelled local test gateway without keys), verified checkout and
+ * webhooks that credit exactly once, a ledger that never goes below zero, receipts by email.
+ */
+export const paymentsModule = defineModule({
+  name: 'payments',
+  dependsOn: ['auth', 'notify', 'audit'],
+  settings: paymentsSettings,
+  migrations: new URL('./migrations/', import.meta.url).pathname,
+  notifications: [paymentReceiptNotice],
+  checkStartup: (config, declared) => {
+    const selling = declared.apps.filter((app) => app.payments !== undefined).map((app) => app.name);
+    if (!config.isProduction || selling.length === 0) return [];
+    if (config.payments.razorpay !== undefined || config.payments.allowTestModeInProduction) return [];
+    return [
+      {
+        setting: 'RAZORPAY_KEY_ID',
+        message: `is missing, but ${selling.join(', ')} sell(s) with payments: production would take no money`,
+        fix: 'set RAZORPAY_KEY_ID, RAZORPAY_KEY_SECRET and RAZORPAY_WEBHOOK_SECRET (on a staging site: PAYMENTS_TEST_MODE=true and ALLOW_TEST_PAYMENTS_IN_PRODUCTION=true)',
+      },
+    ];
+  },
+  create: (ctx, deps) => {
+    const catalogs = new Map<string, PaymentCatalog>();
+    for (const app of ctx.apps) {
+      if (app.payments !== undefined) catalogs.set(app.name, app.payments(ctx.config.apps[app.name]));
+    }
+    const razorpay = ctx.settings.razorpay;
+    const testGateway =
+      razorpay === undefined
+        ? createTestGateway({
+            db: ctx.database.db,
+            // A local secret, stable per installation, known only to this server.
+            secret: createHmac('sha256', ctx.config.security.signingSecret)
+              .update('payments-test-gateway')
+              .digest('hex'),
+          })
+        : undefined;
+    const service = createPaymentsService({
+      db: ctx.database.db,
+      provider: testGateway ?? createRazorpayProvider({ ...razorpay!, service: ctx.external('razorpay') }),
+      catalogs,
+      notifier: deps.notify,
+      log: ctx.log,
+      publicUrl: ctx.config.http.publicUrl,
+    });
+    const payments: Payments = Object.assign(service, { testGateway });
+    return {
+      service: payments,
+      ...(catalogs.size === 0
+        ? {}
+        : {
+            routes: (server) => server.register(paymentsRoutes, { payments, testGateway, build: ctx.web }),
+          }),
+      notices: payments.testMode
+        ? ['Test mode: payments on this site move no money. Nothing bought here is real, and no card is charged.']
+        : [],
+      // Razorpay Checkout: its script, and the frame it opens on api.razorpay.com.
+      contentSources:
+        razorpay === undefined
+          ? {}
+          : { script: ['https://checkout.razorpay.com'], frame: ['https://api.razorpay.com'] },
+      forApp: (app) => ({
+        catalog: catalogs.get(app.name),
+        mode: payments.mode,
+        balance: async (userId) => (await payments.balance({ id: userId }, app.name)).balance,
+        purchases: (userId) => payments.purchases({ id: userId }, app.name),
+      }),
+    };
+  },
+});
