@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defineApp } from '#platform/kernel/lifecycle/define-app.ts';
 import { loadConfig } from '#platform/kernel/config/load-config.ts';
+import { settingsModulesFor } from '../../host.ts';
 import { StartupError } from '#platform/kernel/errors/errors.ts';
 import { runDoctor } from '#platform/modules/health/doctor.ts';
 import { startFakeRazorpay, type FakeRazorpay } from '#platform/testing/razorpay-server.ts';
@@ -33,7 +34,7 @@ const staging = { PAYMENTS_TEST_MODE: 'true', ALLOW_TEST_PAYMENTS_IN_PRODUCTION:
 
 function problemsOf(env: Record<string, string | undefined>): { setting: string; message: string; fix?: string }[] {
   try {
-    loadConfig({ env, apps: [] });
+    loadConfig({ env, ...settingsModulesFor([]) });
   } catch (error) {
     if (error instanceof StartupError) return [...error.problems];
     throw error;
@@ -70,7 +71,7 @@ describe('test payments in production', () => {
   });
 
   it('starts a staging site that sets both flags, in test mode', () => {
-    const config = loadConfig({ env: productionEnv(staging), apps: [] });
+    const config = loadConfig({ env: productionEnv(staging), ...settingsModulesFor([]) });
     expect(config.payments).toMatchObject({ testMode: true, allowTestModeInProduction: true, razorpay: undefined });
   });
 
