@@ -1,33 +1,27 @@
-import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { DestinationStream } from 'pino';
 import { defaultProjectRoot, loadConfig, type Config } from '#platform/kernel/config/load-config.ts';
-import type { SettingsModule } from '#platform/kernel/config/settings.ts';
 import { openDatabase, type Database } from '#platform/kernel/db/database.ts';
-import { migrateToLatest, type MigrationSet } from '#platform/kernel/db/migrations.ts';
+import { migrateToLatest } from '#platform/kernel/db/migrations.ts';
 import { StartupError } from '#platform/kernel/errors/errors.ts';
 import { createServer } from '#platform/kernel/http/server.ts';
 import { defaultWebDir, loadWebBuild, type WebBuild } from '#platform/kernel/http/web-pages.ts';
 import { createLogger, shouldPrettyPrint, type Logger } from '#platform/kernel/logging/logger.ts';
 import { createMetrics, type Metrics } from '#platform/kernel/metrics/metrics.ts';
-import { createExternalService, type ExternalService } from '#platform/kernel/resilience/external-service.ts';
+import { externalServices } from '#platform/kernel/resilience/external-services.ts';
+import { createAppContext, gatherRegistry, type CreatedModule } from './app-context.ts';
 import { databaseCheck, diskCheck, embeddedDatabaseCheck, migrationsCheck, redisCheck } from './checks.ts';
 import type { AppContext, AppDefinition } from './define-app.ts';
 import { ensureInstallation, type Installation } from './installation.ts';
-import {
-  orderModules,
-  type AnyModule,
-  type AppPorts,
-  type ModuleParts,
-  type PlatformServices,
-  type Registry,
-  type Role,
-} from './module.ts';
+import { migrationSetsFor, settingsModulesOf } from './migration-sets.ts';
+import { connectRedis } from './redis.ts';
+import { orderModules, type AnyModule, type PlatformServices, type Role } from './module.ts';
 import { checkPortFree, portInUse } from './port.ts';
 import { readVersion } from './version.ts';
 
 export type { Role } from './module.ts';
+export { migrationSetsFor, settingsModulesOf } from './migration-sets.ts';
 
 export interface CreateBallastOptions {
   readonly apps: readonly AppDefinition[];
@@ -69,42 +63,6 @@ export type Ballast = PlatformServices & {
   stop(): Promise<void>;
 };
 
-/** The kernel's own migrations (the installation record) live beside the loader. */
-const kernelMigrations: MigrationSet = {
-  owner: 'kernel',
-  schema: 'platform',
-  folder: path.join(import.meta.dirname, 'migrations'),
-};
-
-/** The migration sets of the kernel, the modules (in dependency order) and the apps, in the order they apply. */
-export function migrationSetsFor(modules: readonly AnyModule[], apps: readonly AppDefinition[]): MigrationSet[] {
-  return [
-    kernelMigrations,
-    ...orderModules(modules).flatMap((module) =>
-      module.migrations === undefined
-        ? []
-        : [
-            {
-              owner: module.name,
-              schema: 'platform',
-              folder: module.migrations,
-              table: `kysely_migration_${module.name}`,
-            },
-          ],
-    ),
-    ...apps.flatMap((app) =>
-      app.migrations === undefined ? [] : [{ owner: app.name, schema: app.name, folder: app.migrations }],
-    ),
-  ];
-}
-
-/** The settings modules of the given platform modules and apps. */
-export function settingsModulesOf(
-  items: readonly { readonly settings?: SettingsModule | undefined }[],
-): SettingsModule[] {
-  return items.flatMap((item) => (item.settings === undefined ? [] : [item.settings]));
-}
-
 /**
  * Boots a Ballast process. Parses every setting (refusing unsafe production settings), opens the
  * database and applies pending migrations, creates each module after those it depends on, gives
@@ -142,7 +100,7 @@ export async function createBallast(options: CreateBallastOptions): Promise<Ball
     applicationName: `ballast-${role}`,
     ...(options.onFatal === undefined ? {} : { onEmbeddedFailure: options.onFatal }),
   });
-  const created: { readonly name: string; readonly parts: ModuleParts<unknown, unknown> }[] = [];
+  const created: CreatedModule[] = [];
   let redis: Redis | undefined;
   try {
     const migrationSets = migrationSetsFor(modules, apps);
@@ -154,18 +112,7 @@ export async function createBallast(options: CreateBallastOptions): Promise<Ball
     const installation = await ensureInstallation(database);
     redis = config.redis.url === undefined ? undefined : connectRedis(config.redis.url, log);
     const metrics = createMetrics({ pool: database.pool, poolMax: config.db.poolMax, role });
-    const externals = new Map<string, ExternalService>();
-    const external = (name: string): ExternalService => {
-      let service = externals.get(name);
-      if (service === undefined) {
-        service = createExternalService(
-          { name, timeoutMs: 15_000, retries: 0, breaker: { consecutiveFailures: 5, halfOpenAfterMs: 30_000 } },
-          { metrics, log },
-        );
-        externals.set(name, service);
-      }
-      return service;
-    };
+    const external = externalServices({ metrics, log });
     let shuttingDown = false;
     const lifecycle = { isShuttingDown: () => shuttingDown };
     const web = options.web ?? { dir: defaultWebDir, build: loadWebBuild(defaultWebDir) };
@@ -196,45 +143,15 @@ export async function createBallast(options: CreateBallastOptions): Promise<Ball
       created.push({ name: module.name, parts });
     }
     const contexts = new Map(
-      apps.map((app): [string, AppContext] => {
-        const ports = Object.fromEntries(
-          created.flatMap(({ name, parts }) => (parts.forApp === undefined ? [] : [[name, parts.forApp(app)]])),
-        ) as unknown as AppPorts;
-        return [
-          app.name,
-          {
-            ...ports,
-            name: app.name,
-            settings: config.apps[app.name],
-            publicUrl: config.http.publicUrl,
-            db: database.view(app.name),
-            transaction: (work) => database.transaction((tx) => work({ db: tx.view(app.name), tx })),
-            within: (tx) => tx.view(app.name),
-            log: log.child({ app: app.name }),
-            external,
-          },
-        ];
-      }),
+      apps.map((app) => [app.name, createAppContext(app, created, { config, database, log, external })]),
     );
-    const registry: Registry = {
-      tasks: [
-        ...created.flatMap(({ parts }) => (parts.tasks ?? []).map((definition) => ({ definition, app: undefined }))),
-        ...apps.flatMap((app) => (app.tasks ?? []).map((definition) => ({ definition, app: contexts.get(app.name) }))),
-      ],
-      schedules: [
-        ...created.flatMap(({ parts }) => parts.schedules ?? []),
-        ...apps.flatMap((app) => app.schedules ?? []),
-      ],
-      checks: [
-        databaseCheck(database),
-        migrationsCheck(database, migrationSets),
-        diskCheck(config.dataDir),
-        ...(database.embedded?.owned === true ? [embeddedDatabaseCheck(database.embedded)] : []),
-        ...(redis === undefined ? [] : [redisCheck(redis)]),
-        ...created.flatMap(({ parts }) => parts.checks ?? []),
-      ],
-      apps: new Map(apps.map((app) => [app.name, { definition: app, context: contexts.get(app.name)! }])),
-    };
+    const registry = gatherRegistry(created, apps, contexts, [
+      databaseCheck(database),
+      migrationsCheck(database, migrationSets),
+      diskCheck(config.dataDir),
+      ...(database.embedded?.owned === true ? [embeddedDatabaseCheck(database.embedded)] : []),
+      ...(redis === undefined ? [] : [redisCheck(redis)]),
+    ]);
     for (const { parts } of created) await parts.init?.(registry);
     const server = serving
       ? await createServer({
@@ -315,17 +232,4 @@ export async function createBallast(options: CreateBallastOptions): Promise<Ball
     await database.close();
     throw error;
   }
-}
-
-function connectRedis(url: string, log: Logger): Redis {
-  const redis = new Redis(url, { maxRetriesPerRequest: 2, connectTimeout: 5000, lazyConnect: false });
-  let lastWarning = 0;
-  redis.on('error', (error: Error) => {
-    // A Redis outage produces an error per reconnect attempt; one line every 10 s is enough.
-    if (Date.now() - lastWarning > 10_000) {
-      lastWarning = Date.now();
-      log.warn({ err: error }, 'redis unavailable');
-    }
-  });
-  return redis;
 }
