@@ -1,9 +1,6 @@
-import type { Generated } from 'kysely';
+import type { DB } from '#platform/db/platform.db.ts';
 import type { Database } from '#platform/kernel/db/database.ts';
-
-interface InstallationTables {
-  installation: { id: Generated<string>; singleton: boolean; created_at: Generated<Date> };
-}
+import { insertInstallationOnce, readInstallation } from './installation.repository.ts';
 
 /** This deployment's identity: created on first start, the same on every later start. */
 export interface Installation {
@@ -13,12 +10,8 @@ export interface Installation {
 
 /** Reads the installation record, creating it on first start (race-safe across processes). */
 export async function ensureInstallation(database: Database): Promise<Installation> {
-  const db = database.forSchema<InstallationTables>('platform');
-  await db
-    .insertInto('installation')
-    .values({ singleton: true })
-    .onConflict((oc) => oc.column('singleton').doNothing())
-    .execute();
-  const row = await db.selectFrom('installation').select(['id', 'created_at']).executeTakeFirstOrThrow();
+  const db = database.view<DB>('platform');
+  await insertInstallationOnce(db);
+  const row = await readInstallation(db);
   return { id: row.id, createdAt: row.created_at };
 }
