@@ -1,8 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import type { Config } from '#platform/kernel/config/load-config.ts';
 import { AppError } from '#platform/kernel/errors/errors.ts';
-
-const PLATFORM_ADMIN = 'platform:admin';
+import { PLATFORM_ADMIN } from './access.ts';
 
 /**
  * Who may use the operator pages: platform admins, and in development and test anyone on the

@@ -10,7 +10,8 @@ import { constantTimeEqual } from '#platform/kernel/security/crypto.ts';
 import type { AnyKysely } from '#platform/kernel/db/database.ts';
 import { rateLimit } from '#platform/kernel/http/rate-limit.ts';
 import type { Access, RequestUser } from '#platform/kernel/http/request-context.ts';
-import { MAX_PASSWORD_LENGTH } from './passwords.ts';
+import { accessRefusal, decideAccess } from './access.ts';
+import { MAX_PASSWORD_LENGTH } from './password-policy.ts';
 import { PLATFORM_ADMIN, type AuthService, type Session } from './auth.service.ts';
 
 export const SESSION_COOKIE = 'ballast_session';
@@ -69,16 +70,8 @@ export async function registerAuthentication(app: FastifyInstance, options: Auth
       }
     }
     const access: Access | undefined = request.routeOptions.config.access;
-    if (access === undefined || access === 'public') return;
-    if (user === null) throw new AppError('unauthenticated', 'auth.unauthenticated', 'Sign in first');
-    if (access === 'user') return;
-    if (user.roles.includes(PLATFORM_ADMIN) || access.some((role) => user.roles.includes(role))) return;
-    if (access.some((role) => user.pendingRoles.includes(role))) {
-      throw new AppError('forbidden', 'auth.awaiting_approval', 'Your account is awaiting approval', {
-        details: { roles: access.filter((role) => user.pendingRoles.includes(role)) },
-      });
-    }
-    throw new AppError('forbidden', 'auth.forbidden', 'You do not have access to this');
+    const refusal = accessRefusal(decideAccess(access, user));
+    if (refusal !== undefined) throw refusal;
   });
 }
 

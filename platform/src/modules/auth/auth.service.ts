@@ -7,24 +7,14 @@ import { AppError } from '#platform/kernel/errors/errors.ts';
 import type { AnyKysely } from '#platform/kernel/db/database.ts';
 import type { Logger } from '#platform/kernel/logging/logger.ts';
 import type { Notifier } from '#platform/modules/notify/notifier.ts';
-import { checkNewPassword, hashPassword, needsRehash, verifyPassword } from './passwords.ts';
+import { PLATFORM_ADMIN, canManage, type RoleDefinition } from './access.ts';
+import { checkNewPassword } from './password-policy.ts';
+import { hashPassword, needsRehash, verifyPassword } from './passwords.ts';
 import type { KeyRing } from './signing-keys.ts';
-import { issueAccessToken, verifyAccessToken, type AccessClaims, type TokenSettings } from './tokens.ts';
+import type { AccessClaims } from './token-claims.ts';
+import { issueAccessToken, verifyAccessToken, type TokenSettings } from './tokens.ts';
 
-export const PLATFORM_ADMIN = 'platform:admin';
-
-/** A role an app offers, e.g. `complaints:tc`. */
-export interface RoleDefinition {
-  /** Full name `<app>:<role>`. */
-  readonly name: string;
-  readonly title: string;
-  /** Users may ask for it at registration. */
-  readonly selfService: boolean;
-  /** Holders can sign in but get "awaiting approval" until an approver acts. */
-  readonly requiresApproval: boolean;
-  /** Roles whose holders may approve it (platform admins always may). */
-  readonly approvers: readonly string[];
-}
+export { PLATFORM_ADMIN, type RoleDefinition } from './access.ts';
 
 export interface RoleGrant {
   readonly role: string;
@@ -770,9 +760,7 @@ export function createAuthService(options: AuthServiceOptions) {
 
     /** Roles the actor may grant or approve: everything for admins, else the roles they approve. */
     canManage(actor: Actor, role: string): boolean {
-      if (actor.roles.includes(PLATFORM_ADMIN)) return true;
-      const definition = roleDefinitions.get(role);
-      return definition !== undefined && definition.approvers.some((approver) => actor.roles.includes(approver));
+      return canManage(actor, role, roleDefinitions);
     },
 
     async listUsers(filter: {

@@ -1,41 +1,8 @@
 import os from 'node:os';
 import argon2 from 'argon2';
-import { dictionary } from '@zxcvbn-ts/language-common';
-import type { FieldError } from '#platform/kernel/errors/errors.ts';
 
 /** OWASP's current argon2id parameters: 19 MiB, 2 iterations, 1 lane. */
 export const ARGON2_OPTIONS = { type: argon2.argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
-
-export const MIN_PASSWORD_LENGTH = 8;
-export const MAX_PASSWORD_LENGTH = 128;
-
-/** The ~49,000 most common passwords (zxcvbn-ts's list, most common first), lower-cased. */
-const commonPasswords = new Set(
-  (dictionary as Record<string, readonly string[]>)['passwords-common']!.map((word) => word.toLowerCase()),
-);
-
-/** The number of common passwords refused (for the docs and tests). */
-export const commonPasswordCount = commonPasswords.size;
-
-/**
- * Checks a new password the NIST 800-63B way: length 8 to 128, no composition rules, and not one
- * of the common passwords (or the user's email).
- */
-export function checkNewPassword(password: string, field: string, email?: string): FieldError | undefined {
-  const length = [...password].length;
-  if (length < MIN_PASSWORD_LENGTH) {
-    return { field, message: `must be at least ${MIN_PASSWORD_LENGTH} characters` };
-  }
-  if (length > MAX_PASSWORD_LENGTH) return { field, message: `must be at most ${MAX_PASSWORD_LENGTH} characters` };
-  const lowered = password.toLowerCase();
-  if (commonPasswords.has(lowered)) {
-    return { field, message: 'is one of the most common passwords; choose something less guessable' };
-  }
-  if (email !== undefined && (lowered === email.toLowerCase() || lowered === email.split('@')[0]?.toLowerCase())) {
-    return { field, message: 'must not be your email address' };
-  }
-  return undefined;
-}
 
 /**
  * At most this many argon2 computations at once: one core short of all of them, so a sign-in

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { SignJWT, errors, jwtVerify, type JWTPayload } from 'jose';
-import { z } from 'zod';
+import { SignJWT, errors, jwtVerify } from 'jose';
 import { TOKEN_ALGORITHM, type KeyRing } from './signing-keys.ts';
+import { accessClaimsOf, type AccessClaims } from './token-claims.ts';
 
 /** The JWT `typ` of access tokens (RFC 9068): a token of another kind is never accepted. */
 export const ACCESS_TOKEN_TYPE = 'at+jwt';
@@ -10,15 +10,6 @@ export interface TokenSettings {
   readonly issuer: string;
   readonly audience: string;
   readonly ttlSeconds: number;
-}
-
-/** What an access token says: whose it is and which generation of their tokens it belongs to. */
-export interface AccessClaims {
-  readonly userId: string;
-  /** Bumped on sign-out, password change or reset, and disable: earlier tokens stop working. */
-  readonly generation: number;
-  readonly tokenId: string;
-  readonly expiresAt: Date;
 }
 
 export async function issueAccessToken(
@@ -76,31 +67,8 @@ export async function verifyAccessToken(
         clockTolerance: 5,
       },
     );
-    return claimsOf(payload);
+    return accessClaimsOf(payload);
   } catch {
     return null;
   }
-}
-
-/**
- * The shapes of the claims Ballast issues. A token signed by one of our keys with other shapes
- * (a `sub` that is not a user id, a fractional or huge `gen`) is refused like a forged one,
- * before any of it reaches a query.
- */
-const accessClaims = z.object({
-  sub: z.uuid(),
-  gen: z.number().int().min(0).max(2_147_483_647),
-  jti: z.uuid(),
-  exp: z.number().int().positive(),
-});
-
-function claimsOf(payload: JWTPayload): AccessClaims | null {
-  const parsed = accessClaims.safeParse(payload);
-  if (!parsed.success) return null;
-  return {
-    userId: parsed.data.sub,
-    generation: parsed.data.gen,
-    tokenId: parsed.data.jti,
-    expiresAt: new Date(parsed.data.exp * 1000),
-  };
 }
