@@ -27,7 +27,7 @@ export const auditModule = defineModule({
     const trail = createAuditTrail(ctx.database);
     return {
       service: trail,
-      routes: (server) => server.register(auditRoutes, { db: ctx.database.db }),
+      routes: (server) => server.register(auditRoutes, { trail }),
       forApp: (app) => (entry, options) => {
         assertOwnedBy(app.name, 'audit actions', entry.action);
         return trail.record(entry, options?.tx);

@@ -1,8 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { AnyKysely } from '#platform/kernel/db/database.ts';
-import { auditCsv, listAudit } from './audit.ts';
+import { auditCsv, type AuditTrail } from './audit.ts';
 
 const adminAccess = { access: ['platform:admin'] as readonly string[] };
 
@@ -15,12 +14,12 @@ const auditQuery = z.object({
 });
 
 /** The audit trail for platform admins: `/api/audit` (JSON) and `/api/audit.csv`. */
-export async function auditRoutes(server: FastifyInstance, options: { readonly db: AnyKysely }): Promise<void> {
+export async function auditRoutes(server: FastifyInstance, options: { readonly trail: AuditTrail }): Promise<void> {
   const app = server.withTypeProvider<ZodTypeProvider>();
   app.get(
     '/api/audit',
     { config: adminAccess, schema: { tags: ['audit'], summary: 'The audit trail, filtered', querystring: auditQuery } },
-    async (request) => ({ events: await listAudit(options.db, request.query) }),
+    async (request) => ({ events: await options.trail.list(request.query) }),
   );
   app.get(
     '/api/audit.csv',
@@ -29,6 +28,6 @@ export async function auditRoutes(server: FastifyInstance, options: { readonly d
       reply
         .type('text/csv; charset=utf-8')
         .header('content-disposition', `attachment; filename="audit-${new Date().toISOString().slice(0, 10)}.csv"`)
-        .send(auditCsv(await listAudit(options.db, { ...request.query, limit: request.query.limit ?? 10_000 }))),
+        .send(auditCsv(await options.trail.list({ ...request.query, limit: request.query.limit ?? 10_000 }))),
   );
 }

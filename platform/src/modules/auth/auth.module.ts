@@ -53,7 +53,8 @@ export const authModule = defineModule({
     const keys = await loadKeyRing({ configured: settings.signingKeys, dataDir: config.dataDir });
     const googleClientId = settings.googleClientId;
     const auth = createAuthService({
-      db: ctx.database.db,
+      database: ctx.database,
+      audit: deps.audit,
       keys,
       tokens: {
         // Stable across nodes and restarts: PUBLIC_URL in production, a fixed name in development.
@@ -71,9 +72,9 @@ export const authModule = defineModule({
     });
     return {
       service: auth,
-      identify: (server) => registerAuthentication(server, { config, auth, db: ctx.database.db }),
+      identify: (server) => registerAuthentication(server, { config, auth }),
       routes: async (server) => {
-        await server.register(authRoutes, { config, auth, db: ctx.database.db });
+        await server.register(authRoutes, { config, auth });
         await server.register(accountPageRoutes, { build: ctx.web, auth });
       },
       contentSources: googleClientId === undefined ? {} : googleContentSources,

@@ -7,7 +7,6 @@ import type { AuditOrigin } from '#platform/modules/audit/audit.ts';
 import type { Config } from '#platform/kernel/config/load-config.ts';
 import { AppError } from '#platform/kernel/errors/errors.ts';
 import { constantTimeEqual } from '#platform/kernel/security/crypto.ts';
-import type { AnyKysely } from '#platform/kernel/db/database.ts';
 import { rateLimit } from '#platform/kernel/http/rate-limit.ts';
 import type { Access, RequestUser } from '#platform/kernel/http/request-context.ts';
 import { accessRefusal, decideAccess } from './access.ts';
@@ -23,7 +22,6 @@ const unsafeMethods = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 export interface AuthHttpOptions {
   readonly config: Config;
   readonly auth: AuthService;
-  readonly db: AnyKysely;
 }
 
 /** The CSRF token of a session: an HMAC of its token id, so it cannot be made without the secret. */

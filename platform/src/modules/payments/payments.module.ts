@@ -86,6 +86,7 @@ export const paymentsModule = defineModule({
       provider: testGateway ?? createRazorpayProvider({ ...razorpay!, service: ctx.external('razorpay') }),
       catalogs,
       notifier: deps.notify,
+      audit: deps.audit,
       log: ctx.log,
       publicUrl: ctx.config.http.publicUrl,
     });

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import type { Actor } from '#platform/modules/auth/auth.service.ts';
-import { recordAudit, type AuditOrigin } from '#platform/modules/audit/audit.ts';
+import type { AuditOrigin, AuditTrail } from '#platform/modules/audit/audit.ts';
 import { AppError } from '#platform/kernel/errors/errors.ts';
 import type { AnyKysely } from '#platform/kernel/db/database.ts';
 import type { Logger } from '#platform/kernel/logging/logger.ts';
@@ -120,6 +120,7 @@ export interface PaymentsServiceOptions {
   readonly provider: PaymentProvider;
   readonly catalogs: ReadonlyMap<string, PaymentCatalog>;
   readonly notifier: Notifier;
+  readonly audit: Pick<AuditTrail, 'record'>;
   readonly log: Logger;
   readonly publicUrl: string;
 }
@@ -271,7 +272,7 @@ export function createPaymentsService(options: PaymentsServiceOptions) {
         result.razorpay_order_id === order.provider_order_id &&
         provider.verifyCheckout(order.provider_order_id, result.razorpay_payment_id, result.razorpay_signature);
       if (!valid) {
-        await recordAudit(db, {
+        await options.audit.record({
           actor: { id: actor.id },
           action: 'payments.signature_rejected',
           target: { type: 'payment_order', id: order.id },

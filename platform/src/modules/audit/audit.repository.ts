@@ -1,0 +1,96 @@
+import { sql, type Kysely } from 'kysely';
+import type { DB, Json } from '#platform/db/platform.db.ts';
+import type { AuditEntry, AuditEvent, AuditFilter } from './audit.ts';
+
+/**
+ * The audit trail's table (`audit_event`, append-only). Every function runs on the handle it is
+ * given: the platform's tables on the pool, or inside a transaction (`tx.view<DB>('platform')`).
+ */
+
+/** A value as a jsonb document; undefined stays SQL null. */
+const jsonb = (value: unknown) => (value === undefined ? null : sql<Json>`${JSON.stringify(value)}::jsonb`);
+
+/** `%` and `_` match themselves in a LIKE pattern built from `text`. */
+const likeLiteral = (text: string) => text.replace(/[%_\\]/g, (c) => `\\${c}`);
+
+export async function insertAuditEvent(db: Kysely<DB>, entry: AuditEntry): Promise<void> {
+  await db
+    .insertInto('audit_event')
+    .values({
+      actor_id: entry.actor?.id ?? null,
+      actor_email: entry.actor?.email ?? null,
+      action: entry.action,
+      target_type: entry.target?.type ?? null,
+      target_id: entry.target?.id ?? null,
+      ip: entry.ip ?? null,
+      user_agent: entry.userAgent?.slice(0, 500) ?? null,
+      before: jsonb(entry.before),
+      after: jsonb(entry.after),
+      details: jsonb(entry.details),
+    })
+    .execute();
+}
+
+/** The trail, newest first, filtered by actor email (substring), action (prefix) and time. */
+export async function listAuditEvents(db: Kysely<DB>, filter: AuditFilter): Promise<AuditEvent[]> {
+  let query = db
+    .selectFrom('audit_event')
+    .select([
+      'id',
+      'at',
+      'actor_id',
+      'actor_email',
+      'action',
+      'target_type',
+      'target_id',
+      'ip',
+      'user_agent',
+      'before',
+      'after',
+      'details',
+    ]);
+  if (filter.actor !== undefined && filter.actor !== '') {
+    query = query.where('actor_email', 'ilike', `%${likeLiteral(filter.actor)}%`);
+  }
+  if (filter.action !== undefined && filter.action !== '') {
+    query = query.where('action', 'like', `${likeLiteral(filter.action)}%`);
+  }
+  if (filter.from !== undefined) query = query.where('at', '>=', filter.from);
+  if (filter.to !== undefined) query = query.where('at', '<=', filter.to);
+  const rows = await query
+    .orderBy('at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(Math.min(filter.limit ?? 200, 10_000))
+    .execute();
+  return rows.map((row) => ({
+    id: row.id,
+    at: row.at,
+    actorId: row.actor_id,
+    actorEmail: row.actor_email,
+    action: row.action,
+    targetType: row.target_type,
+    targetId: row.target_id,
+    ip: row.ip,
+    userAgent: row.user_agent,
+    before: row.before,
+    after: row.after,
+    details: row.details,
+  }));
+}
+
+/** How many `action` events the last `withinMinutes` minutes hold whose details carry `details`' values. */
+export async function countRecentEvents(
+  db: Kysely<DB>,
+  recent: { readonly action: string; readonly withinMinutes: number; readonly details?: Record<string, string> },
+): Promise<number> {
+  let query = db
+    .selectFrom('audit_event')
+    .select((eb) => eb.cast<number>(eb.fn.countAll(), 'integer').as('count'))
+    .where('action', '=', recent.action)
+    .where('at', '>', sql<Date>`now() - make_interval(mins => ${recent.withinMinutes})`);
+  for (const [key, value] of Object.entries(recent.details ?? {})) {
+    query = query.where(sql<string>`details->>${sql.lit(key)}`, '=', value);
+  }
+  const row = await query.executeTakeFirst();
+  return row?.count ?? 0;
+}

@@ -1,0 +1,174 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Kysely } from 'kysely';
+import type { DB } from '#platform/db/platform.db.ts';
+import type { Database } from '#platform/kernel/db/database.ts';
+import { AppError } from '#platform/kernel/errors/errors.ts';
+import type { Logger } from '#platform/kernel/logging/logger.ts';
+import type { AuditOrigin, AuditTrail } from '#platform/modules/audit/audit.ts';
+import { hashPassword, needsRehash, verifyPassword } from './passwords.ts';
+import type { KeyRing } from './signing-keys.ts';
+import type { AccessClaims } from './token-claims.ts';
+import { issueAccessToken, verifyAccessToken, type TokenSettings } from './tokens.ts';
+import * as users from './users.repository.ts';
+import { normaliseEmail, type Actor, type Session, type UserRow } from './users.ts';
+
+export interface SessionsOptions {
+  readonly database: Database;
+  readonly audit: AuditTrail;
+  readonly keys: KeyRing;
+  readonly tokens: TokenSettings;
+  readonly log: Logger;
+  /**
+   * Called once a transaction that revoked a user's tokens has committed, with the generation
+   * now current: live sessions held outside requests (realtime sockets) close theirs.
+   */
+  readonly onTokensRevoked?: ((userId: string, generation: number) => Promise<void>) | undefined;
+}
+
+/** Failed sign-ins for one address within this many minutes slow the next attempt down. */
+const FAILURE_WINDOW_MINUTES = 15;
+
+const invalidCredentials = () =>
+  new AppError('unauthenticated', 'auth.invalid_credentials', 'Email or password is incorrect');
+
+/** Sessions: password sign-in, sign-out, access tokens, authentication and revocation. */
+export type Sessions = ReturnType<typeof createSessions>;
+
+export function createSessions(options: SessionsOptions) {
+  const { database, audit, keys, tokens, log } = options;
+  const db = database.view<DB>('platform');
+
+  /**
+   * Signature and claim checks of recently seen tokens, cached until shortly before they expire:
+   * a signature does not change, so a browser's repeated requests skip the Ed25519 verification.
+   * Revocation is not cached: `authenticate` reads the user on every request.
+   */
+  const verified = new Map<string, AccessClaims>();
+  async function verifiedClaims(token: string): Promise<AccessClaims | null> {
+    const cached = verified.get(token);
+    if (cached !== undefined && cached.expiresAt.getTime() > Date.now() + 5000) return cached;
+    const claims = await verifyAccessToken(keys, tokens, token);
+    if (claims !== null) {
+      if (verified.size >= 10_000) verified.delete(verified.keys().next().value!);
+      verified.set(token, claims);
+    }
+    return claims;
+  }
+
+  /** Issues an access token for the user; reads its roles on `on` (the caller's transaction). */
+  async function issue(on: Kysely<DB>, row: UserRow): Promise<Session> {
+    const issued = await issueAccessToken(keys, tokens, { userId: row.id, generation: row.token_generation });
+    return {
+      user: await users.publicUserOf(on, row),
+      token: issued.token,
+      tokenId: issued.claims.tokenId,
+      expiresAt: issued.claims.expiresAt,
+    };
+  }
+
+  /** After the revoking transaction committed: closes what still holds an earlier token. */
+  async function announceRevoked(row: UserRow | undefined): Promise<void> {
+    if (row === undefined || options.onTokensRevoked === undefined) return;
+    try {
+      await options.onTokensRevoked(row.id, row.token_generation);
+    } catch (error) {
+      log.error({ err: error, userId: row.id }, 'auth: could not close the live sockets of revoked tokens');
+    }
+  }
+
+  /** Verifies a token and loads its user: disabled users and revoked tokens are refused. */
+  async function authenticate(token: string): Promise<Actor | null> {
+    const claims = await verifiedClaims(token);
+    if (claims === null) return null;
+    // One primary-key read per request: sees revocation, disabling and role changes at once.
+    const holder = await users.findTokenHolder(db, claims.userId);
+    if (holder === undefined || holder.disabled || holder.token_generation !== claims.generation) return null;
+    return {
+      id: claims.userId,
+      email: holder.email,
+      roles: holder.active ?? [],
+      pendingRoles: holder.pending ?? [],
+      tokenId: claims.tokenId,
+      tokenGeneration: claims.generation,
+    };
+  }
+
+  async function signIn(input: { email: string; password: string }, origin: AuditOrigin): Promise<Session> {
+    const email = normaliseEmail(input.email);
+    // Growing delay against guessing: after 3 recent failures, 0.5 s, 1 s, 2 s, ... up to 8 s.
+    const failures = await audit.countRecent({
+      action: 'auth.sign_in_failed',
+      withinMinutes: FAILURE_WINDOW_MINUTES,
+      details: { email },
+    });
+    if (failures >= 3) await sleep(Math.min(8000, 500 * 2 ** (failures - 3)));
+    const row = await users.findUser(db, { email });
+    const valid = await verifyPassword(row?.password_hash, input.password);
+    if (row === undefined || !valid) {
+      await audit.record({
+        actor: row === undefined ? null : { id: row.id, email: row.email },
+        action: 'auth.sign_in_failed',
+        target: row === undefined ? undefined : { type: 'user', id: row.id },
+        details: { email, reason: row === undefined ? 'unknown_email' : 'wrong_password' },
+        ...origin,
+      });
+      throw invalidCredentials();
+    }
+    if (row.disabled_at !== null) {
+      await audit.record({
+        actor: { id: row.id, email: row.email },
+        action: 'auth.sign_in_failed',
+        target: { type: 'user', id: row.id },
+        details: { email, reason: 'disabled' },
+        ...origin,
+      });
+      throw new AppError('forbidden', 'auth.account_disabled', 'This account is disabled');
+    }
+    if (row.email_verified_at === null) {
+      throw new AppError('forbidden', 'auth.email_not_verified', 'Verify your email address first: we sent you a link');
+    }
+    if (row.password_hash !== null && needsRehash(row.password_hash)) {
+      await users.setPasswordHash(db, row.id, await hashPassword(input.password));
+    }
+    await audit.record({
+      actor: { id: row.id, email: row.email },
+      action: 'auth.sign_in',
+      target: { type: 'user', id: row.id },
+      details: { method: 'password' },
+      ...origin,
+    });
+    return issue(db, row);
+  }
+
+  async function signOut(actor: Actor, origin: AuditOrigin): Promise<void> {
+    const revoked = await database.transaction(async (tx) => {
+      const row = await users.bumpTokenGeneration(tx.view<DB>('platform'), actor.id);
+      await audit.record(
+        {
+          actor: { id: actor.id, email: actor.email },
+          action: 'auth.sign_out',
+          target: { type: 'user', id: actor.id },
+          ...origin,
+        },
+        tx,
+      );
+      return row;
+    });
+    await announceRevoked(revoked);
+  }
+
+  return {
+    /** The public keys of the key ring, for `/.well-known/jwks.json`. */
+    jwks: () => keys.jwks(),
+    issue,
+    /**
+     * Bumps the user's token generation: every token issued before stops working. Pass the row
+     * to `announceRevoked` once the transaction has committed.
+     */
+    revoke: (on: Kysely<DB>, userId: string): Promise<UserRow> => users.bumpTokenGeneration(on, userId),
+    announceRevoked,
+    authenticate,
+    signIn,
+    signOut,
+  };
+}
