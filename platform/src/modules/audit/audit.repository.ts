@@ -7,6 +7,22 @@ import type { AuditEntry, AuditEvent, AuditFilter } from './audit.ts';
  * given: the platform's tables on the pool, or inside a transaction (`tx.view<DB>('platform')`).
  */
 
+/** The columns of an event, in the order the trail lists and exports them. */
+export const auditColumns = [
+  'id',
+  'at',
+  'actor_id',
+  'actor_email',
+  'action',
+  'target_type',
+  'target_id',
+  'ip',
+  'user_agent',
+  'before',
+  'after',
+  'details',
+] as const;
+
 /** A value as a jsonb document; undefined stays SQL null. */
 const jsonb = (value: unknown) => (value === undefined ? null : sql<Json>`${JSON.stringify(value)}::jsonb`);
 
@@ -33,22 +49,7 @@ export async function insertAuditEvent(db: Kysely<DB>, entry: AuditEntry): Promi
 
 /** The trail, newest first, filtered by actor email (substring), action (prefix) and time. */
 export async function listAuditEvents(db: Kysely<DB>, filter: AuditFilter): Promise<AuditEvent[]> {
-  let query = db
-    .selectFrom('audit_event')
-    .select([
-      'id',
-      'at',
-      'actor_id',
-      'actor_email',
-      'action',
-      'target_type',
-      'target_id',
-      'ip',
-      'user_agent',
-      'before',
-      'after',
-      'details',
-    ]);
+  let query = db.selectFrom('audit_event').select(auditColumns);
   if (filter.actor !== undefined && filter.actor !== '') {
     query = query.where('actor_email', 'ilike', `%${likeLiteral(filter.actor)}%`);
   }

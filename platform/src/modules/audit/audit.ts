@@ -1,6 +1,6 @@
 import type { DB } from '#platform/db/platform.db.ts';
 import type { Database, Tx } from '#platform/kernel/db/database.ts';
-import { countRecentEvents, insertAuditEvent, listAuditEvents } from './audit.repository.ts';
+import { auditColumns, countRecentEvents, insertAuditEvent, listAuditEvents } from './audit.repository.ts';
 
 /** Where a change came from. */
 export interface AuditOrigin {
@@ -51,20 +51,6 @@ function csvCell(value: unknown): string {
 
 /** The trail as CSV (RFC 4180), one row per event. */
 export function auditCsv(events: readonly AuditEvent[]): string {
-  const header = [
-    'id',
-    'at',
-    'actor_id',
-    'actor_email',
-    'action',
-    'target_type',
-    'target_id',
-    'ip',
-    'user_agent',
-    'before',
-    'after',
-    'details',
-  ];
   const lines = events.map((event) =>
     [
       event.id,
@@ -83,7 +69,7 @@ export function auditCsv(events: readonly AuditEvent[]): string {
       .map(csvCell)
       .join(','),
   );
-  return `${[header.join(','), ...lines].join('\r\n')}\r\n`;
+  return `${[auditColumns.join(','), ...lines].join('\r\n')}\r\n`;
 }
 
 /** The audit trail of one installation. */

@@ -1,5 +1,6 @@
 import type { Selectable } from 'kysely';
 import type { User } from '#platform/db/platform.db.ts';
+import type { RequestUser } from '#platform/kernel/http/request-context.ts';
 
 /** A user row as the auth services read it (everything but `updated_at`). */
 export type UserRow = Pick<
@@ -32,16 +33,8 @@ export interface PublicUser {
   readonly roles: readonly RoleGrant[];
 }
 
-/** The signed-in caller. */
-export interface Actor {
-  readonly id: string;
-  readonly email: string;
-  readonly roles: readonly string[];
-  readonly pendingRoles: readonly string[];
-  readonly tokenId: string;
-  /** The generation of the user's tokens this one belongs to (revocation bumps it). */
-  readonly tokenGeneration: number;
-}
+/** The signed-in caller, however their token came. */
+export type Actor = Omit<RequestUser, 'via'>;
 
 /** A new access token and the user it was issued to. */
 export interface Session {
