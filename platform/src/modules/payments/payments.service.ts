@@ -7,6 +7,7 @@ import type { AnyKysely } from '#platform/kernel/db/database.ts';
 import type { Logger } from '#platform/kernel/logging/logger.ts';
 import type { Notifier } from '#platform/modules/notify/notifier.ts';
 import { applyLedgerChange, balanceOf, debitUpTo } from './ledger.ts';
+import { formatMoney, paymentMatchesOrder, refundUnits } from './money.ts';
 import { isRazorpayTestKey } from './payments.settings.ts';
 import type { PaymentProvider } from './providers/payment-provider.ts';
 
@@ -163,10 +164,8 @@ export function createPaymentsService(options: PaymentsServiceOptions) {
     return db.transaction().execute(async (tx) => {
       const order = await orderBy('provider_order_id', providerOrderId, tx);
       if (order === undefined) throw new AppError('not_found', 'payments.unknown_order', 'No such order');
-      if (
-        (payment.amountMinor !== undefined && payment.amountMinor !== Number(order.amount_minor)) ||
-        (payment.currency !== undefined && payment.currency !== order.currency)
-      ) {
+      const price = { amountMinor: Number(order.amount_minor), currency: order.currency };
+      if (!paymentMatchesOrder(price, payment)) {
         log.error(
           {
             order: order.id,
@@ -200,7 +199,7 @@ export function createPaymentsService(options: PaymentsServiceOptions) {
           pack: order.pack,
           units: Number(order.units),
           unit: order.unit,
-          amount: formatMoney(Number(order.amount_minor), order.currency),
+          amount: formatMoney(price.amountMinor, price.currency),
           link: `${options.publicUrl}/${order.app}/purchases`,
         },
       });
@@ -394,7 +393,10 @@ export function createPaymentsService(options: PaymentsServiceOptions) {
             'refund',
           );
         }
-        const units = Math.round((Number(order.units) * refund.amount) / Number(order.amount_minor));
+        const units = refundUnits(
+          { units: Number(order.units), amountMinor: Number(order.amount_minor) },
+          refund.amount,
+        );
         return db.transaction().execute(async (tx) => {
           const taken =
             units > 0
@@ -420,9 +422,4 @@ export function createPaymentsService(options: PaymentsServiceOptions) {
         return 'ignored';
     }
   }
-}
-
-/** 49900 INR → "₹499.00". */
-export function formatMoney(amountMinor: number, currency: string): string {
-  return new Intl.NumberFormat('en-IN', { style: 'currency', currency }).format(amountMinor / 100);
 }

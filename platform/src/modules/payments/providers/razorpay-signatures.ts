@@ -11,6 +11,24 @@ export function webhookSignature(webhookSecret: string, rawBody: Buffer | string
   return createHmac('sha256', webhookSecret).update(rawBody).digest('hex');
 }
 
-export function signatureMatches(expected: string, given: string): boolean {
-  return constantTimeEqual(expected, given);
+/** True when `signature` is the checkout signature of this order and payment (compared in constant time). */
+export function isValidCheckoutSignature(
+  keySecret: string,
+  orderId: string,
+  paymentId: string,
+  signature: string,
+): boolean {
+  return constantTimeEqual(checkoutSignature(keySecret, orderId, paymentId), signature);
+}
+
+/**
+ * True when `signature` signs exactly these bytes with the webhook secret (compared in constant
+ * time); always false without a secret.
+ */
+export function isValidWebhookSignature(
+  webhookSecret: string | undefined,
+  rawBody: Buffer | string,
+  signature: string,
+): boolean {
+  return webhookSecret !== undefined && constantTimeEqual(webhookSignature(webhookSecret, rawBody), signature);
 }

@@ -1,6 +1,6 @@
 import { PermanentExternalError, type ExternalService } from '#platform/kernel/resilience/external-service.ts';
 import type { CreateOrderInput, PaymentProvider, ProviderPayment } from './payment-provider.ts';
-import { checkoutSignature, signatureMatches, webhookSignature } from './razorpay-signatures.ts';
+import { isValidCheckoutSignature, isValidWebhookSignature } from './razorpay-signatures.ts';
 
 export interface RazorpayOptions {
   readonly keyId: string;
@@ -76,12 +76,8 @@ export function createRazorpayProvider(options: RazorpayOptions): PaymentProvide
         status: payment.status,
       };
     },
-    verifyCheckout(orderId, paymentId, signature) {
-      return signatureMatches(checkoutSignature(options.keySecret, orderId, paymentId), signature);
-    },
-    verifyWebhook(rawBody, signature) {
-      if (options.webhookSecret === undefined) return false;
-      return signatureMatches(webhookSignature(options.webhookSecret, rawBody), signature);
-    },
+    verifyCheckout: (orderId, paymentId, signature) =>
+      isValidCheckoutSignature(options.keySecret, orderId, paymentId, signature),
+    verifyWebhook: (rawBody, signature) => isValidWebhookSignature(options.webhookSecret, rawBody, signature),
   };
 }

@@ -3,7 +3,12 @@ import { sql, type Kysely } from 'kysely';
 import { AppError } from '#platform/kernel/errors/errors.ts';
 import type { AnyKysely } from '#platform/kernel/db/database.ts';
 import type { PaymentProvider, ProviderPayment } from './payment-provider.ts';
-import { checkoutSignature, signatureMatches, webhookSignature } from './razorpay-signatures.ts';
+import {
+  checkoutSignature,
+  isValidCheckoutSignature,
+  isValidWebhookSignature,
+  webhookSignature,
+} from './razorpay-signatures.ts';
 
 /** The key id the local test gateway shows: plainly not a live key. */
 export const TEST_KEY_ID = 'rzp_test_ballast_local';
@@ -60,14 +65,9 @@ export function createTestGateway(options: { db: AnyKysely; secret: string }): T
         razorpay_signature: checkoutSignature(options.secret, orderId, paymentId),
       };
     },
-    verifyCheckout(orderId, paymentId, signature) {
-      return signatureMatches(checkoutSignature(options.secret, orderId, paymentId), signature);
-    },
-    verifyWebhook(rawBody, signature) {
-      return signatureMatches(webhookSignature(options.secret, rawBody), signature);
-    },
-    signWebhook(rawBody) {
-      return webhookSignature(options.secret, rawBody);
-    },
+    verifyCheckout: (orderId, paymentId, signature) =>
+      isValidCheckoutSignature(options.secret, orderId, paymentId, signature),
+    verifyWebhook: (rawBody, signature) => isValidWebhookSignature(options.secret, rawBody, signature),
+    signWebhook: (rawBody) => webhookSignature(options.secret, rawBody),
   };
 }
