@@ -63,7 +63,7 @@ const PASSWORD = 'a calm voice at night';
 async function caller(target: TestBallast, email: string, seconds: number) {
   const user = await createTestUser(target.ballast, email, { password: PASSWORD });
   if (seconds > 0) {
-    await applyTestLedgerChange(target.ballast.database.db, {
+    await applyTestLedgerChange(target.ballast, {
       kind: 'purchase',
       userId: user.id,
       app: 'coach',

@@ -44,7 +44,7 @@ async function call(server: TestBallast, method: string, path: string, user: Tes
 }
 
 async function credit(server: TestBallast, user: TestUser, seconds: number, purchase = 'first') {
-  await applyTestLedgerChange(server.ballast.database.db, {
+  await applyTestLedgerChange(server.ballast, {
     userId: user.id,
     app: 'coach',
     unit: 'seconds',

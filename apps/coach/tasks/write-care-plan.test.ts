@@ -90,7 +90,7 @@ async function emailsTo(email: string) {
 describe('care plans', () => {
   it('writes the plan with Gemini after a failure and retry, stores it, and emails it once', async () => {
     const user = await createTestUser(server.ballast, 'plan@example.com');
-    await applyTestLedgerChange(db, {
+    await applyTestLedgerChange(server.ballast, {
       userId: user.id,
       app: 'coach',
       unit: 'seconds',
@@ -142,7 +142,7 @@ describe('care plans', () => {
 
   it('stores ElevenLabs’ signed post-call report and flags a duration that disagrees by more than 5 s', async () => {
     const user = await createTestUser(server.ballast, 'reconcile@example.com');
-    await applyTestLedgerChange(db, {
+    await applyTestLedgerChange(server.ballast, {
       userId: user.id,
       app: 'coach',
       unit: 'seconds',

@@ -84,6 +84,7 @@ export const meteringModule = defineModule({
     const contexts = new Map<string, AppContext>();
     const metering = createMetering({
       db: ctx.database.db,
+      ledger: deps.payments.ledger,
       store:
         ctx.redis === undefined
           ? createMemoryMeterStore()

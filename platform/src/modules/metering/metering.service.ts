@@ -1,11 +1,11 @@
-import { sql, type Kysely } from 'kysely';
-import { queryable, txOf, type Tx, type TxLike } from '#platform/kernel/db/database.ts';
+import { sql, type Kysely, type Transaction } from 'kysely';
+import { queryable, txOf, type EmptyDB, type Tx, type TxLike } from '#platform/kernel/db/database.ts';
 import client from 'prom-client';
 import { AppError } from '#platform/kernel/errors/errors.ts';
 import type { AnyKysely } from '#platform/kernel/db/database.ts';
 import type { Logger } from '#platform/kernel/logging/logger.ts';
 import type { Metrics } from '#platform/kernel/metrics/metrics.ts';
-import { balanceOf, debitManyUpTo, debitUpTo } from '#platform/modules/payments/ledger.ts';
+import type { Ledger } from '#platform/modules/payments/ledger.ts';
 import type { Realtime } from '#platform/modules/realtime/realtime-hub.ts';
 import type { LiveSession, MeterStore } from './meter-store.ts';
 
@@ -59,6 +59,8 @@ export type SessionEndedHook = (session: MeteredSession, tx: Tx) => Promise<void
 
 export interface MeteringOptions {
   readonly db: AnyKysely;
+  /** The payments module's ledger: usage is debited from it. */
+  readonly ledger: Ledger;
   readonly store: MeterStore;
   readonly log: Logger;
   readonly metrics?: Metrics | undefined;
@@ -120,7 +122,7 @@ const unknownSession = () => new AppError('not_found', 'metering.unknown_session
  */
 export function createMetering(options: MeteringOptions) {
   const db = options.db as unknown as Kysely<unknown>;
-  const { store, log, settings } = options;
+  const { ledger, store, log, settings } = options;
   const now = options.now ?? Date.now;
   let loop: NodeJS.Timeout | undefined;
 
@@ -154,15 +156,19 @@ export function createMetering(options: MeteringOptions) {
   async function settle(tx: Kysely<unknown>, current: SessionRow, total: number, lastBeatAt: number): Promise<number> {
     const delta = total - current.metered_seconds;
     if (delta > 0) {
-      await debitUpTo(tx, {
-        userId: current.user_id,
-        app: current.app,
-        unit: current.unit,
-        kind: 'usage',
-        amount: delta,
-        reference: `session:${current.id}`,
-        idempotencyKey: `session:${current.id}:${total}`,
-      });
+      await ledger.debitUpTo(
+        {
+          userId: current.user_id,
+          app: current.app,
+          unit: current.unit,
+          kind: 'usage',
+          amount: delta,
+          reference: `session:${current.id}`,
+          idempotencyKey: `session:${current.id}:${total}`,
+        },
+        // Every caller holds a transaction (the next change types it as a Tx throughout).
+        { tx: txOf(tx as Transaction<EmptyDB>) },
+      );
     }
     const metered = Math.max(total, current.metered_seconds);
     await sql`update platform.metered_session set metered_seconds = ${metered},
@@ -202,15 +208,19 @@ export function createMetering(options: MeteringOptions) {
     let unsettled = current.status === 'active' ? 0 : Math.max(0, owed - charged);
     let chargedNow = 0;
     if (unsettled > 0) {
-      const debit = await debitUpTo(tx, {
-        userId: current.user_id,
-        app: current.app,
-        unit: current.unit,
-        kind: 'usage',
-        amount: unsettled,
-        reference: `session:${id}`,
-        idempotencyKey: `session:${id}:owed:${charged}`,
-      });
+      const debit = await ledger.debitUpTo(
+        {
+          userId: current.user_id,
+          app: current.app,
+          unit: current.unit,
+          kind: 'usage',
+          amount: unsettled,
+          reference: `session:${id}`,
+          idempotencyKey: `session:${id}:owed:${charged}`,
+        },
+        // Every caller holds a transaction (the next change types it as a Tx throughout).
+        { tx: txOf(tx as Transaction<EmptyDB>) },
+      );
       chargedNow = debit.applied ? -debit.amount : 0;
       charged += chargedNow;
       unsettled -= chargedNow;
@@ -292,8 +302,8 @@ export function createMetering(options: MeteringOptions) {
           return current === undefined || total <= current.metered_seconds ? [] : [{ session, current, total }];
         });
         if (work.length === 0) return;
-        await debitManyUpTo(
-          tx,
+        await ledger.debitManyUpTo(
+          txOf(tx),
           'usage',
           work.map(({ session, current, total }) => ({
             userId: current.user_id,
@@ -471,7 +481,7 @@ export function createMetering(options: MeteringOptions) {
           { details: { unsettledSeconds: owed } },
         );
       }
-      const balance = await balanceOf(db, { userId: input.userId, app: input.app, unit: input.unit });
+      const balance = await ledger.balanceOf({ userId: input.userId, app: input.app, unit: input.unit });
       if (balance <= 0) {
         throw new AppError('payment_failed', 'metering.no_balance', 'Your balance is empty: buy more to start');
       }

@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { sql, type Kysely } from 'kysely';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { applyLedgerChange } from '#platform/modules/payments/ledger.ts';
 import { createTestUser, startTestBallast, type TestBallast } from '#platform/testing/index.ts';
 import { createMemoryMeterStore, createRedisMeterStore, type MeterStore } from './meter-store.ts';
 import { createMetering } from './metering.service.ts';
@@ -42,6 +41,7 @@ describe.each(stores)('metering with the %s store', (name, makeStore) => {
     let clock = Date.parse('2026-12-01T10:00:00Z');
     const metering = createMetering({
       db: server.ballast.database.db,
+      ledger: server.ballast.payments.ledger,
       store: store!,
       log: server.ballast.log,
       settings: { gapSeconds: 10, flushSeconds: 30, warningSeconds: 60 },
@@ -58,7 +58,7 @@ describe.each(stores)('metering with the %s store', (name, makeStore) => {
 
   async function caller(email: string, seconds = 3600) {
     const user = await createTestUser(server.ballast, `${name.toLowerCase()}-${email}`);
-    await applyLedgerChange(db, {
+    await server.ballast.payments.ledger.applyChange({
       userId: user.id,
       app: 'metered',
       unit: 'seconds',
@@ -157,6 +157,7 @@ describe('usage a provider reports', () => {
     let clock = Date.parse('2026-12-01T10:00:00Z');
     const metering = createMetering({
       db: server.ballast.database.db,
+      ledger: server.ballast.payments.ledger,
       store: createMemoryMeterStore(),
       log: server.ballast.log,
       settings: { gapSeconds: 10, flushSeconds: 30, warningSeconds: 60 },
@@ -184,7 +185,7 @@ describe('usage a provider reports', () => {
   }
 
   async function credit(userId: string, seconds: number, key: string) {
-    await applyLedgerChange(db, {
+    await server.ballast.payments.ledger.applyChange({
       userId,
       app: 'metered',
       unit: 'seconds',
@@ -296,7 +297,7 @@ describe('usage a provider reports', () => {
     set(0);
     const { session } = await metering.start({ userId: user.id, app: 'metered', unit: 'seconds' });
     // The balance falls during the call (another charge, a refund): 50 of the 60 s go elsewhere.
-    await applyLedgerChange(db, {
+    await server.ballast.payments.ledger.applyChange({
       userId: user.id,
       app: 'metered',
       unit: 'seconds',

@@ -1,6 +1,8 @@
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
+import type { DB } from '#platform/db/platform.db.ts';
+import type { Database, Tx } from '#platform/kernel/db/database.ts';
 import { AppError } from '#platform/kernel/errors/errors.ts';
-import type { AnyKysely } from '#platform/kernel/db/database.ts';
+import * as entries from './ledger.repository.ts';
 
 /** What a ledger entry records. */
 export const ledgerKinds = ['purchase', 'usage', 'refund', 'adjustment'] as const;
@@ -39,163 +41,145 @@ export interface LedgerEntry {
   readonly createdAt: Date;
 }
 
-type Db = Kysely<unknown> | AnyKysely;
-
-async function ensureAccount(tx: Kysely<unknown>, account: LedgerAccount): Promise<void> {
-  await sql`insert into platform.ledger_balance (user_id, app, unit) values (${account.userId}::uuid, ${account.app}, ${account.unit})
-    on conflict do nothing`.execute(tx);
+/** One account's share of a batched debit (`debitManyUpTo`). */
+export interface BatchedDebit extends LedgerAccount {
+  readonly amount: number;
+  readonly reference: string;
+  readonly idempotencyKey: string;
 }
 
-async function inTransaction<T>(db: Db, work: (tx: Kysely<unknown>) => Promise<T>): Promise<T> {
-  const kysely = db as Kysely<unknown>;
-  if (kysely.isTransaction) return work(kysely);
-  return kysely.transaction().execute(work);
+/** Where a ledger call runs: in the caller's transaction when given one, else in one of its own. */
+export interface InTransaction {
+  readonly tx?: Tx | undefined;
 }
 
 /**
- * Applies one change to a balance, exactly once per idempotency key, inside the caller's
- * transaction when given one. The entry row is written first (its unique key makes a concurrent
- * duplicate wait, then do nothing); the balance row is updated with a guard, so it can never go
- * below zero: a debit larger than the balance fails with `payment_failed`.
+ * Balances per user, app and unit, kept as a ledger: every credit and debit is an entry, applied
+ * exactly once per idempotency key, and the balance never goes below zero.
  */
-export async function applyLedgerChange(db: Db, change: LedgerChange): Promise<LedgerResult> {
-  if (!Number.isSafeInteger(change.amount) || change.amount === 0) {
-    throw new AppError('invalid_input', 'ledger.invalid_amount', 'A ledger change is a non-zero whole number');
+export interface Ledger {
+  /**
+   * Applies one change to a balance, exactly once per idempotency key. The entry row is written
+   * first (its unique key makes a concurrent duplicate wait, then do nothing); the balance row is
+   * updated with a guard, so it can never go below zero: a debit larger than the balance fails
+   * with `payment_failed` (`ledger.insufficient_balance`).
+   */
+  applyChange(change: LedgerChange, options?: InTransaction): Promise<LedgerResult>;
+  /**
+   * Debits as much of `amount` as the balance holds (usage already consumed cannot be refused):
+   * resolves with what was taken (`amount` negative), exactly once per idempotency key.
+   */
+  debitUpTo(change: LedgerChange, options?: InTransaction): Promise<LedgerResult>;
+  /**
+   * `debitUpTo` for many accounts in one transaction and a handful of statements (metering's
+   * periodic flush). Each change names a distinct account; each is applied once per idempotency
+   * key and takes at most what its balance holds. Resolves with what each key took (0 when it had
+   * already been applied or the balance was empty).
+   */
+  debitManyUpTo(tx: Tx, kind: LedgerKind, changes: readonly BatchedDebit[]): Promise<Map<string, number>>;
+  /** The balance (0 for an account that never had one). */
+  balanceOf(account: LedgerAccount): Promise<number>;
+  /**
+   * The balance, its row locked until `tx` ends (created at zero when missing): what a debit of
+   * this account in the same transaction will find.
+   */
+  lockBalance(tx: Tx, account: LedgerAccount): Promise<number>;
+  /** The account's entries, newest first. */
+  listEntries(account: LedgerAccount, limit?: number): Promise<LedgerEntry[]>;
+}
+
+/** What a debit of `amount` takes from `balance`: all of it, or what there is. */
+const takeUpTo = (balance: number, amount: number): number => Math.max(0, Math.min(balance, amount));
+
+/** The ledger on the platform's database. */
+export function createLedger(database: Database): Ledger {
+  const db = database.view<DB>('platform');
+
+  function within<T>(options: InTransaction | undefined, work: (db: Kysely<DB>) => Promise<T>): Promise<T> {
+    const tx = options?.tx;
+    return tx === undefined
+      ? database.transaction((own) => work(own.view<DB>('platform')))
+      : work(tx.view<DB>('platform'));
   }
-  return inTransaction(db, async (tx) => {
-    await ensureAccount(tx, change);
-    const inserted = await sql<{ id: string }>`insert into platform.ledger_entry
-        (user_id, app, unit, kind, amount, balance_after, reference, idempotency_key)
-      values (${change.userId}::uuid, ${change.app}, ${change.unit}, ${change.kind}, ${change.amount}, 0,
-        ${change.reference ?? null}, ${change.idempotencyKey})
-      on conflict (app, idempotency_key) do nothing
-      returning id::text`.execute(tx);
-    const entry = inserted.rows[0];
-    if (entry === undefined) {
-      const earlier = await sql<{ amount: string; balance: string }>`select e.amount::text,
-          (select balance::text from platform.ledger_balance b
-            where b.user_id = e.user_id and b.app = e.app and b.unit = e.unit) as balance
-        from platform.ledger_entry e where e.app = ${change.app} and e.idempotency_key = ${change.idempotencyKey}`.execute(
-        tx,
-      );
-      const row = earlier.rows[0]!;
-      return { applied: false, balance: Number(row.balance), amount: Number(row.amount) };
+
+  async function applyChange(db: Kysely<DB>, change: LedgerChange): Promise<LedgerResult> {
+    await entries.ensureAccount(db, change);
+    const entryId = await entries.insertEntry(db, { ...change, reference: change.reference ?? null });
+    if (entryId === undefined) {
+      const earlier = (await entries.entryByKey(db, change.app, change.idempotencyKey))!;
+      return { applied: false, balance: Number(earlier.balance), amount: Number(earlier.amount) };
     }
-    const updated = await sql<{ balance: string }>`update platform.ledger_balance
-      set balance = balance + ${change.amount}, updated_at = now()
-      where user_id = ${change.userId}::uuid and app = ${change.app} and unit = ${change.unit}
-        and balance + ${change.amount} >= 0
-      returning balance::text`.execute(tx);
-    const balance = updated.rows[0]?.balance;
+    const balance = await entries.addToBalance(db, change, change.amount);
     if (balance === undefined) {
       throw new AppError('payment_failed', 'ledger.insufficient_balance', 'The balance is too low for this');
     }
-    await sql`update platform.ledger_entry set balance_after = ${balance}::bigint where id = ${entry.id}::bigint`.execute(
-      tx,
-    );
+    await entries.setBalanceAfter(db, entryId, balance);
     return { applied: true, balance: Number(balance), amount: change.amount };
-  });
-}
-
-/**
- * Debits as much of `amount` as the balance holds (usage already consumed cannot be refused):
- * returns what was taken. Exactly once per idempotency key.
- */
-export async function debitUpTo(
-  db: Db,
-  change: Omit<LedgerChange, 'amount'> & { readonly amount: number },
-): Promise<LedgerResult> {
-  if (change.amount <= 0) throw new AppError('invalid_input', 'ledger.invalid_amount', 'A debit is a positive amount');
-  return inTransaction(db, async (tx) => {
-    await ensureAccount(tx, change);
-    // Lock the balance so the amount taken is what remains at commit.
-    const current = await sql<{ balance: string }>`select balance::text from platform.ledger_balance
-      where user_id = ${change.userId}::uuid and app = ${change.app} and unit = ${change.unit} for update`.execute(tx);
-    const available = Number(current.rows[0]?.balance ?? 0);
-    const take = Math.min(available, change.amount);
-    if (take === 0) return { applied: false, balance: available, amount: 0 };
-    return applyLedgerChange(tx, { ...change, amount: -take });
-  });
-}
-
-export async function balanceOf(db: Db, account: LedgerAccount): Promise<number> {
-  const result = await sql<{ balance: string }>`select balance::text from platform.ledger_balance
-    where user_id = ${account.userId}::uuid and app = ${account.app} and unit = ${account.unit}`.execute(db);
-  return Number(result.rows[0]?.balance ?? 0);
-}
-
-export async function listLedger(db: Db, account: LedgerAccount, limit = 100): Promise<LedgerEntry[]> {
-  const result = await sql<{
-    id: string;
-    kind: LedgerKind;
-    amount: string;
-    balance_after: string;
-    reference: string | null;
-    created_at: Date;
-  }>`select id::text, kind, amount::text, balance_after::text, reference, created_at from platform.ledger_entry
-    where user_id = ${account.userId}::uuid and app = ${account.app} and unit = ${account.unit}
-    order by id desc limit ${limit}`.execute(db);
-  return result.rows.map((row) => ({
-    id: row.id,
-    kind: row.kind,
-    amount: Number(row.amount),
-    balanceAfter: Number(row.balance_after),
-    reference: row.reference,
-    createdAt: row.created_at,
-  }));
-}
-
-/**
- * `debitUpTo` for many accounts in one transaction and a handful of statements (metering's
- * periodic flush). Each change names a distinct account; each is applied once per idempotency
- * key and takes at most what its balance holds. Resolves with what each key took (0 when it had
- * already been applied or the balance was empty).
- */
-export async function debitManyUpTo(
-  tx: Kysely<unknown>,
-  kind: LedgerKind,
-  changes: readonly (LedgerAccount & { amount: number; reference: string; idempotencyKey: string })[],
-): Promise<Map<string, number>> {
-  const taken = new Map<string, number>();
-  if (changes.length === 0) return taken;
-  const accountKey = (account: LedgerAccount) => `${account.userId}|${account.app}|${account.unit}`;
-  const locked = await sql<{
-    user_id: string;
-    app: string;
-    unit: string;
-    balance: string;
-  }>`select user_id::text, app, unit,
-      balance::text from platform.ledger_balance
-    where (user_id, app, unit) in (select * from unnest(${changes.map((c) => c.userId)}::uuid[],
-      ${changes.map((c) => c.app)}::text[], ${changes.map((c) => c.unit)}::text[]))
-    order by user_id, app, unit for update`.execute(tx);
-  const balances = new Map(
-    locked.rows.map((row) => [accountKey({ userId: row.user_id, app: row.app, unit: row.unit }), Number(row.balance)]),
-  );
-  const rows = changes
-    .map((change) => {
-      const balance = balances.get(accountKey(change)) ?? 0;
-      const take = Math.min(balance, change.amount);
-      return { ...change, take, after: balance - take };
-    })
-    .filter((row) => row.take > 0);
-  if (rows.length === 0) return taken;
-  const inserted = await sql<{ idempotency_key: string }>`insert into platform.ledger_entry
-      (user_id, app, unit, kind, amount, balance_after, reference, idempotency_key)
-    select user_id, app, unit, ${kind}, -take, after, reference, key
-    from unnest(${rows.map((r) => r.userId)}::uuid[], ${rows.map((r) => r.app)}::text[], ${rows.map((r) => r.unit)}::text[],
-      ${rows.map((r) => r.take)}::bigint[], ${rows.map((r) => r.after)}::bigint[], ${rows.map((r) => r.reference)}::text[],
-      ${rows.map((r) => r.idempotencyKey)}::text[]) as x(user_id, app, unit, take, after, reference, key)
-    on conflict (app, idempotency_key) do nothing
-    returning idempotency_key`.execute(tx);
-  const fresh = new Set(inserted.rows.map((row) => row.idempotency_key));
-  const applied = rows.filter((row) => fresh.has(row.idempotencyKey));
-  if (applied.length > 0) {
-    await sql`update platform.ledger_balance b set balance = b.balance - x.take, updated_at = now()
-      from unnest(${applied.map((r) => r.userId)}::uuid[], ${applied.map((r) => r.app)}::text[],
-        ${applied.map((r) => r.unit)}::text[], ${applied.map((r) => r.take)}::bigint[]) as x(user_id, app, unit, take)
-      where b.user_id = x.user_id and b.app = x.app and b.unit = x.unit`.execute(tx);
   }
-  for (const row of applied) taken.set(row.idempotencyKey, row.take);
-  return taken;
+
+  async function lockBalance(db: Kysely<DB>, account: LedgerAccount): Promise<number> {
+    await entries.ensureAccount(db, account);
+    return entries.balanceOf(db, account, true);
+  }
+
+  return {
+    async applyChange(change, options) {
+      if (!Number.isSafeInteger(change.amount) || change.amount === 0) {
+        throw new AppError('invalid_input', 'ledger.invalid_amount', 'A ledger change is a non-zero whole number');
+      }
+      return within(options, (db) => applyChange(db, change));
+    },
+
+    async debitUpTo(change, options) {
+      if (change.amount <= 0)
+        throw new AppError('invalid_input', 'ledger.invalid_amount', 'A debit is a positive amount');
+      return within(options, async (db) => {
+        // The balance stays locked, so what is taken is what remains at commit.
+        const available = await lockBalance(db, change);
+        const take = takeUpTo(available, change.amount);
+        if (take === 0) return { applied: false, balance: available, amount: 0 };
+        return applyChange(db, { ...change, amount: -take });
+      });
+    },
+
+    async debitManyUpTo(tx, kind, changes) {
+      const taken = new Map<string, number>();
+      if (changes.length === 0) return taken;
+      const db = tx.view<DB>('platform');
+      const accountKey = (account: LedgerAccount) => `${account.userId}|${account.app}|${account.unit}`;
+      const locked = await entries.lockBalances(db, changes);
+      const balances = new Map(
+        locked.map((row) => [accountKey({ userId: row.user_id, app: row.app, unit: row.unit }), Number(row.balance)]),
+      );
+      const debits = changes
+        .map((change) => {
+          const balance = balances.get(accountKey(change)) ?? 0;
+          const take = takeUpTo(balance, change.amount);
+          return { ...change, take, after: balance - take };
+        })
+        .filter((debit) => debit.take > 0);
+      if (debits.length === 0) return taken;
+      const fresh = await entries.insertDebits(db, kind, debits);
+      const applied = debits.filter((debit) => fresh.has(debit.idempotencyKey));
+      if (applied.length > 0) await entries.subtractFromBalances(db, applied);
+      for (const debit of applied) taken.set(debit.idempotencyKey, debit.take);
+      return taken;
+    },
+
+    balanceOf: (account) => entries.balanceOf(db, account),
+
+    lockBalance: (tx, account) => lockBalance(tx.view<DB>('platform'), account),
+
+    async listEntries(account, limit = 100) {
+      const rows = await entries.listEntries(db, account, limit);
+      return rows.map((row) => ({
+        id: row.id,
+        kind: row.kind as LedgerKind,
+        amount: Number(row.amount),
+        balanceAfter: Number(row.balance_after),
+        reference: row.reference,
+        createdAt: row.created_at,
+      }));
+    },
+  };
 }

@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import type { TableMap } from '#platform/kernel/db/database.ts';
 import { defineModule } from '#platform/kernel/lifecycle/module.ts';
+import { createLedger, type Ledger } from './ledger.ts';
 import { paymentReceiptNotice } from './payments.notifications.ts';
 import { paymentsRoutes } from './payments.routes.ts';
 import { createPaymentsService, type PaymentCatalog, type PaymentsService, type Purchase } from './payments.service.ts';
@@ -22,6 +23,8 @@ export interface PaymentsPort {
 
 /** The payments module's service: selling and the ledger, and the local test gateway when in test mode. */
 export interface Payments extends PaymentsService {
+  /** Balances as a ledger, for the platform's own modules (metering debits usage from it); not an app port. */
+  readonly ledger: Ledger;
   readonly testGateway: TestGateway | undefined;
 }
 
@@ -71,10 +74,11 @@ export const paymentsModule = defineModule({
       if (app.payments !== undefined) catalogs.set(app.name, app.payments(ctx.config.apps[app.name]));
     }
     const razorpay = ctx.settings.razorpay;
+    const ledger = createLedger(ctx.database);
     const testGateway =
       razorpay === undefined
         ? createTestGateway({
-            db: ctx.database.db,
+            database: ctx.database,
             // A local secret, stable per installation, known only to this server.
             secret: createHmac('sha256', ctx.config.security.signingSecret)
               .update('payments-test-gateway')
@@ -82,7 +86,8 @@ export const paymentsModule = defineModule({
           })
         : undefined;
     const service = createPaymentsService({
-      db: ctx.database.db,
+      database: ctx.database,
+      ledger,
       provider: testGateway ?? createRazorpayProvider({ ...razorpay!, service: ctx.external('razorpay') }),
       catalogs,
       notifier: deps.notify,
@@ -90,7 +95,7 @@ export const paymentsModule = defineModule({
       log: ctx.log,
       publicUrl: ctx.config.http.publicUrl,
     });
-    const payments: Payments = Object.assign(service, { testGateway });
+    const payments: Payments = Object.assign(service, { ledger, testGateway });
     return {
       service: payments,
       ...(catalogs.size === 0

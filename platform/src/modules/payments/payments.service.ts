@@ -1,13 +1,15 @@
 import { createHmac } from 'node:crypto';
-import { sql, type Kysely } from 'kysely';
+import type { DB } from '#platform/db/platform.db.ts';
 import type { Actor } from '#platform/modules/auth/auth.service.ts';
 import type { AuditOrigin, AuditTrail } from '#platform/modules/audit/audit.ts';
 import { AppError } from '#platform/kernel/errors/errors.ts';
-import type { AnyKysely } from '#platform/kernel/db/database.ts';
+import type { Database } from '#platform/kernel/db/database.ts';
 import type { Logger } from '#platform/kernel/logging/logger.ts';
 import type { Notifier } from '#platform/modules/notify/notifier.ts';
-import { applyLedgerChange, balanceOf, debitUpTo } from './ledger.ts';
+import type { Ledger } from './ledger.ts';
 import { formatMoney, paymentMatchesOrder, refundUnits } from './money.ts';
+import * as orders from './orders.repository.ts';
+import * as events from './payment-events.repository.ts';
 import { isRazorpayTestKey } from './payments.settings.ts';
 import type { PaymentProvider } from './providers/payment-provider.ts';
 
@@ -54,26 +56,7 @@ export interface CheckoutResult {
 /** The receipt notification every paid order sends (registered by the payments module). */
 export const RECEIPT_NOTIFICATION = 'platform.payment-receipt';
 
-interface OrderRow {
-  id: string;
-  user_id: string;
-  app: string;
-  provider: string;
-  provider_order_id: string;
-  pack: string;
-  units: string;
-  unit: string;
-  amount_minor: string;
-  currency: string;
-  status: OrderStatus;
-  payment_id: string | null;
-  created_at: Date;
-  paid_at: Date | null;
-  refunded_units: string;
-  email: string;
-}
-
-function toPurchase(row: OrderRow): Purchase {
+function toPurchase(row: orders.OrderRow): Purchase {
   return {
     id: row.id,
     providerOrderId: row.provider_order_id,
@@ -82,7 +65,7 @@ function toPurchase(row: OrderRow): Purchase {
     unit: row.unit,
     amountMinor: Number(row.amount_minor),
     currency: row.currency,
-    status: row.status,
+    status: row.status as OrderStatus,
     paymentId: row.payment_id,
     createdAt: row.created_at,
     paidAt: row.paid_at,
@@ -117,7 +100,8 @@ interface WebhookPayment {
 }
 
 export interface PaymentsServiceOptions {
-  readonly db: AnyKysely;
+  readonly database: Database;
+  readonly ledger: Ledger;
   readonly provider: PaymentProvider;
   readonly catalogs: ReadonlyMap<string, PaymentCatalog>;
   readonly notifier: Notifier;
@@ -135,21 +119,13 @@ export type PaymentsService = ReturnType<typeof createPaymentsService>;
  * transaction.
  */
 export function createPaymentsService(options: PaymentsServiceOptions) {
-  const db = options.db as unknown as Kysely<unknown>;
-  const { provider, log } = options;
+  const { database, ledger, provider, log } = options;
+  const db = database.view<DB>('platform');
 
   function catalogOf(app: string): PaymentCatalog {
     const catalog = options.catalogs.get(app);
     if (catalog === undefined) throw new AppError('not_found', 'payments.unknown_app', `${app} sells nothing`);
     return catalog;
-  }
-
-  async function orderBy(column: 'id' | 'provider_order_id', value: string, tx: Kysely<unknown> = db) {
-    const result = await sql<OrderRow>`select id::text, user_id::text, app, provider, provider_order_id, pack,
-        units::text, unit, amount_minor::text, currency, status, payment_id, created_at, paid_at, refunded_units::text,
-        (select email from platform."user" u where u.id = payment_order.user_id) as email
-      from platform.payment_order where ${sql.ref(column)} = ${value}`.execute(tx);
-    return result.rows[0];
   }
 
   /**
@@ -161,8 +137,9 @@ export function createPaymentsService(options: PaymentsServiceOptions) {
     payment: { id: string; amountMinor?: number; currency?: string },
     via: string,
   ): Promise<{ credited: boolean; order: Purchase }> {
-    return db.transaction().execute(async (tx) => {
-      const order = await orderBy('provider_order_id', providerOrderId, tx);
+    return database.transaction(async (tx) => {
+      const scope = tx.view<DB>('platform');
+      const order = await orders.findOrder(scope, 'provider_order_id', providerOrderId);
       if (order === undefined) throw new AppError('not_found', 'payments.unknown_order', 'No such order');
       const price = { amountMinor: Number(order.amount_minor), currency: order.currency };
       if (!paymentMatchesOrder(price, payment)) {
@@ -176,21 +153,22 @@ export function createPaymentsService(options: PaymentsServiceOptions) {
         );
         throw new AppError('payment_failed', 'payments.amount_mismatch', 'The payment does not match the order');
       }
-      const updated = await sql<{ id: string }>`update platform.payment_order
-        set status = 'paid', payment_id = ${payment.id}, paid_at = now(), failure_reason = null
-        where id = ${order.id}::uuid and status in ('created', 'failed') returning id::text`.execute(tx);
-      if (updated.rows.length === 0) return { credited: false, order: toPurchase(order) };
-      await applyLedgerChange(tx, {
-        userId: order.user_id,
-        app: order.app,
-        unit: order.unit,
-        kind: 'purchase',
-        amount: Number(order.units),
-        reference: `order:${order.id}`,
-        idempotencyKey: `order:${order.id}`,
-      });
+      const paidNow = await orders.markOrderPaid(scope, order.id, payment.id);
+      if (!paidNow) return { credited: false, order: toPurchase(order) };
+      await ledger.applyChange(
+        {
+          userId: order.user_id,
+          app: order.app,
+          unit: order.unit,
+          kind: 'purchase',
+          amount: Number(order.units),
+          reference: `order:${order.id}`,
+          idempotencyKey: `order:${order.id}`,
+        },
+        { tx },
+      );
       await options.notifier.send(RECEIPT_NOTIFICATION, {
-        to: { userId: order.user_id, email: order.email },
+        to: { userId: order.user_id, email: order.email ?? undefined },
         idempotencyKey: `receipt:${order.id}`,
         tx,
         data: {
@@ -204,7 +182,7 @@ export function createPaymentsService(options: PaymentsServiceOptions) {
         },
       });
       log.info({ order: order.id, app: order.app, via }, 'payment credited');
-      const paid = await orderBy('id', order.id, tx);
+      const paid = await orders.findOrder(scope, 'id', order.id);
       return { credited: true, order: toPurchase(paid!) };
     });
   }
@@ -218,7 +196,7 @@ export function createPaymentsService(options: PaymentsServiceOptions) {
 
     async balance(actor: Pick<Actor, 'id'>, app: string): Promise<{ balance: number; unit: string }> {
       const { unit } = catalogOf(app);
-      return { balance: await balanceOf(db, { userId: actor.id, app, unit }), unit };
+      return { balance: await ledger.balanceOf({ userId: actor.id, app, unit }), unit };
     },
 
     async createOrder(actor: Pick<Actor, 'id'>, app: string, packId: string) {
@@ -236,13 +214,19 @@ export function createPaymentsService(options: PaymentsServiceOptions) {
         receipt,
         notes: { app, pack: pack.id, user: actor.id },
       });
-      const result = await sql<{ id: string }>`insert into platform.payment_order
-          (user_id, app, provider, provider_order_id, pack, units, unit, amount_minor, currency)
-        values (${actor.id}::uuid, ${app}, ${provider.name}, ${created.id}, ${pack.id}, ${pack.units}, ${catalog.unit},
-          ${pack.amountMinor}, ${pack.currency})
-        returning id::text`.execute(db);
+      const orderId = await orders.insertOrder(db, {
+        userId: actor.id,
+        app,
+        provider: provider.name,
+        providerOrderId: created.id,
+        pack: pack.id,
+        units: pack.units,
+        unit: catalog.unit,
+        amountMinor: pack.amountMinor,
+        currency: pack.currency,
+      });
       return {
-        orderId: result.rows[0]!.id,
+        orderId,
         providerOrderId: created.id,
         amountMinor: pack.amountMinor,
         currency: pack.currency,
@@ -263,7 +247,7 @@ export function createPaymentsService(options: PaymentsServiceOptions) {
       result: CheckoutResult,
       origin: AuditOrigin,
     ): Promise<{ status: 'paid' | 'processing'; credited: boolean; order: Purchase }> {
-      const order = await orderBy('id', orderId);
+      const order = await orders.findOrder(db, 'id', orderId);
       if (order === undefined || order.user_id !== actor.id) {
         throw new AppError('not_found', 'payments.unknown_order', 'No such order');
       }
@@ -315,27 +299,24 @@ export function createPaymentsService(options: PaymentsServiceOptions) {
         throw new AppError('invalid_input', 'payments.invalid_webhook', 'The webhook body is not JSON');
       }
       const id = eventId ?? `sha:${createHmac('sha256', 'event').update(rawBody).digest('hex')}`;
-      const fresh = await sql`insert into platform.payment_event (provider, event_id, type)
-        values (${provider.name}, ${id}, ${String(event.event)}) on conflict do nothing`.execute(db);
-      if (Number(fresh.numAffectedRows ?? 0) === 0) return { duplicate: true, outcome: 'duplicate' };
+      if (!(await events.claimEvent(db, provider.name, id, String(event.event)))) {
+        return { duplicate: true, outcome: 'duplicate' };
+      }
       let outcome: string;
       try {
         outcome = await applyEvent(event);
       } catch (error) {
         // Let Razorpay retry: forget the event so its redelivery is processed.
-        await sql`delete from platform.payment_event where provider = ${provider.name} and event_id = ${id}`.execute(
-          db,
-        );
+        await events.forgetEvent(db, provider.name, id);
         throw error;
       }
-      await sql`update platform.payment_event set outcome = ${outcome}
-        where provider = ${provider.name} and event_id = ${id}`.execute(db);
+      await events.recordEventOutcome(db, provider.name, id, outcome);
       return { duplicate: false, outcome };
     },
 
     /** One of the caller's orders (another user's answers 404, like a missing one). */
     async orderFor(actor: Pick<Actor, 'id'>, orderId: string): Promise<Purchase> {
-      const order = await orderBy('id', orderId);
+      const order = await orders.findOrder(db, 'id', orderId);
       if (order === undefined || order.user_id !== actor.id) {
         throw new AppError('not_found', 'payments.unknown_order', 'No such order');
       }
@@ -343,12 +324,7 @@ export function createPaymentsService(options: PaymentsServiceOptions) {
     },
 
     async purchases(actor: Pick<Actor, 'id'>, app: string): Promise<Purchase[]> {
-      const result = await sql<OrderRow>`select id::text, user_id::text, app, provider, provider_order_id, pack,
-          units::text, unit, amount_minor::text, currency, status, payment_id, created_at, paid_at, refunded_units::text,
-          '' as email
-        from platform.payment_order where user_id = ${actor.id}::uuid and app = ${app}
-        order by created_at desc limit 200`.execute(db);
-      return result.rows.map(toPurchase);
+      return (await orders.listOrders(db, actor.id, app, 200)).map(toPurchase);
     },
 
     markPaid,
@@ -361,7 +337,7 @@ export function createPaymentsService(options: PaymentsServiceOptions) {
       case 'order.paid': {
         const orderId = payment?.order_id ?? event.payload.order?.entity.id;
         if (payment === undefined || orderId === undefined || orderId === null) return 'ignored: no order';
-        if (!(await orderBy('provider_order_id', orderId))) return 'ignored: unknown order';
+        if (!(await orders.findOrder(db, 'provider_order_id', orderId))) return 'ignored: unknown order';
         const { credited } = await markPaid(
           orderId,
           { id: payment.id, amountMinor: payment.amount, currency: payment.currency },
@@ -371,10 +347,12 @@ export function createPaymentsService(options: PaymentsServiceOptions) {
       }
       case 'payment.failed': {
         if (payment?.order_id === undefined || payment.order_id === null) return 'ignored: no order';
-        const failed = await sql`update platform.payment_order set status = 'failed',
-            failure_reason = ${payment.error_description ?? 'payment failed'}
-          where provider_order_id = ${payment.order_id} and status = 'created'`.execute(db);
-        return Number(failed.numAffectedRows ?? 0) > 0 ? 'failed' : 'ignored: already settled';
+        const failed = await orders.markOrderFailed(
+          db,
+          payment.order_id,
+          payment.error_description ?? 'payment failed',
+        );
+        return failed ? 'failed' : 'ignored: already settled';
       }
       case 'refund.processed':
       case 'refund.created':
@@ -383,7 +361,7 @@ export function createPaymentsService(options: PaymentsServiceOptions) {
         if (payment?.order_id === undefined || payment.order_id === null || refund === undefined) {
           return 'ignored: no order';
         }
-        const order = await orderBy('provider_order_id', payment.order_id);
+        const order = await orders.findOrder(db, 'provider_order_id', payment.order_id);
         if (order === undefined) return 'ignored: unknown order';
         // A refund implies the capture: credit first if that webhook has not arrived yet.
         if (order.status === 'created' || order.status === 'failed') {
@@ -397,24 +375,23 @@ export function createPaymentsService(options: PaymentsServiceOptions) {
           { units: Number(order.units), amountMinor: Number(order.amount_minor) },
           refund.amount,
         );
-        return db.transaction().execute(async (tx) => {
+        return database.transaction(async (tx) => {
           const taken =
             units > 0
-              ? await debitUpTo(tx, {
-                  userId: order.user_id,
-                  app: order.app,
-                  unit: order.unit,
-                  kind: 'refund',
-                  amount: units,
-                  reference: `refund:${refund.id}`,
-                  idempotencyKey: `refund:${refund.id}`,
-                })
+              ? await ledger.debitUpTo(
+                  {
+                    userId: order.user_id,
+                    app: order.app,
+                    unit: order.unit,
+                    kind: 'refund',
+                    amount: units,
+                    reference: `refund:${refund.id}`,
+                    idempotencyKey: `refund:${refund.id}`,
+                  },
+                  { tx },
+                )
               : { applied: false, amount: 0 };
-          if (taken.applied) {
-            await sql`update platform.payment_order set refunded_units = refunded_units + ${-taken.amount},
-                status = case when refunded_units + ${-taken.amount} >= units then 'refunded' else status end
-              where id = ${order.id}::uuid`.execute(tx);
-          }
+          if (taken.applied) await orders.addRefundedUnits(tx.view<DB>('platform'), order.id, -taken.amount);
           return taken.applied ? `refunded ${-taken.amount} ${order.unit}` : 'ignored: refund already applied';
         });
       }

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { sql, type Kysely } from 'kysely';
+import type { DB } from '#platform/db/platform.db.ts';
+import type { Database } from '#platform/kernel/db/database.ts';
 import { AppError } from '#platform/kernel/errors/errors.ts';
-import type { AnyKysely } from '#platform/kernel/db/database.ts';
+import { findTestOrder, findTestPayment, recordTestPayment } from '../orders.repository.ts';
 import type { PaymentProvider, ProviderPayment } from './payment-provider.ts';
 import {
   checkoutSignature,
@@ -25,8 +26,8 @@ export interface TestGateway extends PaymentProvider {
   signWebhook(rawBody: string): string;
 }
 
-export function createTestGateway(options: { db: AnyKysely; secret: string }): TestGateway {
-  const db = options.db as unknown as Kysely<unknown>;
+export function createTestGateway(options: { database: Database; secret: string }): TestGateway {
+  const db = options.database.view<DB>('platform');
   const id = (prefix: string) => `${prefix}_test${randomBytes(9).toString('base64url')}`;
   return {
     name: 'test',
@@ -35,30 +36,24 @@ export function createTestGateway(options: { db: AnyKysely; secret: string }): T
       return { id: id('order') };
     },
     async fetchPayment(paymentId): Promise<ProviderPayment> {
-      const result = await sql<{ order_id: string; amount_minor: string; currency: string }>`select
-          provider_order_id as order_id, amount_minor::text, currency from platform.payment_order
-        where provider = 'test' and payment_id = ${paymentId}`.execute(db);
-      const row = result.rows[0];
+      const row = await findTestPayment(db, paymentId);
       if (row === undefined) {
         throw new AppError('not_found', 'payments.unknown_payment', `No test payment ${paymentId}`);
       }
       return {
         id: paymentId,
-        orderId: row.order_id,
+        orderId: row.provider_order_id,
         amountMinor: Number(row.amount_minor),
         currency: row.currency,
         status: 'captured',
       };
     },
     async pay(orderId) {
-      const result = await sql<{ payment_id: string | null }>`select payment_id from platform.payment_order
-        where provider = 'test' and provider_order_id = ${orderId}`.execute(db);
-      const row = result.rows[0];
+      const row = await findTestOrder(db, orderId);
       if (row === undefined) throw new AppError('not_found', 'payments.unknown_order', `No test order ${orderId}`);
       // The test gateway records the payment on the order, as Razorpay records it on its own.
       const paymentId = row.payment_id ?? id('pay');
-      await sql`update platform.payment_order set payment_id = ${paymentId}
-        where provider_order_id = ${orderId} and payment_id is null`.execute(db);
+      await recordTestPayment(db, orderId, paymentId);
       return {
         razorpay_order_id: orderId,
         razorpay_payment_id: paymentId,
