@@ -83,7 +83,7 @@ export const meteringModule = defineModule({
     const metered = new Map(ctx.apps.flatMap((app) => (app.metering === undefined ? [] : [[app.name, app.metering]])));
     const contexts = new Map<string, AppContext>();
     const metering = createMetering({
-      db: ctx.database.db,
+      database: ctx.database,
       ledger: deps.payments.ledger,
       store:
         ctx.redis === undefined

@@ -1,17 +1,24 @@
-import { sql, type Kysely, type Transaction } from 'kysely';
-import { queryable, txOf, type EmptyDB, type Tx, type TxLike } from '#platform/kernel/db/database.ts';
 import client from 'prom-client';
+import type { DB } from '#platform/db/platform.db.ts';
+import type { Database, Tx } from '#platform/kernel/db/database.ts';
 import { AppError } from '#platform/kernel/errors/errors.ts';
-import type { AnyKysely } from '#platform/kernel/db/database.ts';
 import type { Logger } from '#platform/kernel/logging/logger.ts';
 import type { Metrics } from '#platform/kernel/metrics/metrics.ts';
 import type { Ledger } from '#platform/modules/payments/ledger.ts';
 import type { Realtime } from '#platform/modules/realtime/realtime-hub.ts';
+import {
+  billedUntil,
+  isAlive,
+  meteredSecondsAt,
+  owedSeconds,
+  readHeartbeat,
+  splitOwed,
+  type EndReason,
+} from './billing.ts';
 import type { LiveSession, MeterStore } from './meter-store.ts';
+import * as sessions from './sessions.repository.ts';
 
-/** Why a session ended. */
-export const endReasons = ['hung_up', 'heartbeat_lost', 'balance_exhausted', 'operator', 'shutdown'] as const;
-export type EndReason = (typeof endReasons)[number];
+export { endReasons, type EndReason } from './billing.ts';
 
 export interface MeteredSession {
   readonly id: string;
@@ -58,7 +65,7 @@ export interface HeartbeatAnswer {
 export type SessionEndedHook = (session: MeteredSession, tx: Tx) => Promise<void>;
 
 export interface MeteringOptions {
-  readonly db: AnyKysely;
+  readonly database: Database;
   /** The payments module's ledger: usage is debited from it. */
   readonly ledger: Ledger;
   readonly store: MeterStore;
@@ -71,42 +78,23 @@ export interface MeteringOptions {
   readonly now?: () => number;
 }
 
-interface SessionRow {
-  id: string;
-  user_id: string;
-  app: string;
-  unit: string;
-  status: 'active' | 'ended';
-  started_at: Date;
-  max_seconds: number;
-  metered_seconds: number;
-  last_heartbeat_at: Date;
-  warned_at: Date | null;
-  ended_at: Date | null;
-  end_reason: EndReason | null;
-  details: Record<string, unknown>;
-  unsettled_seconds: number;
-}
-
-function toSession(row: SessionRow): MeteredSession {
+function toSession(row: sessions.SessionRow): MeteredSession {
   return {
     id: row.id,
     userId: row.user_id,
     app: row.app,
     unit: row.unit,
-    status: row.status,
+    // The table's checks allow only these.
+    status: row.status as MeteredSession['status'],
     startedAt: row.started_at,
     maxSeconds: row.max_seconds,
     meteredSeconds: row.metered_seconds,
     endedAt: row.ended_at,
-    endReason: row.end_reason,
-    details: row.details,
+    endReason: row.end_reason as EndReason | null,
+    details: row.details as Record<string, unknown>,
     unsettledSeconds: row.unsettled_seconds,
   };
 }
-
-const columns = sql`id::text, user_id::text, app, unit, status, started_at, max_seconds, metered_seconds,
-  last_heartbeat_at, warned_at, ended_at, end_reason, details, unsettled_seconds`;
 
 export type Metering = ReturnType<typeof createMetering>;
 
@@ -121,8 +109,8 @@ const unknownSession = () => new AppError('not_found', 'metering.unknown_session
  * session started with.
  */
 export function createMetering(options: MeteringOptions) {
-  const db = options.db as unknown as Kysely<unknown>;
-  const { ledger, store, log, settings } = options;
+  const { database, ledger, store, log, settings } = options;
+  const db = database.view<DB>('platform');
   const now = options.now ?? Date.now;
   let loop: NodeJS.Timeout | undefined;
 
@@ -142,18 +130,8 @@ export function createMetering(options: MeteringOptions) {
       })
     : undefined;
 
-  async function row(id: string, tx: Kysely<unknown> = db, lock = false): Promise<SessionRow | undefined> {
-    const result = await sql<SessionRow>`select ${columns} from platform.metered_session where id = ${id}::uuid
-      ${lock ? sql`for update` : sql``}`.execute(tx);
-    return result.rows[0];
-  }
-
-  function meteredAt(session: LiveSession, until: number): number {
-    return Math.max(0, Math.min(session.maxSeconds, Math.floor((until - session.startedAt) / 1000)));
-  }
-
   /** Brings the database up to `total` metered seconds: debit the difference, once. */
-  async function settle(tx: Kysely<unknown>, current: SessionRow, total: number, lastBeatAt: number): Promise<number> {
+  async function settle(tx: Tx, current: sessions.SessionRow, total: number, lastBeatAt: number): Promise<number> {
     const delta = total - current.metered_seconds;
     if (delta > 0) {
       await ledger.debitUpTo(
@@ -166,14 +144,14 @@ export function createMetering(options: MeteringOptions) {
           reference: `session:${current.id}`,
           idempotencyKey: `session:${current.id}:${total}`,
         },
-        // Every caller holds a transaction (the next change types it as a Tx throughout).
-        { tx: txOf(tx as Transaction<EmptyDB>) },
+        { tx },
       );
     }
     const metered = Math.max(total, current.metered_seconds);
-    await sql`update platform.metered_session set metered_seconds = ${metered},
-        last_heartbeat_at = greatest(last_heartbeat_at, ${new Date(lastBeatAt)})
-      where id = ${current.id}::uuid`.execute(tx);
+    await sessions.recordProgress(tx.view<DB>('platform'), current.id, {
+      meteredSeconds: metered,
+      lastBeatAt: new Date(lastBeatAt),
+    });
     return metered;
   }
 
@@ -185,51 +163,37 @@ export function createMetering(options: MeteringOptions) {
    * what it holds; the rest is recorded as unsettled. A live session is left as it is. Call it
    * holding the session's row lock.
    */
-  async function settleOwed(tx: Kysely<unknown>, id: string): Promise<Settlement> {
-    const result = await sql<{
-      user_id: string;
-      app: string;
-      unit: string;
-      status: 'active' | 'ended';
-      metered_seconds: number;
-      forgiven_seconds: number;
-      unsettled_seconds: number;
-      reported: number;
-      charged: string;
-    }>`select s.user_id::text, s.app, s.unit, s.status, s.metered_seconds, s.forgiven_seconds, s.unsettled_seconds,
-        (select coalesce(sum(r.seconds), 0)::int from platform.metered_report r where r.session_id = s.id) as reported,
-        (select coalesce(-sum(e.amount), 0)::text from platform.ledger_entry e
-          where e.app = s.app and e.reference = ${`session:${id}`} and e.kind = 'usage') as charged
-      from platform.metered_session s where s.id = ${id}::uuid`.execute(tx);
-    const current = result.rows[0]!;
-    let charged = Number(current.charged);
-    const owed = Math.max(current.metered_seconds, current.reported) - current.forgiven_seconds;
-    // A live session is settled when it ends: its metered time is still growing.
-    let unsettled = current.status === 'active' ? 0 : Math.max(0, owed - charged);
-    let chargedNow = 0;
-    if (unsettled > 0) {
-      const debit = await ledger.debitUpTo(
-        {
-          userId: current.user_id,
-          app: current.app,
-          unit: current.unit,
-          kind: 'usage',
-          amount: unsettled,
-          reference: `session:${id}`,
-          idempotencyKey: `session:${id}:owed:${charged}`,
-        },
-        // Every caller holds a transaction (the next change types it as a Tx throughout).
-        { tx: txOf(tx as Transaction<EmptyDB>) },
-      );
-      chargedNow = debit.applied ? -debit.amount : 0;
-      charged += chargedNow;
-      unsettled -= chargedNow;
-    }
-    if (unsettled !== current.unsettled_seconds) {
-      await sql`update platform.metered_session set unsettled_seconds = ${unsettled} where id = ${id}::uuid`.execute(
-        tx,
-      );
-    }
+  async function settleOwed(tx: Tx, id: string): Promise<Settlement> {
+    const scope = tx.view<DB>('platform');
+    const current = (await sessions.readCharge(scope, id))!;
+    const status = current.status as Settlement['status'];
+    const charged = Number(current.charged);
+    const owed = owedSeconds({
+      status,
+      meteredSeconds: current.metered_seconds,
+      reportedSeconds: current.reported,
+      forgivenSeconds: current.forgiven_seconds,
+      chargedSeconds: charged,
+    });
+    const account = { userId: current.user_id, app: current.app, unit: current.unit };
+    const split = owed > 0 ? splitOwed(owed, await ledger.lockBalance(tx, account)) : { chargeNow: 0, unsettled: 0 };
+    const applied =
+      split.chargeNow > 0 &&
+      (
+        await ledger.applyChange(
+          {
+            ...account,
+            kind: 'usage',
+            amount: -split.chargeNow,
+            reference: `session:${id}`,
+            idempotencyKey: `session:${id}:owed:${charged}`,
+          },
+          { tx },
+        )
+      ).applied;
+    // A key applied before took nothing now: all of it stays owed.
+    const { chargeNow: chargedNow, unsettled } = applied ? split : { chargeNow: 0, unsettled: owed };
+    if (unsettled !== current.unsettled_seconds) await sessions.setUnsettled(scope, id, unsettled);
     if (chargedNow > 0 || unsettled > 0) {
       log.info(
         { session: id, metered: current.metered_seconds, reported: current.reported, chargedNow, unsettled },
@@ -238,10 +202,10 @@ export function createMetering(options: MeteringOptions) {
     }
     return {
       sessionId: id,
-      status: current.status,
+      status,
       meteredSeconds: current.metered_seconds,
       reportedSeconds: current.reported,
-      chargedSeconds: charged,
+      chargedSeconds: charged + chargedNow,
       chargedNowSeconds: chargedNow,
       unsettledSeconds: unsettled,
     };
@@ -249,23 +213,20 @@ export function createMetering(options: MeteringOptions) {
 
   /** Takes what the user's earlier sessions in `app` still owe from the balance; resolves with what remains owed. */
   async function collectOwed(userId: string, app: string): Promise<number> {
-    const owing = await sql<{ id: string }>`select id::text from platform.metered_session
-      where user_id = ${userId}::uuid and app = ${app} and unsettled_seconds > 0`.execute(db);
-    if (owing.rows.length === 0) return 0;
-    return db.transaction().execute(async (tx) => {
-      const locked = await sql<{ id: string }>`select id::text from platform.metered_session
-        where user_id = ${userId}::uuid and app = ${app} and unsettled_seconds > 0 order by id for update`.execute(tx);
+    if ((await sessions.owingSessionIds(db, userId, app)).length === 0) return 0;
+    return database.transaction(async (tx) => {
+      const locked = await sessions.owingSessionIds(tx.view<DB>('platform'), userId, app, true);
       let left = 0;
-      for (const { id } of locked.rows) left += (await settleOwed(tx, id)).unsettledSeconds;
+      for (const id of locked) left += (await settleOwed(tx, id)).unsettledSeconds;
       return left;
     });
   }
 
   async function flush(session: LiveSession): Promise<void> {
-    const total = meteredAt(session, session.lastBeatAt);
+    const total = meteredSecondsAt(session, session.lastBeatAt);
     if (total <= session.flushedSeconds) return;
-    await db.transaction().execute(async (tx) => {
-      const current = await row(session.id, tx, true);
+    await database.transaction(async (tx) => {
+      const current = await sessions.findSession(tx.view<DB>('platform'), session.id, true);
       if (current === undefined || current.status !== 'active') return;
       await settle(tx, current, total, session.lastBeatAt);
     });
@@ -290,20 +251,21 @@ export function createMetering(options: MeteringOptions) {
       const batch = [...due.values()].slice(0, 1000);
       for (const session of batch) due.delete(session.id);
       const written: { id: string; total: number }[] = [];
-      await db.transaction().execute(async (tx) => {
-        const locked = await sql<{ id: string; user_id: string; app: string; unit: string; metered_seconds: number }>`
-          select id::text, user_id::text, app, unit, metered_seconds from platform.metered_session
-          where id = any(${batch.map((session) => session.id)}::uuid[]) and status = 'active'
-          order by id for update`.execute(tx);
-        const rows = new Map(locked.rows.map((current) => [current.id, current]));
+      await database.transaction(async (tx) => {
+        const scope = tx.view<DB>('platform');
+        const locked = await sessions.lockLiveSessions(
+          scope,
+          batch.map((session) => session.id),
+        );
+        const rows = new Map(locked.map((current) => [current.id, current]));
         const work = batch.flatMap((session) => {
           const current = rows.get(session.id);
-          const total = meteredAt(session, session.lastBeatAt);
+          const total = meteredSecondsAt(session, session.lastBeatAt);
           return current === undefined || total <= current.metered_seconds ? [] : [{ session, current, total }];
         });
         if (work.length === 0) return;
         await ledger.debitManyUpTo(
-          txOf(tx),
+          tx,
           'usage',
           work.map(({ session, current, total }) => ({
             userId: current.user_id,
@@ -314,11 +276,10 @@ export function createMetering(options: MeteringOptions) {
             idempotencyKey: `session:${session.id}:${total}`,
           })),
         );
-        await sql`update platform.metered_session m set metered_seconds = x.total,
-            last_heartbeat_at = greatest(m.last_heartbeat_at, x.beat)
-          from unnest(${work.map((item) => item.session.id)}::uuid[], ${work.map((item) => item.total)}::int[],
-            ${work.map((item) => new Date(item.session.lastBeatAt).toISOString())}::timestamptz[]) as x(id, total, beat)
-          where m.id = x.id`.execute(tx);
+        await sessions.recordFlushes(
+          scope,
+          work.map(({ session, total }) => ({ id: session.id, total, lastBeatAt: session.lastBeatAt })),
+        );
         for (const item of work) written.push({ id: item.session.id, total: item.total });
       });
       transactions?.inc();
@@ -336,7 +297,7 @@ export function createMetering(options: MeteringOptions) {
   }
 
   /** Rebuilds a live session from its row (memory store after a restart, or a sweep). */
-  function liveFrom(current: SessionRow, lastBeatAt: number): LiveSession {
+  function liveFrom(current: sessions.SessionRow, lastBeatAt: number): LiveSession {
     return {
       id: current.id,
       userId: current.user_id,
@@ -360,8 +321,9 @@ export function createMetering(options: MeteringOptions) {
     let endedNow = false;
     let taken: LiveSession | undefined;
     try {
-      await db.transaction().execute(async (tx) => {
-        const current = await row(id, tx, true);
+      await database.transaction(async (tx) => {
+        const scope = tx.view<DB>('platform');
+        const current = await sessions.findSession(scope, id, true);
         if (current === undefined || (hangUp.actorId !== undefined && current.user_id !== hangUp.actorId)) {
           throw new AppError('not_found', 'metering.unknown_session', 'No such session');
         }
@@ -374,37 +336,26 @@ export function createMetering(options: MeteringOptions) {
         // is acknowledged and then left unbilled.
         taken = await store.take(id);
         const session = taken ?? liveFrom(current, current.last_heartbeat_at.getTime());
-        if (reason === 'heartbeat_lost' && session.lastBeatAt >= at - settings.gapSeconds * 1000) {
+        if (reason === 'heartbeat_lost' && isAlive(session.lastBeatAt, at, settings.gapSeconds)) {
           // A heartbeat arrived after the silence was noticed: the call goes on.
           if (taken !== undefined) await store.put(taken);
           taken = undefined;
           ended = toSession(current);
           return;
         }
-        // A hang-up counts until it arrived if the call was still alive, otherwise until its last
-        // heartbeat plus the gap; and no later than the caller's own measure of the time from their
-        // last acknowledged heartbeat to the hang-up (a hang-up queued behind others is not billed
-        // for its wait; the caller can only shorten the bill by less than the gap, which stopping
-        // heartbeats would do anyway).
-        const until =
-          reason === 'heartbeat_lost'
-            ? session.lastBeatAt
-            : reason === 'balance_exhausted'
-              ? session.startedAt + session.maxSeconds * 1000
-              : Math.min(
-                  at,
-                  session.lastBeatAt + settings.gapSeconds * 1000,
-                  session.lastBeatAt + Math.max(0, hangUp.sinceLastBeatMs ?? Number.POSITIVE_INFINITY),
-                );
-        const metered = await settle(tx, current, meteredAt(session, until), Math.min(until, at));
-        const result = await sql<SessionRow>`update platform.metered_session
-          set status = 'ended', ended_at = ${new Date(at)}, end_reason = ${reason}, metered_seconds = ${metered}
-          where id = ${id}::uuid returning ${columns}`.execute(tx);
+        const until = billedUntil(session, {
+          reason,
+          at,
+          gapSeconds: settings.gapSeconds,
+          sinceLastBeatMs: hangUp.sinceLastBeatMs,
+        });
+        const metered = await settle(tx, current, meteredSecondsAt(session, until), Math.min(until, at));
+        const row = await sessions.endSession(scope, id, { at: new Date(at), reason, meteredSeconds: metered });
         // Usage a provider reported while the call was live, or metered time the balance no
         // longer covered (it fell during the call), is charged or recorded as owed now.
         const settled = await settleOwed(tx, id);
-        ended = { ...toSession(result.rows[0]!), unsettledSeconds: settled.unsettledSeconds };
-        await options.onEnded(current.app)?.(ended, txOf(tx));
+        ended = { ...toSession(row), unsettledSeconds: settled.unsettledSeconds };
+        await options.onEnded(current.app)?.(ended, tx);
         endedNow = true;
       });
     } catch (error) {
@@ -462,12 +413,10 @@ export function createMetering(options: MeteringOptions) {
       unit: string;
       details?: Record<string, unknown>;
     }): Promise<{ session: MeteredSession; resumed: boolean }> {
-      const existing = await sql<SessionRow>`select ${columns} from platform.metered_session
-        where user_id = ${input.userId}::uuid and app = ${input.app} and status = 'active'`.execute(db);
-      const open = existing.rows[0];
+      const open = await sessions.findLiveSession(db, input.userId, input.app);
       if (open !== undefined) {
         const live = await store.get(open.id);
-        if (live !== undefined && live.lastBeatAt >= now() - settings.gapSeconds * 1000) {
+        if (live !== undefined && isAlive(live.lastBeatAt, now(), settings.gapSeconds)) {
           return { session: toSession(open), resumed: true };
         }
         await end(open.id, 'heartbeat_lost');
@@ -486,18 +435,18 @@ export function createMetering(options: MeteringOptions) {
         throw new AppError('payment_failed', 'metering.no_balance', 'Your balance is empty: buy more to start');
       }
       const startedAt = now();
-      const inserted = await sql<SessionRow>`insert into platform.metered_session
-          (user_id, app, unit, started_at, max_seconds, last_heartbeat_at, details)
-        values (${input.userId}::uuid, ${input.app}, ${input.unit}, ${new Date(startedAt)}, ${balance},
-          ${new Date(startedAt)}, ${JSON.stringify(input.details ?? {})}::jsonb)
-        on conflict do nothing
-        returning ${columns}`.execute(db);
-      const created = inserted.rows[0];
+      const created = await sessions.insertSession(db, {
+        userId: input.userId,
+        app: input.app,
+        unit: input.unit,
+        startedAt: new Date(startedAt),
+        maxSeconds: balance,
+        details: input.details ?? {},
+      });
       if (created === undefined) {
         // Two starts raced: the other one won; resume it.
-        const winner = await sql<SessionRow>`select ${columns} from platform.metered_session
-          where user_id = ${input.userId}::uuid and app = ${input.app} and status = 'active'`.execute(db);
-        return { session: toSession(winner.rows[0]!), resumed: true };
+        const winner = await sessions.findLiveSession(db, input.userId, input.app);
+        return { session: toSession(winner!), resumed: true };
       }
       writes?.inc({ kind: 'start' });
       await store.put(liveFrom(created, startedAt));
@@ -515,20 +464,20 @@ export function createMetering(options: MeteringOptions) {
       // Another app's session of the same user: not this app's to keep alive.
       if (live !== undefined && app !== undefined && live.app !== app) throw unknownSession();
       if (live === undefined) {
-        const current = await row(id);
+        const current = await sessions.findSession(db, id);
         if (current === undefined || current.user_id !== userId || (app !== undefined && current.app !== app)) {
           throw unknownSession();
         }
         if (current.status === 'ended') return endedAnswer(toSession(current));
         // Not in the store: being ended right now, or a memory store after a restart. Decided
         // under the row lock, so an end in progress finishes first.
-        const adopted = await db.transaction().execute(async (tx) => {
-          const locked = (await row(id, tx, true))!;
+        const adopted = await database.transaction(async (tx) => {
+          const locked = (await sessions.findSession(tx.view<DB>('platform'), id, true))!;
           if (locked.status === 'ended') return { ended: toSession(locked) };
           const again = await store.beat(id, userId, at);
           if (again !== undefined) return { live: again };
           const last = locked.last_heartbeat_at.getTime();
-          if (last < at - settings.gapSeconds * 1000) return { silent: true };
+          if (!isAlive(last, at, settings.gapSeconds)) return { silent: true };
           await store.put(liveFrom(locked, last));
           return { live: (await store.beat(id, userId, at))! };
         });
@@ -536,16 +485,15 @@ export function createMetering(options: MeteringOptions) {
         if (adopted.live === undefined) return endedAnswer(await end(id, 'heartbeat_lost', at));
         live = adopted.live;
       }
-      const metered = meteredAt(live, at);
-      if (metered >= live.maxSeconds) return endedAnswer(await end(id, 'balance_exhausted', at), true);
-      const remaining = live.maxSeconds - metered;
-      const warning = remaining <= settings.warningSeconds;
+      const reading = readHeartbeat(live, at, settings);
+      if (reading.exhausted) return endedAnswer(await end(id, 'balance_exhausted', at), true);
+      const { meteredSeconds, remainingSeconds, warning } = reading;
       if (warning && !live.warned && (await store.markWarned(id))) {
-        await sql`update platform.metered_session set warned_at = now() where id = ${id}::uuid`.execute(db);
-        await publish(live.userId, live.app, 'metering.warning', { sessionId: id, remainingSeconds: remaining });
+        await sessions.markWarned(db, id);
+        await publish(live.userId, live.app, 'metering.warning', { sessionId: id, remainingSeconds });
       }
-      if (metered - live.flushedSeconds >= settings.flushSeconds) flushSoon(live);
-      return { status: 'active', sessionId: id, meteredSeconds: metered, remainingSeconds: remaining, warning };
+      if (reading.flushDue) flushSoon(live);
+      return { status: 'active', sessionId: id, meteredSeconds, remainingSeconds, warning };
     },
 
     /**
@@ -577,41 +525,32 @@ export function createMetering(options: MeteringOptions) {
     async report(
       id: string,
       report: { key: string; seconds: number },
-      options: { tx?: TxLike; app?: string } = {},
+      options: { tx?: Tx; app?: string } = {},
     ): Promise<Settlement> {
       if (!Number.isSafeInteger(report.seconds) || report.seconds < 0 || report.key === '') {
         throw new AppError('invalid_input', 'metering.invalid_report', 'A report is a key and a whole number >= 0');
       }
-      const work = async (tx: Kysely<unknown>): Promise<Settlement> => {
-        const current = await row(id, tx, true);
+      const work = async (tx: Tx): Promise<Settlement> => {
+        const scope = tx.view<DB>('platform');
+        const current = await sessions.findSession(scope, id, true);
         // Another app's session is none of the caller's business: as if it did not exist.
         if (current === undefined || (options.app !== undefined && current.app !== options.app)) {
           throw unknownSession();
         }
-        await sql`insert into platform.metered_report (session_id, key, seconds)
-          values (${id}::uuid, ${report.key}, ${report.seconds})
-          on conflict (session_id, key) do update set seconds = greatest(metered_report.seconds, excluded.seconds)`.execute(
-          tx,
-        );
+        await sessions.recordReport(scope, id, report.key, report.seconds);
         return settleOwed(tx, id);
       };
-      return options.tx === undefined ? db.transaction().execute(work) : work(queryable(options.tx) as Kysely<unknown>);
+      return options.tx === undefined ? database.transaction(work) : work(options.tx);
     },
 
     /** What the user's ended sessions in `app` still owe beyond their balance. */
     async unsettled(userId: string, app: string): Promise<number> {
-      const result = await sql<{ owed: number }>`select coalesce(sum(unsettled_seconds), 0)::int as owed
-        from platform.metered_session where user_id = ${userId}::uuid and app = ${app} and unsettled_seconds > 0`.execute(
-        db,
-      );
-      return result.rows[0]!.owed;
+      return sessions.unsettledTotal(db, userId, app);
     },
 
     /** Sessions of `app` that still owe, newest first (for operators). */
     async listUnsettled(app: string, limit = 200): Promise<MeteredSession[]> {
-      const result = await sql<SessionRow>`select ${columns} from platform.metered_session
-        where app = ${app} and unsettled_seconds > 0 order by started_at desc limit ${limit}`.execute(db);
-      return result.rows.map(toSession);
+      return (await sessions.listUnsettled(db, app, limit)).map(toSession);
     },
 
     /**
@@ -619,11 +558,11 @@ export function createMetering(options: MeteringOptions) {
      * charge only what they add. Resolves with the seconds cleared.
      */
     async forgive(id: string, app?: string): Promise<number> {
-      return db.transaction().execute(async (tx) => {
-        const current = await row(id, tx, true);
+      return database.transaction(async (tx) => {
+        const scope = tx.view<DB>('platform');
+        const current = await sessions.findSession(scope, id, true);
         if (current === undefined || (app !== undefined && current.app !== app)) throw unknownSession();
-        await sql`update platform.metered_session set forgiven_seconds = forgiven_seconds + unsettled_seconds,
-            unsettled_seconds = 0 where id = ${id}::uuid`.execute(tx);
+        await sessions.forgiveUnsettled(scope, id);
         return current.unsettled_seconds;
       });
     },
@@ -634,20 +573,17 @@ export function createMetering(options: MeteringOptions) {
     },
 
     async get(id: string): Promise<MeteredSession | undefined> {
-      const current = await row(id);
+      const current = await sessions.findSession(db, id);
       return current === undefined ? undefined : toSession(current);
     },
 
     async list(userId: string, app: string, limit = 50): Promise<MeteredSession[]> {
-      const result = await sql<SessionRow>`select ${columns} from platform.metered_session
-        where user_id = ${userId}::uuid and app = ${app} order by started_at desc limit ${limit}`.execute(db);
-      return result.rows.map(toSession);
+      return (await sessions.listSessions(db, userId, app, limit)).map(toSession);
     },
 
     /** Merges facts into a session's details (a provider's conversation id, a reconciliation). */
     async annotate(id: string, details: Record<string, unknown>): Promise<void> {
-      await sql`update platform.metered_session set details = details || ${JSON.stringify(details)}::jsonb
-        where id = ${id}::uuid`.execute(db);
+      await sessions.annotateSession(db, id, details);
     },
 
     /**
@@ -656,11 +592,10 @@ export function createMetering(options: MeteringOptions) {
      */
     async sweep(): Promise<number> {
       const cutoff = new Date(now() - (settings.gapSeconds + settings.flushSeconds + 10) * 1000);
-      const stale = await sql<{ id: string }>`select id::text from platform.metered_session
-        where status = 'active' and last_heartbeat_at < ${cutoff}`.execute(db);
+      const stale = await sessions.staleSessionIds(db, cutoff);
       let ended = 0;
       // A session still beating on some node (shared store) is left alone by `end` itself.
-      for (const { id } of stale.rows) if ((await end(id, 'heartbeat_lost')).status === 'ended') ended += 1;
+      for (const id of stale) if ((await end(id, 'heartbeat_lost')).status === 'ended') ended += 1;
       return ended;
     },
 
@@ -688,10 +623,7 @@ export function createMetering(options: MeteringOptions) {
       for (const id of await store.ids()) {
         const live = await store.get(id);
         if (live !== undefined) await flush(live).catch(() => undefined);
-        if (live !== undefined) {
-          await sql`update platform.metered_session set last_heartbeat_at = greatest(last_heartbeat_at, ${new Date(live.lastBeatAt)})
-            where id = ${id}::uuid`.execute(db);
-        }
+        if (live !== undefined) await sessions.recordProgress(db, id, { lastBeatAt: new Date(live.lastBeatAt) });
       }
     },
   };

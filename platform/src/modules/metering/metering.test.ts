@@ -40,7 +40,7 @@ describe.each(stores)('metering with the %s store', (name, makeStore) => {
     const store = makeStore();
     let clock = Date.parse('2026-12-01T10:00:00Z');
     const metering = createMetering({
-      db: server.ballast.database.db,
+      database: server.ballast.database,
       ledger: server.ballast.payments.ledger,
       store: store!,
       log: server.ballast.log,
@@ -156,7 +156,7 @@ describe('usage a provider reports', () => {
   function setup() {
     let clock = Date.parse('2026-12-01T10:00:00Z');
     const metering = createMetering({
-      db: server.ballast.database.db,
+      database: server.ballast.database,
       ledger: server.ballast.payments.ledger,
       store: createMemoryMeterStore(),
       log: server.ballast.log,
