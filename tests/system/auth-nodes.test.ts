@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, makeTempDir, testSigningKeys, type TestDatabase } from '@ballast/platform/testing';
-import { startServing, terminate, type TestProcess } from '../../tests/support/process.ts';
+import { startServing, terminate, type TestProcess } from '../support/process.ts';
 
 let database: TestDatabase;
 const running: TestProcess[] = [];

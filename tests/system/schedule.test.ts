@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, makeTempDir, type TestDatabase } from '@ballast/platform/testing';
 import pg from 'pg';
-import { runNode, type TestProcess } from '../../tests/support/process.ts';
+import { runNode, type TestProcess } from '../support/process.ts';
 
 let database: TestDatabase;
 const workers: TestProcess[] = [];

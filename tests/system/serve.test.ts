@@ -1,7 +1,7 @@
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, makeTempDir, type TestDatabase } from '@ballast/platform/testing';
-import { startServing, terminate } from '../../tests/support/process.ts';
+import { startServing, terminate } from '../support/process.ts';
 
 let database: TestDatabase;
 

@@ -5,8 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from '@ballast/platform';
 import { createBallast, type Ballast } from '@ballast/platform/host';
 import { createTestDatabase, makeTempDir, type TestDatabase } from '@ballast/platform/testing';
-import { mailerApp } from '../../tests/fixtures/mailer-app.ts';
-import { runNode, type TestProcess } from '../../tests/support/process.ts';
+import { mailerApp } from '../fixtures/mailer-app.ts';
+import { runNode, type TestProcess } from '../support/process.ts';
 
 let database: TestDatabase;
 let control: Ballast;

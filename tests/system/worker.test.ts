@@ -3,8 +3,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from '@ballast/platform';
 import { createBallast, type Ballast } from '@ballast/platform/host';
 import { createTestDatabase, makeTempDir, type TestDatabase } from '@ballast/platform/testing';
-import { chaosApp, workTask } from '../../tests/fixtures/chaos-app.ts';
-import { runNode, type TestProcess } from '../../tests/support/process.ts';
+import { chaosApp, workTask } from '../fixtures/chaos-app.ts';
+import { runNode, type TestProcess } from '../support/process.ts';
 
 let database: TestDatabase;
 /** An in-test Ballast without web or worker: it migrates, enqueues and reads results. */
