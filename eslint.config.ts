@@ -1,12 +1,60 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import js from '@eslint/js';
 import type { Linter } from 'eslint';
+import { createNodeResolver, importX } from 'eslint-plugin-import-x';
 import reactHooks from 'eslint-plugin-react-hooks';
 import tseslint from 'typescript-eslint';
 
+/** Every app: each folder under apps/ with a package.json (no list to keep in step by hand). */
+const apps = fs
+  .readdirSync(path.join(import.meta.dirname, 'apps'), { withFileTypes: true })
+  .filter((entry) => entry.isDirectory() && fs.existsSync(path.join(entry.parentPath, entry.name, 'package.json')))
+  .map((entry) => entry.name)
+  .toSorted();
+
 const otherApps = (self: string): string[] =>
-  ['coach', 'interviews', 'assistant', 'complaints']
-    .filter((app) => app !== self)
-    .flatMap((app) => [`@ballast/${app}`, `@ballast/${app}/*`]);
+  apps.filter((app) => app !== self).flatMap((app) => [`@ballast/${app}`, `@ballast/${app}/*`]);
+
+/** Browser code: the UI package, the platform's pages while they still live in platform/web, every app's web/. */
+const uiFolders = ['./packages/ui', './platform/web', './apps/*/web/**'];
+
+/**
+ * The architecture's boundaries, checked on the resolved file of every import (so a relative path,
+ * an alias and a package name are caught alike). Decision 027.
+ */
+const boundaryZones = [
+  {
+    target: './platform/src',
+    from: ['./packages/ui', './cli', './apps', './bench', './tests'],
+    message: 'The platform knows nothing of the UI, the CLI, the apps, benches or tests.',
+  },
+  {
+    target: [...uiFolders, './apps/*/shared/**'],
+    from: ['./platform/src', './cli', './bench', './tests'],
+    message: 'Browser code (and shared/, which it imports) never imports the platform or the CLI.',
+  },
+  ...apps.flatMap((app) => [
+    {
+      target: `./apps/${app}`,
+      from: './apps',
+      except: [`./${app}`],
+      message: 'Apps never import each other.',
+    },
+    {
+      target: `./apps/${app}/web`,
+      from: `./apps/${app}`,
+      except: ['./web', './shared'],
+      message: "web/ imports its app's shared/ and packages/ui, never server code.",
+    },
+    {
+      target: `./apps/${app}/shared`,
+      from: `./apps/${app}`,
+      except: ['./shared'],
+      message: 'shared/ holds the schemas server and web both use: it imports neither.',
+    },
+  ]),
+];
 
 export default tseslint.config(
   {
@@ -43,6 +91,20 @@ export default tseslint.config(
     },
   },
   {
+    plugins: { 'import-x': importX as unknown as NonNullable<Linter.Config['plugins']>[string] },
+    settings: {
+      'import-x/extensions': ['.ts', '.tsx', '.js', '.mjs', '.cjs'],
+      'import-x/parsers': { '@typescript-eslint/parser': ['.ts', '.tsx'] },
+      'import-x/external-module-folders': ['node_modules'],
+      'import-x/resolver-next': [createNodeResolver()],
+    },
+    rules: {
+      'import-x/no-restricted-paths': ['error', { basePath: import.meta.dirname, zones: boundaryZones }],
+      // A value-import cycle makes module evaluation order matter; type-only imports are erased.
+      'import-x/no-cycle': ['error', { ignoreExternal: true }],
+    },
+  },
+  {
     // Browser code: its own TypeScript project (DOM, JSX), and React's rules of hooks.
     files: ['packages/ui/src/**/*.{ts,tsx}', 'platform/web/**/*.{ts,tsx}', 'apps/*/web/**/*.{ts,tsx}'],
     languageOptions: {
@@ -64,7 +126,7 @@ export default tseslint.config(
       'no-console': 'error',
     },
   },
-  ...['coach', 'interviews', 'assistant', 'complaints'].map((app): Linter.Config => ({
+  ...apps.map((app): Linter.Config => ({
     // An app imports the platform's public entry and packages/*, never platform internals or another app.
     files: [`apps/${app}/**/*.ts`, `apps/${app}/**/*.tsx`],
     rules: {
@@ -74,7 +136,8 @@ export default tseslint.config(
           paths: otherApps(app).filter((name) => !name.endsWith('/*')),
           patterns: [
             {
-              group: ['**/platform/src/**', '#platform/*', '@ballast/platform/src/*'],
+              // '#' opens a comment in these gitignore-style patterns: escaped, it is the alias.
+              group: ['**/platform/src/**', '\\#platform/*', '@ballast/platform/src/*'],
               message: 'Import @ballast/platform only.',
             },
             { group: otherApps(app).filter((name) => name.endsWith('/*')), message: 'Apps never import each other.' },
