@@ -28,7 +28,7 @@ describe('the home page in a real browser', () => {
     const { page, problems } = await openPage(server.url);
     expect(await page.title()).toBe('Ballast');
     const cards = page.locator('.app-card h3');
-    expect(await cards.allTextContents()).toEqual(['Voice coach', 'AI interviewer', 'AI assistant', 'Complaint desk']);
+    expect(await cards.allTextContents()).toEqual(['Voice coach', 'AI assistant', 'Complaint desk', 'AI interviewer']);
     expect(await page.locator('.app-card .badge').allTextContents()).toEqual([
       'available',
       'coming soon',
