@@ -1,14 +1,19 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestBallast, type TestBallast } from '@ballast/platform/testing';
+import { startTestBallast, type PermissionRows, type TestBallast } from '@ballast/platform/testing';
 import { apps } from '../../cli/src/apps.ts';
+import { projectRoot } from '../support/process.ts';
 
 /**
  * The permission matrix: every route of the platform and of every app, with who may call it.
- * The table is the reviewed intent; the test fails when a route exists without an entry, when its
- * declared access differs from the entry, or when a caller is let in or kept out against it.
- * `other-user` lists routes that act on another user's object and must refuse a plain user.
+ * The tables are the reviewed intent: the platform's here, each app's beside the app in
+ * `apps/<app>/server/<app>.permissions.ts`. The test fails when a route exists without an entry,
+ * when its declared access differs from the entry, or when a caller is let in or kept out against it.
+ * `otherUsersObjects` lists routes that act on another user's object and must refuse a plain user.
  */
-const reviewed: Record<string, 'public' | 'user' | 'admin'> = {
+const platformRows: PermissionRows = {
   'GET /healthz': 'public',
   'GET /readyz': 'public',
   'GET /metrics': 'public',
@@ -47,19 +52,6 @@ const reviewed: Record<string, 'public' | 'user' | 'admin'> = {
   'POST /api/payments/webhooks/razorpay': 'public',
   'GET /payments/test-checkout': 'public',
   'POST /api/payments/test/pay': 'user',
-  // Voice coach: calls belong to their user (another user's call answers 404, tested in calls.test.ts).
-  'GET /coach/': 'public',
-  'GET /api/coach/status': 'public',
-  'POST /api/coach/calls': 'user',
-  'POST /api/coach/calls/:id/heartbeat': 'user',
-  'POST /api/coach/calls/:id/end': 'user',
-  'GET /api/coach/calls': 'user',
-  'GET /api/coach/care-plans': 'user',
-  'POST /api/coach/webhooks/elevenlabs': 'public',
-  'POST /api/coach/admin/calls/:id/end': 'admin',
-  'GET /api/coach/admin/calls/flagged': 'admin',
-  'GET /api/coach/admin/calls/unsettled': 'admin',
-  'POST /api/coach/admin/calls/:id/clear-unsettled': 'admin',
   // Page shells: they hold no data (the API they call checks access); /setup is 404 after setup.
   'GET /sign-in': 'public',
   'GET /register': 'public',
@@ -70,6 +62,20 @@ const reviewed: Record<string, 'public' | 'user' | 'admin'> = {
   'GET /awaiting-approval': 'public',
   'GET /setup': 'public',
 };
+
+/** Each app's own rows, by app name (an app without routes may have no file). */
+const appRows: Readonly<Record<string, PermissionRows>> = Object.fromEntries(
+  await Promise.all(
+    apps.map(async (app) => {
+      const file = path.join(projectRoot, 'apps', app.name, 'server', `${app.name}.permissions.ts`);
+      if (!fs.existsSync(file)) return [app.name, {}];
+      const rows = ((await import(pathToFileURL(file).href)) as { permissions: PermissionRows }).permissions;
+      return [app.name, rows];
+    }),
+  ),
+);
+
+const reviewed: PermissionRows = Object.assign({}, platformRows, ...Object.values(appRows));
 
 /** Routes on another user's object: a plain signed-in user must be refused even where 'user' passes the guard. */
 const otherUsersObjects = [
@@ -160,6 +166,17 @@ const refused = (answer: { status: number; code?: string }) =>
   (answer.status === 401 || answer.status === 403) && (answer.code ?? '').startsWith('auth.');
 
 describe('the permission matrix', () => {
+  it("takes from each app only rows for that app's own routes, never the platform's", () => {
+    const strays = Object.entries(appRows).flatMap(([app, rows]) =>
+      Object.keys(rows).filter((key) => {
+        const url = key.slice(key.indexOf(' ') + 1);
+        return !(url.startsWith(`/api/${app}/`) || url === `/${app}/` || url.startsWith(`/${app}/`));
+      }),
+    );
+    expect(strays).toEqual([]);
+    expect(Object.keys(platformRows).filter((key) => Object.values(appRows).some((rows) => key in rows))).toEqual([]);
+  });
+
   it('has a reviewed entry for every route, matching its declared access', () => {
     const missing: string[] = [];
     for (const route of routes()) {

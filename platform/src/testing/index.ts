@@ -18,3 +18,4 @@ export {
 } from './razorpay-server.ts';
 export { waitFor } from './wait-for.ts';
 export { applyTestLedgerChange } from './ledger.ts';
+export type { PermissionLevel, PermissionRows } from './permissions.ts';
