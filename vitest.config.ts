@@ -1,4 +1,12 @@
+import os from 'node:os';
 import { defineConfig } from 'vitest/config';
+
+/**
+ * Integration files at once. Vitest's default on 2 cores is 1 (cores - 1), which ran the whole
+ * suite one file at a time; these files mostly wait on PostgreSQL, sockets and timers, so two share
+ * 2 cores well. At most 4: each holds a Ballast's connection pools on the one PostgreSQL.
+ */
+const integrationWorkers = Math.min(4, Math.max(2, os.availableParallelism()));
 
 /** Where tests live beside the code (unit and integration tiers). */
 const besideTheCode = ['platform', 'apps', 'packages', 'cli', 'bench'];
@@ -39,6 +47,7 @@ export default defineConfig({
           globalSetup: ['tests/support/global-setup.ts'],
           setupFiles: ['tests/support/setup.ts'],
           pool: 'forks',
+          maxWorkers: integrationWorkers,
           sequence: { groupOrder: 1 },
         },
       },
@@ -50,6 +59,8 @@ export default defineConfig({
           globalSetup: ['tests/support/global-setup.ts'],
           setupFiles: ['tests/support/setup.ts'],
           pool: 'forks',
+          // Each file starts several processes and times their recovery: one file at a time.
+          fileParallelism: false,
           sequence: { groupOrder: 2 },
         },
       },
@@ -61,6 +72,8 @@ export default defineConfig({
           globalSetup: ['tests/support/global-setup.ts'],
           setupFiles: ['tests/support/setup.ts'],
           pool: 'forks',
+          // One browser and one Ballast per file: one file at a time.
+          fileParallelism: false,
           sequence: { groupOrder: 3 },
         },
       },
