@@ -49,10 +49,6 @@ async function redisAnswers(url: string): Promise<boolean> {
   }
 }
 
-/**
- * Finds the PostgreSQL the tests use: TEST_DATABASE_URL, else the local server on 5432, else an
- * embedded one started for this run. Finds Redis the same way (TEST_REDIS_URL, REDIS_URL, local).
- */
 const webBuild = Symbol.for('ballast.test.webBuild');
 
 /**
@@ -75,9 +71,21 @@ function buildWeb(): Promise<void> {
   return shared[webBuild];
 }
 
-export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+/** The PostgreSQL and Redis the tests use, found once per run and shared by every project that asks. */
+interface Services {
+  readonly adminUrl: string;
+  readonly redisUrl: string;
+  readonly stop: () => Promise<void>;
+}
+
+const sharedServices = Symbol.for('ballast.test.services');
+
+/**
+ * Finds the PostgreSQL the tests use: TEST_DATABASE_URL, else the local server on 5432, else an
+ * embedded one started for this run. Finds Redis the same way (TEST_REDIS_URL, REDIS_URL, local).
+ */
+async function findServices(): Promise<Services> {
   const env = process.env;
-  await buildWeb();
   let adminUrl = env['TEST_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
   let embedded: EmbeddedPostgres | undefined;
   let dataDir: string | undefined;
@@ -91,11 +99,35 @@ export default async function setup(project: TestProject): Promise<() => Promise
     });
     adminUrl = embedded.url;
   }
-  project.provide('adminDatabaseUrl', adminUrl);
   const redisUrl = env['TEST_REDIS_URL'] ?? env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
-  project.provide('redisUrl', (await redisAnswers(redisUrl)) ? redisUrl : '');
+  return {
+    adminUrl,
+    redisUrl: (await redisAnswers(redisUrl)) ? redisUrl : '',
+    stop: async () => {
+      await embedded?.stop();
+      if (dataDir !== undefined) fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * Global setup of the integration, system and e2e projects (the unit tier needs none of it): the
+ * web build and the services, made once for the run however many projects run; the last project to
+ * finish stops an embedded PostgreSQL.
+ */
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const shared = globalThis as unknown as Record<symbol, { services: Promise<Services>; users: number } | undefined>;
+  await buildWeb();
+  const entry = (shared[sharedServices] ??= { services: findServices(), users: 0 });
+  entry.users += 1;
+  const services = await entry.services;
+  project.provide('adminDatabaseUrl', services.adminUrl);
+  project.provide('redisUrl', services.redisUrl);
   return async () => {
-    await embedded?.stop();
-    if (dataDir !== undefined) fs.rmSync(dataDir, { recursive: true, force: true });
+    entry.users -= 1;
+    if (entry.users === 0) {
+      shared[sharedServices] = undefined;
+      await services.stop();
+    }
   };
 }
