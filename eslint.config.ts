@@ -91,7 +91,7 @@ export default tseslint.config(
     },
   },
   {
-    plugins: { 'import-x': importX as unknown as NonNullable<Linter.Config['plugins']>[string] },
+    plugins: { 'import-x': importX },
     settings: {
       'import-x/extensions': ['.ts', '.tsx', '.js', '.mjs', '.cjs'],
       'import-x/parsers': { '@typescript-eslint/parser': ['.ts', '.tsx'] },
