@@ -1,8 +1,9 @@
-import { AppError, PLATFORM_ADMIN, z, type Router } from '@ballast/platform';
+import { AppError, PLATFORM_ADMIN, type z, type Router } from '@ballast/platform';
+import * as api from '../shared/api.ts';
 import { endReasonText } from '../shared/calls.ts';
 import { coachService, type CoachContext } from './coach.service.ts';
 
-const sessionParams = z.object({ id: z.uuid() });
+const sessionParams = api.callParams;
 
 /**
  * When the request arrived (epoch ms), from Fastify's own clock of the reply. Rounded up to the
@@ -13,17 +14,16 @@ const sessionParams = z.object({ id: z.uuid() });
 function arrivedAt(reply: { elapsedTime: number }): number {
   return Math.ceil(Date.now() - reply.elapsedTime);
 }
-const transcriptLine = z.object({ role: z.enum(['user', 'agent']), text: z.string().max(4000) });
 
 function callView(session: {
   id: string;
-  status: string;
+  status: 'active' | 'ended';
   startedAt: Date;
   maxSeconds: number;
   meteredSeconds: number;
   endedAt: Date | null;
   endReason: string | null;
-}) {
+}): z.output<typeof api.callView> {
   return {
     id: session.id,
     status: session.status,
@@ -43,7 +43,10 @@ export async function coachRoutes(app: Router, ctx: CoachContext): Promise<void>
 
   app.get(
     '/status',
-    { schema: { tags: ['coach'], summary: 'Modes this server runs in' }, config: { access: 'public' } },
+    {
+      schema: { tags: ['coach'], summary: 'Modes this server runs in', response: { 200: api.statusAnswer } },
+      config: { access: 'public' },
+    },
     async () => ({
       voiceMode: coach.voiceMode,
       carePlanSource: coach.writer.source,
@@ -57,6 +60,7 @@ export async function coachRoutes(app: Router, ctx: CoachContext): Promise<void>
         tags: ['coach'],
         summary:
           'Start (or resume) a call; 402 without talk-time or while an earlier call owes some, 409 while the caller talks on another',
+        response: { 200: api.startCallAnswer, 201: api.startCallAnswer },
       },
       config: { access: 'user' },
     },
@@ -73,7 +77,12 @@ export async function coachRoutes(app: Router, ctx: CoachContext): Promise<void>
   app.post(
     '/calls/:id/heartbeat',
     {
-      schema: { tags: ['coach'], summary: 'Heartbeat over HTTP (the WebSocket is preferred)', params: sessionParams },
+      schema: {
+        tags: ['coach'],
+        summary: 'Heartbeat over HTTP (the WebSocket is preferred)',
+        params: sessionParams,
+        response: { 200: api.heartbeatAnswer },
+      },
       config: { access: 'user' },
     },
     // Billed at arrival: time spent queued behind other requests is not the caller's.
@@ -87,14 +96,8 @@ export async function coachRoutes(app: Router, ctx: CoachContext): Promise<void>
         tags: ['coach'],
         summary: 'Hang up (idempotent); optionally with what was said in local voice mode',
         params: sessionParams,
-        body: z
-          .object({
-            transcript: z.array(transcriptLine).max(500).optional(),
-            // The caller's own clock: milliseconds from the answer to their last heartbeat to
-            // this hang-up. Billing stops there even if the request waited in a queue.
-            sinceLastBeatMs: z.number().int().min(0).max(86_400_000).optional(),
-          })
-          .optional(),
+        body: api.endCallBody,
+        response: { 200: api.callAnswer },
       },
       config: { access: 'user' },
     },
@@ -120,7 +123,11 @@ export async function coachRoutes(app: Router, ctx: CoachContext): Promise<void>
   app.get(
     '/calls',
     {
-      schema: { tags: ['coach'], summary: 'Call history, and what earlier calls still owe beyond the balance' },
+      schema: {
+        tags: ['coach'],
+        summary: 'Call history, and what earlier calls still owe beyond the balance',
+        response: { 200: api.callsAnswer },
+      },
       config: { access: 'user' },
     },
     async (request) => ({
@@ -131,7 +138,10 @@ export async function coachRoutes(app: Router, ctx: CoachContext): Promise<void>
 
   app.get(
     '/care-plans',
-    { schema: { tags: ['coach'], summary: 'Care plans, newest first' }, config: { access: 'user' } },
+    {
+      schema: { tags: ['coach'], summary: 'Care plans, newest first', response: { 200: api.carePlansAnswer } },
+      config: { access: 'user' },
+    },
     async (request) => ({
       carePlans: (await coach.calls.carePlans(request.user!.id)).map((plan) => ({
         sessionId: plan.session_id,
@@ -153,7 +163,14 @@ export async function coachRoutes(app: Router, ctx: CoachContext): Promise<void>
     );
     scope.post(
       '/webhooks/elevenlabs',
-      { schema: { tags: ['coach'], summary: 'ElevenLabs post-call webhook (signed)' }, config: { access: 'public' } },
+      {
+        schema: {
+          tags: ['coach'],
+          summary: 'ElevenLabs post-call webhook (signed)',
+          response: { 200: api.webhookAnswer },
+        },
+        config: { access: 'public' },
+      },
       async (request) => {
         if (!Buffer.isBuffer(request.body)) throw new AppError('invalid_input', 'coach.invalid_webhook', 'Send JSON');
         const signature = request.headers['elevenlabs-signature'];
@@ -165,7 +182,12 @@ export async function coachRoutes(app: Router, ctx: CoachContext): Promise<void>
   app.post(
     '/admin/calls/:id/end',
     {
-      schema: { tags: ['coach'], summary: 'Operator: end a call', params: sessionParams },
+      schema: {
+        tags: ['coach'],
+        summary: 'Operator: end a call',
+        params: sessionParams,
+        response: { 200: api.callAnswer },
+      },
       config: { access: [PLATFORM_ADMIN] },
     },
     async (request) => {
@@ -184,7 +206,11 @@ export async function coachRoutes(app: Router, ctx: CoachContext): Promise<void>
   app.get(
     '/admin/calls/unsettled',
     {
-      schema: { tags: ['coach'], summary: 'Operator: calls that talked beyond the balance and still owe' },
+      schema: {
+        tags: ['coach'],
+        summary: 'Operator: calls that talked beyond the balance and still owe',
+        response: { 200: api.unsettledCallsAnswer },
+      },
       config: { access: [PLATFORM_ADMIN] },
     },
     async () => ({
@@ -205,6 +231,7 @@ export async function coachRoutes(app: Router, ctx: CoachContext): Promise<void>
         tags: ['coach'],
         summary: 'Operator: clear what a call owes, so its caller may start calls again',
         params: sessionParams,
+        response: { 200: api.clearedAnswer },
       },
       config: { access: [PLATFORM_ADMIN] },
     },
@@ -229,7 +256,11 @@ export async function coachRoutes(app: Router, ctx: CoachContext): Promise<void>
   app.get(
     '/admin/calls/flagged',
     {
-      schema: { tags: ['coach'], summary: 'Operator: calls whose durations disagree' },
+      schema: {
+        tags: ['coach'],
+        summary: 'Operator: calls whose durations disagree',
+        response: { 200: api.flaggedCallsAnswer },
+      },
       config: { access: [PLATFORM_ADMIN] },
     },
     async () => ({

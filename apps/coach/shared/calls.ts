@@ -1,15 +1,18 @@
 /** What the coach's server and browser agree on. */
+import { z } from '@ballast/contracts';
 
 export const HEARTBEAT_SECONDS = 5;
 
 /** How the browser talks to the coach. */
-export type VoiceSetup =
-  | { readonly mode: 'elevenlabs'; readonly signedUrl: string }
-  | {
-      readonly mode: 'local';
-      /** Local voice mode: the browser speaks these lines with speech synthesis, one per turn. */
-      readonly lines: readonly string[];
-    };
+export const voiceSetup = z.discriminatedUnion('mode', [
+  z.object({ mode: z.literal('elevenlabs'), signedUrl: z.string() }),
+  z.object({
+    mode: z.literal('local'),
+    /** Local voice mode: the browser speaks these lines with speech synthesis, one per turn. */
+    lines: z.array(z.string()).readonly(),
+  }),
+]);
+export type VoiceSetup = z.output<typeof voiceSetup>;
 
 export const endReasonText: Readonly<Record<string, string>> = {
   hung_up: 'You ended the call.',

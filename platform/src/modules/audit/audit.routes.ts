@@ -1,29 +1,37 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import { z } from 'zod';
+import { auditAnswer, auditCsvAnswer, auditQuery } from '@ballast/contracts/audit';
 import { auditCsv, type AuditTrail } from './audit.ts';
 
 const adminAccess = { access: ['platform:admin'] as readonly string[] };
-
-const auditQuery = z.object({
-  actor: z.string().max(200).optional(),
-  action: z.string().max(100).optional(),
-  from: z.coerce.date().optional(),
-  to: z.coerce.date().optional(),
-  limit: z.coerce.number().int().min(1).max(10_000).optional(),
-});
 
 /** The audit trail for platform admins: `/api/audit` (JSON) and `/api/audit.csv`. */
 export async function auditRoutes(server: FastifyInstance, options: { readonly trail: AuditTrail }): Promise<void> {
   const app = server.withTypeProvider<ZodTypeProvider>();
   app.get(
     '/api/audit',
-    { config: adminAccess, schema: { tags: ['audit'], summary: 'The audit trail, filtered', querystring: auditQuery } },
+    {
+      config: adminAccess,
+      schema: {
+        tags: ['audit'],
+        summary: 'The audit trail, filtered',
+        querystring: auditQuery,
+        response: { 200: auditAnswer },
+      },
+    },
     async (request) => ({ events: await options.trail.list(request.query) }),
   );
   app.get(
     '/api/audit.csv',
-    { config: adminAccess, schema: { tags: ['audit'], summary: 'The audit trail as CSV', querystring: auditQuery } },
+    {
+      config: adminAccess,
+      schema: {
+        tags: ['audit'],
+        summary: 'The audit trail as CSV',
+        querystring: auditQuery,
+        response: { 200: auditCsvAnswer },
+      },
+    },
     async (request, reply) =>
       reply
         .type('text/csv; charset=utf-8')

@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import fastifyCookie from '@fastify/cookie';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import { z } from 'zod';
+import * as contract from '@ballast/contracts/auth';
 import type { AuditOrigin } from '#platform/modules/audit/audit.ts';
 import type { Config } from '#platform/kernel/config/load-config.ts';
 import { AppError } from '#platform/kernel/errors/errors.ts';
@@ -10,7 +10,6 @@ import { constantTimeEqual } from '#platform/kernel/security/crypto.ts';
 import { rateLimit } from '#platform/kernel/http/rate-limit.ts';
 import type { Access, RequestUser } from '#platform/kernel/http/request-context.ts';
 import { accessRefusal, decideAccess } from './access.ts';
-import { MAX_PASSWORD_LENGTH } from './password-policy.ts';
 import { PLATFORM_ADMIN, type AuthService, type Session } from './auth.service.ts';
 
 export const SESSION_COOKIE = 'ballast_session';
@@ -89,8 +88,6 @@ function clearSessionCookies(reply: FastifyReply, config: Config): void {
   }
 }
 
-const email = z.email().max(254);
-const newPassword = z.string().max(MAX_PASSWORD_LENGTH * 4);
 const publicAccess = { access: 'public' as const };
 const userAccess = { access: 'user' as const };
 const adminAccess = { access: [PLATFORM_ADMIN] as readonly string[] };
@@ -99,11 +96,17 @@ const adminAccess = { access: [PLATFORM_ADMIN] as readonly string[] };
 export async function authRoutes(server: FastifyInstance, options: AuthHttpOptions): Promise<void> {
   const app = server.withTypeProvider<ZodTypeProvider>();
   const { auth, config } = options;
-  const message = z.object({ message: z.string() });
 
   app.get(
     '/.well-known/jwks.json',
-    { config: publicAccess, schema: { tags: ['auth'], summary: 'Public keys that verify access tokens' } },
+    {
+      config: publicAccess,
+      schema: {
+        tags: ['auth'],
+        summary: 'Public keys that verify access tokens',
+        response: { 200: contract.jwksAnswer },
+      },
+    },
     async (_request, reply) => {
       void reply.header('cache-control', 'public, max-age=300');
       return auth.jwks();
@@ -112,7 +115,10 @@ export async function authRoutes(server: FastifyInstance, options: AuthHttpOptio
 
   app.get(
     '/api/auth/config',
-    { config: publicAccess, schema: { tags: ['auth'], summary: 'What the sign-in page offers' } },
+    {
+      config: publicAccess,
+      schema: { tags: ['auth'], summary: 'What the sign-in page offers', response: { 200: contract.authConfigAnswer } },
+    },
     async () => ({ googleClientId: config.auth.googleClientId ?? null, setupRequired: await auth.setupRequired() }),
   );
 
@@ -136,13 +142,8 @@ export async function authRoutes(server: FastifyInstance, options: AuthHttpOptio
       schema: {
         tags: ['auth'],
         summary: 'Create an account (a verification email follows)',
-        body: z.object({
-          email,
-          password: newPassword,
-          displayName: z.string().trim().min(1).max(100).optional(),
-          role: z.string().max(100).optional(),
-        }),
-        response: { 202: message },
+        body: contract.registerBody,
+        response: { 202: contract.registerAnswer },
       },
     },
     async (request, reply) => {
@@ -161,7 +162,8 @@ export async function authRoutes(server: FastifyInstance, options: AuthHttpOptio
       schema: {
         tags: ['auth'],
         summary: 'Confirm an email address',
-        body: z.object({ token: z.string().min(10).max(200) }),
+        body: contract.verifyEmailBody,
+        response: { 200: contract.userAnswer },
       },
     },
     async (request, reply) => {
@@ -186,7 +188,8 @@ export async function authRoutes(server: FastifyInstance, options: AuthHttpOptio
       schema: {
         tags: ['auth'],
         summary: 'Sign in with email and password',
-        body: z.object({ email: z.string().max(254), password: z.string().max(1024) }),
+        body: contract.signInBody,
+        response: { 200: contract.signInAnswer },
       },
     },
     async (request, reply) => {
@@ -198,17 +201,27 @@ export async function authRoutes(server: FastifyInstance, options: AuthHttpOptio
 
   app.post(
     '/api/auth/sign-out',
-    { config: userAccess, schema: { tags: ['auth'], summary: 'Sign out everywhere (revokes every token)' } },
+    {
+      config: userAccess,
+      schema: {
+        tags: ['auth'],
+        summary: 'Sign out everywhere (revokes every token)',
+        response: { 204: contract.signOutAnswer },
+      },
+    },
     async (request, reply) => {
       await auth.signOut(request.user!, originOf(request));
       clearSessionCookies(reply, config);
-      return reply.status(204).send();
+      return reply.status(204).send(null);
     },
   );
 
   app.get(
     '/api/auth/me',
-    { config: userAccess, schema: { tags: ['auth'], summary: 'The signed-in user' } },
+    {
+      config: userAccess,
+      schema: { tags: ['auth'], summary: 'The signed-in user', response: { 200: contract.userAnswer } },
+    },
     async (request) => ({ user: await auth.me(request.user!) }),
   );
 
@@ -216,7 +229,11 @@ export async function authRoutes(server: FastifyInstance, options: AuthHttpOptio
     '/api/auth/session',
     {
       config: publicAccess,
-      schema: { tags: ['auth'], summary: 'Who is signed in, or null (for pages that work either way)' },
+      schema: {
+        tags: ['auth'],
+        summary: 'Who is signed in, or null (for pages that work either way)',
+        response: { 200: contract.sessionAnswer },
+      },
     },
     async (request) => ({ user: request.user === null ? null : await auth.me(request.user) }),
   );
@@ -228,7 +245,8 @@ export async function authRoutes(server: FastifyInstance, options: AuthHttpOptio
       schema: {
         tags: ['auth'],
         summary: 'Change password (signs out every other session)',
-        body: z.object({ currentPassword: z.string().max(1024), newPassword }),
+        body: contract.changePasswordBody,
+        response: { 200: contract.userAnswer },
       },
     },
     async (request, reply) => {
@@ -253,8 +271,8 @@ export async function authRoutes(server: FastifyInstance, options: AuthHttpOptio
       schema: {
         tags: ['auth'],
         summary: 'Email a one-time password reset link',
-        body: z.object({ email: z.string().max(254) }),
-        response: { 202: message },
+        body: contract.resetRequestBody,
+        response: { 202: contract.resetRequestAnswer },
       },
     },
     async (request, reply) => {
@@ -270,7 +288,8 @@ export async function authRoutes(server: FastifyInstance, options: AuthHttpOptio
       schema: {
         tags: ['auth'],
         summary: 'Set a new password with a reset link',
-        body: z.object({ token: z.string().min(10).max(200), password: newPassword }),
+        body: contract.resetBody,
+        response: { 200: contract.resetAnswer },
       },
     },
     async (request) => {
@@ -286,7 +305,8 @@ export async function authRoutes(server: FastifyInstance, options: AuthHttpOptio
       schema: {
         tags: ['auth'],
         summary: 'Sign in with a Google ID token',
-        body: z.object({ credential: z.string().min(10).max(8192) }),
+        body: contract.googleSignInBody,
+        response: { 200: contract.userAnswer },
       },
     },
     async (request, reply) => {
@@ -298,7 +318,14 @@ export async function authRoutes(server: FastifyInstance, options: AuthHttpOptio
 
   app.get(
     '/api/auth/setup',
-    { config: publicAccess, schema: { tags: ['auth'], summary: 'Whether the first admin must still be created' } },
+    {
+      config: publicAccess,
+      schema: {
+        tags: ['auth'],
+        summary: 'Whether the first admin must still be created',
+        response: { 200: contract.setupStateAnswer },
+      },
+    },
     async () => ({ required: await auth.setupRequired() }),
   );
 
@@ -315,7 +342,8 @@ export async function authRoutes(server: FastifyInstance, options: AuthHttpOptio
       schema: {
         tags: ['auth'],
         summary: 'Create the first platform admin (once)',
-        body: z.object({ email, password: newPassword, displayName: z.string().trim().min(1).max(100).optional() }),
+        body: contract.setupBody,
+        response: { 201: contract.userAnswer },
       },
     },
     async (request, reply) => {
@@ -335,7 +363,6 @@ export async function authRoutes(server: FastifyInstance, options: AuthHttpOptio
       [...auth.roleDefinitions.values()].some((role) => auth.canManage(actor, role.name));
     if (!approver) throw new AppError('forbidden', 'auth.forbidden', 'You do not have access to this');
   };
-  const userId = z.object({ id: z.uuid() });
   app.get(
     '/api/auth/admin/users',
     {
@@ -344,7 +371,8 @@ export async function authRoutes(server: FastifyInstance, options: AuthHttpOptio
       schema: {
         tags: ['auth'],
         summary: 'Users, for admins and approvers',
-        querystring: z.object({ query: z.string().max(200).optional(), status: z.enum(['pending', 'all']).optional() }),
+        querystring: contract.listUsersQuery,
+        response: { 200: contract.usersAnswer },
       },
     },
     async (request) => {
@@ -356,7 +384,11 @@ export async function authRoutes(server: FastifyInstance, options: AuthHttpOptio
     {
       config: { access: 'user' },
       onRequest: approverOnly,
-      schema: { tags: ['auth'], summary: 'The roles the caller may grant, approve and remove' },
+      schema: {
+        tags: ['auth'],
+        summary: 'The roles the caller may grant, approve and remove',
+        response: { 200: contract.manageableRolesAnswer },
+      },
     },
     async (request) => {
       const actor = request.user!;
@@ -376,8 +408,9 @@ export async function authRoutes(server: FastifyInstance, options: AuthHttpOptio
       schema: {
         tags: ['auth'],
         summary: 'Approve a pending role',
-        params: userId,
-        body: z.object({ role: z.string() }),
+        params: contract.userParams,
+        body: contract.approveBody,
+        response: { 200: contract.userAnswer },
       },
     },
     async (request) => {
@@ -392,8 +425,9 @@ export async function authRoutes(server: FastifyInstance, options: AuthHttpOptio
       schema: {
         tags: ['auth'],
         summary: 'Grant or remove roles',
-        params: userId,
-        body: z.object({ add: z.array(z.string()).default([]), remove: z.array(z.string()).default([]) }),
+        params: contract.userParams,
+        body: contract.setRolesBody,
+        response: { 200: contract.userAnswer },
       },
     },
     async (request) => ({
@@ -406,7 +440,15 @@ export async function authRoutes(server: FastifyInstance, options: AuthHttpOptio
   ] as const) {
     app.post(
       `/api/auth/admin/users/:id/${path}`,
-      { config: adminAccess, schema: { tags: ['auth'], summary: `${path} an account`, params: userId } },
+      {
+        config: adminAccess,
+        schema: {
+          tags: ['auth'],
+          summary: `${path} an account`,
+          params: contract.userParams,
+          response: { 200: contract.userAnswer },
+        },
+      },
       async (request) => ({
         user: await auth.setDisabled(request.user!, request.params.id, disabled, originOf(request)),
       }),

@@ -1,8 +1,10 @@
+import { MAX_PASSWORD_LENGTH } from '@ballast/contracts/auth';
 import { dictionary } from '@zxcvbn-ts/language-common';
 import { AppError, type FieldError } from '#platform/kernel/errors/errors.ts';
 
 export const MIN_PASSWORD_LENGTH = 8;
-export const MAX_PASSWORD_LENGTH = 128;
+// One limit for the policy and the request schemas that let a longer password through to it.
+export { MAX_PASSWORD_LENGTH };
 
 /** The ~49,000 most common passwords (zxcvbn-ts's list, most common first), lower-cased. */
 const commonPasswords = new Set(

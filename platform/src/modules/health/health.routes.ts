@@ -1,18 +1,18 @@
 import type { FastifyInstance } from 'fastify';
-import { z } from 'zod';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import {
+  livenessAnswer,
+  livenessFailure,
+  metricsAnswer,
+  readinessAnswer,
+  readinessFailure,
+} from '@ballast/contracts/health';
 import { AppError } from '#platform/kernel/errors/errors.ts';
 import type { Metrics } from '#platform/kernel/metrics/metrics.ts';
 import { noRateLimit } from '#platform/kernel/http/rate-limit.ts';
 import { constantTimeEqual } from '#platform/kernel/security/crypto.ts';
 import type { ReadinessCheck } from '#platform/kernel/lifecycle/module.ts';
 import { findFatal, runChecks } from '#platform/kernel/lifecycle/checks.ts';
-
-const checkResult = z.object({
-  status: z.enum(['ok', 'fail']),
-  latencyMs: z.number(),
-  detail: z.string().optional(),
-});
 
 export interface HealthRoutesOptions {
   readonly checks: readonly ReadinessCheck[];
@@ -36,10 +36,7 @@ export async function healthRoutes(app: FastifyInstance, options: HealthRoutesOp
       schema: {
         summary: 'Liveness: the process is up, its event loop answers, and nothing it needs is dead for good',
         tags: ['health'],
-        response: {
-          200: z.object({ status: z.literal('ok'), version: z.string(), uptimeSeconds: z.number() }),
-          503: z.object({ status: z.literal('fail'), detail: z.string() }),
-        },
+        response: { 200: livenessAnswer, 503: livenessFailure },
       },
     },
     async (_request, reply) => {
@@ -62,14 +59,7 @@ export async function healthRoutes(app: FastifyInstance, options: HealthRoutesOp
         summary:
           'Readiness: database, migrations, live-updates listener, task queue, Redis (when configured) and disk, with per-check latency',
         tags: ['health'],
-        response: {
-          200: z.object({ status: z.enum(['ok', 'fail']), checks: z.record(z.string(), checkResult) }),
-          503: z.object({
-            status: z.enum(['ok', 'fail', 'draining']),
-            detail: z.string().optional(),
-            checks: z.record(z.string(), checkResult),
-          }),
-        },
+        response: { 200: readinessAnswer, 503: readinessFailure },
       },
     },
     async (_request, reply) => {
@@ -86,7 +76,11 @@ export async function healthRoutes(app: FastifyInstance, options: HealthRoutesOp
     {
       config: probeConfig,
       logLevel: 'warn',
-      schema: { summary: 'Prometheus metrics (bearer METRICS_TOKEN when set)', tags: ['health'], hide: false },
+      schema: {
+        summary: 'Prometheus metrics (bearer METRICS_TOKEN when set)',
+        tags: ['health'],
+        response: { 200: metricsAnswer },
+      },
     },
     async (request, reply) => {
       if (

@@ -1,6 +1,19 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import { z } from 'zod';
+import {
+  appParams,
+  balanceAnswer,
+  checkoutAnswer,
+  confirmOrderAnswer,
+  confirmOrderParams,
+  createdOrder,
+  createOrderBody,
+  packsAnswer,
+  purchasesAnswer,
+  testPayAnswer,
+  testPayBody,
+  webhookAnswer,
+} from '@ballast/contracts/payments';
 import { AppError } from '#platform/kernel/errors/errors.ts';
 import { rateLimit } from '#platform/kernel/http/rate-limit.ts';
 import { sendShell, type WebBuild } from '#platform/kernel/http/web-pages.ts';
@@ -13,13 +26,6 @@ export interface PaymentsRoutesOptions {
   readonly testGateway: TestGateway | undefined;
   readonly build: WebBuild;
 }
-
-const appParams = z.object({ app: z.string().regex(/^[a-z][a-z0-9]{1,30}$/) });
-const checkoutResult = z.object({
-  razorpay_order_id: z.string().min(1).max(100),
-  razorpay_payment_id: z.string().min(1).max(100),
-  razorpay_signature: z.string().min(1).max(200),
-});
 
 function originOf(request: FastifyRequest) {
   return { ip: request.ip, userAgent: request.headers['user-agent'] };
@@ -46,6 +52,7 @@ export async function paymentsRoutes(server: FastifyInstance, options: PaymentsR
         tags: ['payments'],
         summary: 'What an app sells, and whether payments are in test mode',
         params: appParams,
+        response: { 200: packsAnswer },
       },
     },
     async (request) => {
@@ -62,7 +69,15 @@ export async function paymentsRoutes(server: FastifyInstance, options: PaymentsR
 
   app.get(
     '/api/payments/:app/balance',
-    { config: { access: 'user' }, schema: { tags: ['payments'], summary: 'The caller’s balance', params: appParams } },
+    {
+      config: { access: 'user' },
+      schema: {
+        tags: ['payments'],
+        summary: 'The caller’s balance',
+        params: appParams,
+        response: { 200: balanceAnswer },
+      },
+    },
     async (request) => payments.balance(request.user!, known(request.params.app)),
   );
 
@@ -74,7 +89,8 @@ export async function paymentsRoutes(server: FastifyInstance, options: PaymentsR
         tags: ['payments'],
         summary: 'Start buying a pack: creates the gateway order',
         params: appParams,
-        body: z.object({ pack: z.string().min(1).max(100) }),
+        body: createOrderBody,
+        response: { 201: createdOrder },
       },
     },
     async (request, reply) => {
@@ -94,8 +110,9 @@ export async function paymentsRoutes(server: FastifyInstance, options: PaymentsR
       schema: {
         tags: ['payments'],
         summary: 'Verify the checkout’s signed answer and credit the pack',
-        params: appParams.extend({ id: z.uuid() }),
-        body: checkoutResult,
+        params: confirmOrderParams,
+        body: checkoutAnswer,
+        response: { 200: confirmOrderAnswer },
       },
     },
     async (request) => {
@@ -108,7 +125,15 @@ export async function paymentsRoutes(server: FastifyInstance, options: PaymentsR
 
   app.get(
     '/api/payments/:app/purchases',
-    { config: { access: 'user' }, schema: { tags: ['payments'], summary: 'The caller’s orders', params: appParams } },
+    {
+      config: { access: 'user' },
+      schema: {
+        tags: ['payments'],
+        summary: 'The caller’s orders',
+        params: appParams,
+        response: { 200: purchasesAnswer },
+      },
+    },
     async (request) => ({ purchases: await payments.purchases(request.user!, known(request.params.app)) }),
   );
 
@@ -124,7 +149,11 @@ export async function paymentsRoutes(server: FastifyInstance, options: PaymentsR
       '/api/payments/webhooks/razorpay',
       {
         config: { access: 'public' },
-        schema: { tags: ['payments'], summary: 'Razorpay webhook (signed with the webhook secret)' },
+        schema: {
+          tags: ['payments'],
+          summary: 'Razorpay webhook (signed with the webhook secret)',
+          response: { 200: webhookAnswer },
+        },
       },
       async (request) => {
         if (!Buffer.isBuffer(request.body)) {
@@ -153,7 +182,8 @@ export async function paymentsRoutes(server: FastifyInstance, options: PaymentsR
         schema: {
           tags: ['payments'],
           summary: 'Test mode only: pay an order with the local test gateway (moves no money)',
-          body: z.object({ orderId: z.uuid() }),
+          body: testPayBody,
+          response: { 200: testPayAnswer },
         },
       },
       async (request) => {

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import { z } from 'zod';
+import { deadLetterParams, tasksOverviewAnswer } from '@ballast/contracts/tasks';
 import { adminGuard } from '#platform/modules/auth/admin-guard.ts';
 import type { Config } from '#platform/kernel/config/load-config.ts';
 import { AppError } from '#platform/kernel/errors/errors.ts';
@@ -78,7 +78,6 @@ export async function tasksAdminRoutes(server: FastifyInstance, options: TasksAd
   const app = server.withTypeProvider<ZodTypeProvider>();
   const { tasks } = options;
   app.addHook('onRequest', adminGuard(options.config));
-  const idParams = z.object({ id: z.uuid() });
 
   app.get('/admin/tasks', { schema: { hide: true } }, async (_request, reply) => {
     const [stats, dead, points] = await Promise.all([tasks.stats(), tasks.deadLetters(), tasks.throughput(60)]);
@@ -168,7 +167,7 @@ export async function tasksAdminRoutes(server: FastifyInstance, options: TasksAd
   for (const action of ['retry', 'discard'] as const) {
     app.post(
       `/admin/tasks/dead/:id/${action}`,
-      { schema: { hide: true, params: idParams } },
+      { schema: { hide: true, params: deadLetterParams } },
       async (request, reply) => {
         const done =
           action === 'retry'
@@ -180,8 +179,18 @@ export async function tasksAdminRoutes(server: FastifyInstance, options: TasksAd
     );
   }
 
-  app.get('/admin/api/tasks', { schema: { hide: true } }, async () => ({
-    queues: await tasks.stats(),
-    deadLetters: await tasks.deadLetters(),
-  }));
+  app.get(
+    '/admin/api/tasks',
+    {
+      schema: {
+        tags: ['tasks'],
+        summary: 'Operator: queues by state and the dead letters (platform admins; anyone locally in development)',
+        response: { 200: tasksOverviewAnswer },
+      },
+    },
+    async () => ({
+      queues: await tasks.stats(),
+      deadLetters: await tasks.deadLetters(),
+    }),
+  );
 }

@@ -1,0 +1,31 @@
+import { z } from 'zod';
+import { timestamp } from './common.ts';
+
+export const auditQuery = z.object({
+  actor: z.string().max(200).optional(),
+  action: z.string().max(100).optional(),
+  from: z.coerce.date().optional(),
+  to: z.coerce.date().optional(),
+  limit: z.coerce.number().int().min(1).max(10_000).optional(),
+});
+
+/** One recorded action: who, what, on what, from where, and the state before and after. */
+export const auditEvent = z.object({
+  id: z.string(),
+  at: timestamp,
+  actorId: z.string().nullable(),
+  actorEmail: z.string().nullable(),
+  action: z.string(),
+  targetType: z.string().nullable(),
+  targetId: z.string().nullable(),
+  ip: z.string().nullable(),
+  userAgent: z.string().nullable(),
+  before: z.unknown(),
+  after: z.unknown(),
+  details: z.unknown(),
+});
+
+export const auditAnswer = z.object({ events: z.array(auditEvent).readonly() });
+
+/** The same events as CSV, one row each, header first. */
+export const auditCsvAnswer = { content: { 'text/csv': { schema: z.string() } } };
