@@ -16,51 +16,23 @@ import {
   type RealtimeClient,
   type User,
 } from '@ballast/ui';
+import type { Parsed, z } from '@ballast/contracts';
+import { balanceAnswer, packsAnswer, purchasesAnswer, type pack } from '@ballast/contracts/payments';
 import { useCallback, useEffect, useRef, useState } from 'react';
+import {
+  callAnswer,
+  callsAnswer,
+  carePlansAnswer,
+  heartbeatAnswer,
+  startCallAnswer,
+  type callView,
+} from '../shared/api.ts';
 import { endReasonText, HEARTBEAT_SECONDS, type VoiceSetup } from '../shared/calls.ts';
 import './coach.css';
 
-interface Pack {
-  readonly id: string;
-  readonly title: string;
-  readonly units: number;
-  readonly amountMinor: number;
-  readonly currency: string;
-}
-interface CallView {
-  readonly id: string;
-  readonly status: 'active' | 'ended';
-  readonly startedAt: string;
-  readonly maxSeconds: number;
-  readonly meteredSeconds: number;
-  readonly remainingSeconds: number;
-  readonly endReason: string | null;
-  readonly endReasonText: string | null;
-}
-interface Heartbeat {
-  readonly status: 'active' | 'ended';
-  readonly meteredSeconds: number;
-  readonly remainingSeconds: number;
-  readonly warning: boolean;
-  readonly endReason?: string | null;
-}
-interface CarePlan {
-  readonly sessionId: string;
-  readonly source: string;
-  readonly title: string;
-  readonly body: string;
-  readonly createdAt: string;
-}
-interface Purchase {
-  readonly id: string;
-  readonly pack: string;
-  readonly units: number;
-  readonly amountMinor: number;
-  readonly currency: string;
-  readonly status: string;
-  readonly createdAt: string;
-  readonly paymentId: string | null;
-}
+type Pack = Parsed<typeof pack>;
+type CallView = Parsed<typeof callView>;
+type Heartbeat = Parsed<typeof heartbeatAnswer>;
 
 type Phase =
   | { readonly kind: 'idle' }
@@ -76,20 +48,24 @@ type Phase =
     }
   | { readonly kind: 'ended'; readonly reason: string; readonly metered: number };
 
-function useLoad<T>(path: string, version: number): { data: T | undefined; error: string | undefined } {
-  const [state, setState] = useState<{ data: T | undefined; error: string | undefined }>({
+function useLoad<Schema extends z.ZodType>(
+  path: string,
+  answer: Schema,
+  version: number,
+): { data: Parsed<Schema> | undefined; error: string | undefined } {
+  const [state, setState] = useState<{ data: Parsed<Schema> | undefined; error: string | undefined }>({
     data: undefined,
     error: undefined,
   });
   useEffect(() => {
     let current = true;
-    api<T>('GET', path)
+    api('GET', path, undefined, answer)
       .then((data) => current && setState({ data, error: undefined }))
       .catch((error: unknown) => current && setState({ data: undefined, error: (error as Error).message }));
     return () => {
       current = false;
     };
-  }, [path, version]);
+  }, [path, answer, version]);
   return state;
 }
 
@@ -181,7 +157,7 @@ function CallPanel({
     }
     let started: { call: CallView; voice: VoiceSetup };
     try {
-      started = await api<{ call: CallView; voice: VoiceSetup }>('POST', '/api/coach/calls', {});
+      started = await api('POST', '/api/coach/calls', {}, startCallAnswer);
     } catch (caught) {
       stopMedia();
       setPhase({ kind: 'idle' });
@@ -200,7 +176,7 @@ function CallPanel({
       kind: 'live',
       call,
       voice,
-      startedAt: Date.parse(call.startedAt),
+      startedAt: call.startedAt.getTime(),
       remaining: call.remainingSeconds,
       warning: false,
       connection: 'live',
@@ -234,12 +210,12 @@ function CallPanel({
         // The live socket first; plain HTTP when it is down.
         const answer =
           live.state === 'open'
-            ? await live.request<Heartbeat>('call.heartbeat', { sessionId: call.id })
-            : await api<Heartbeat>('POST', `/api/coach/calls/${call.id}/heartbeat`, {});
+            ? heartbeatAnswer.parse(await live.request('call.heartbeat', { sessionId: call.id }))
+            : await api('POST', `/api/coach/calls/${call.id}/heartbeat`, {}, heartbeatAnswer);
         applyBeat(answer);
       } catch {
         try {
-          applyBeat(await api<Heartbeat>('POST', `/api/coach/calls/${call.id}/heartbeat`, {}));
+          applyBeat(await api('POST', `/api/coach/calls/${call.id}/heartbeat`, {}, heartbeatAnswer));
         } catch {
           setPhase((current) => (current.kind === 'live' ? { ...current, connection: 'lost' } : current));
           wasLost = true;
@@ -285,10 +261,15 @@ function CallPanel({
     if (phase.kind !== 'live') return;
     try {
       const sinceLastBeatMs = lastAck.current === null ? undefined : Math.round(performance.now() - lastAck.current);
-      const { call } = await api<{ call: CallView }>('POST', `/api/coach/calls/${phase.call.id}/end`, {
-        transcript: transcript.current,
-        sinceLastBeatMs,
-      });
+      const { call } = await api(
+        'POST',
+        `/api/coach/calls/${phase.call.id}/end`,
+        {
+          transcript: transcript.current,
+          sinceLastBeatMs,
+        },
+        callAnswer,
+      );
       finish(call.endReasonText ?? 'You ended the call.', call.meteredSeconds);
     } catch (caught) {
       setError((caught as Error).message);
@@ -365,11 +346,11 @@ function CallPanel({
 function CoachHome({ user }: { readonly user: User }) {
   const [version, setVersion] = useState(0);
   const refresh = useCallback(() => setVersion((value) => value + 1), []);
-  const balance = useLoad<{ balance: number }>('/api/payments/coach/balance', version);
-  const catalog = useLoad<{ testMode: boolean; packs: Pack[] }>('/api/payments/coach/packs', 0);
-  const calls = useLoad<{ calls: CallView[]; unsettledSeconds: number }>('/api/coach/calls', version);
-  const plans = useLoad<{ carePlans: CarePlan[] }>('/api/coach/care-plans', version);
-  const purchases = useLoad<{ purchases: Purchase[] }>('/api/payments/coach/purchases', version);
+  const balance = useLoad('/api/payments/coach/balance', balanceAnswer, version);
+  const catalog = useLoad('/api/payments/coach/packs', packsAnswer, 0);
+  const calls = useLoad('/api/coach/calls', callsAnswer, version);
+  const plans = useLoad('/api/coach/care-plans', carePlansAnswer, version);
+  const purchases = useLoad('/api/payments/coach/purchases', purchasesAnswer, version);
   const [buying, setBuying] = useState<string | undefined>(undefined);
   const [buyError, setBuyError] = useState<string | undefined>(undefined);
   const paid = new URLSearchParams(location.search).get('paid');

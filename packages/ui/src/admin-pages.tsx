@@ -1,14 +1,13 @@
+import type { Parsed } from '@ballast/contracts';
+import { auditAnswer, type auditEvent } from '@ballast/contracts/audit';
+import { manageableRolesAnswer, userAnswer, usersAnswer, type manageableRole } from '@ballast/contracts/auth';
 import { useCallback, useEffect, useState } from 'react';
 import { api, ApiError } from './api.ts';
 import { ErrorMessage, formText, Notice } from './form.tsx';
 import { RequireUser } from './layout.tsx';
 import type { User } from './session.tsx';
 
-interface ManageableRole {
-  readonly name: string;
-  readonly title: string;
-  readonly requiresApproval: boolean;
-}
+type ManageableRole = Parsed<typeof manageableRole>;
 
 type Load<T> = { status: 'loading' } | { status: 'ready'; value: T } | { status: 'failed'; error: ApiError | Error };
 
@@ -45,7 +44,7 @@ function UserRow({
   const manageable = new Set(roles.map((item) => item.name));
   const act = (path: string, body: unknown, message: string) => {
     setBusy(true);
-    api<{ user: User }>('POST', `/api/auth/admin/users/${user.id}/${path}`, body)
+    api('POST', `/api/auth/admin/users/${user.id}/${path}`, body, userAnswer)
       .then((answer) => onChanged(answer.user, message))
       .catch((error: unknown) => onError(failure(error).message))
       .finally(() => setBusy(false));
@@ -149,21 +148,21 @@ function UserRow({
 
 /** Users, for admins and approvers: approve pending roles, grant and remove roles, disable accounts. */
 export function AdminUsersPage() {
-  const [roles, setRoles] = useState<Load<{ roles: ManageableRole[]; canDisable: boolean }>>({ status: 'loading' });
-  const [users, setUsers] = useState<Load<User[]>>({ status: 'loading' });
+  const [roles, setRoles] = useState<Load<Parsed<typeof manageableRolesAnswer>>>({ status: 'loading' });
+  const [users, setUsers] = useState<Load<readonly User[]>>({ status: 'loading' });
   const [filter, setFilter] = useState<{ query: string; status: 'pending' | 'all' }>({ query: '', status: 'pending' });
   const [message, setMessage] = useState<{ kind: 'info' | 'error'; text: string } | undefined>(undefined);
 
   const load = useCallback(() => {
     const params = new URLSearchParams({ status: filter.status });
     if (filter.query !== '') params.set('query', filter.query);
-    api<{ users: User[] }>('GET', `/api/auth/admin/users?${params.toString()}`)
+    api('GET', `/api/auth/admin/users?${params.toString()}`, undefined, usersAnswer)
       .then(({ users: list }) => setUsers({ status: 'ready', value: list }))
       .catch((error: unknown) => setUsers({ status: 'failed', error: failure(error) }));
   }, [filter]);
 
   useEffect(() => {
-    api<{ roles: ManageableRole[]; canDisable: boolean }>('GET', '/api/auth/admin/roles')
+    api('GET', '/api/auth/admin/roles', undefined, manageableRolesAnswer)
       .then((value) => setRoles({ status: 'ready', value }))
       .catch((error: unknown) => setRoles({ status: 'failed', error: failure(error) }));
   }, []);
@@ -254,20 +253,7 @@ export function AdminUsersPage() {
   );
 }
 
-interface AuditEvent {
-  readonly id: string;
-  readonly at: string;
-  readonly actorId: string | null;
-  readonly actorEmail: string | null;
-  readonly action: string;
-  readonly targetType: string | null;
-  readonly targetId: string | null;
-  readonly ip: string | null;
-  readonly userAgent: string | null;
-  readonly before: unknown;
-  readonly after: unknown;
-  readonly details: unknown;
-}
+type AuditEvent = Parsed<typeof auditEvent>;
 
 function compact(value: unknown): string {
   if (value === null || value === undefined) return '';
@@ -277,14 +263,14 @@ function compact(value: unknown): string {
 /** The audit trail, filtered by actor, action and time, with a CSV export of the same filter. */
 export function AdminAuditPage() {
   const [filter, setFilter] = useState<Record<string, string>>({});
-  const [events, setEvents] = useState<Load<AuditEvent[]>>({ status: 'loading' });
+  const [events, setEvents] = useState<Load<readonly AuditEvent[]>>({ status: 'loading' });
   const params = new URLSearchParams(Object.entries(filter).filter(([, value]) => value !== ''));
   const search = params.toString();
 
   useEffect(() => {
     const query = new URLSearchParams(search);
     query.set('limit', '200');
-    api<{ events: AuditEvent[] }>('GET', `/api/audit?${query.toString()}`)
+    api('GET', `/api/audit?${query.toString()}`, undefined, auditAnswer)
       .then(({ events: list }) => setEvents({ status: 'ready', value: list }))
       .catch((error: unknown) => setEvents({ status: 'failed', error: failure(error) }));
   }, [search]);
@@ -360,7 +346,7 @@ export function AdminAuditPage() {
                     {events.value.map((event) => (
                       <tr key={event.id}>
                         <td>
-                          <time dateTime={event.at}>{new Date(event.at).toLocaleString()}</time>
+                          <time dateTime={event.at.toISOString()}>{new Date(event.at).toLocaleString()}</time>
                         </td>
                         <td>{event.actorEmail ?? event.actorId ?? '—'}</td>
                         <td>

@@ -1,4 +1,5 @@
 /** The browser side of Ballast's HTTP API: JSON in and out, CSRF header on writes, problems as errors. */
+import type { z } from '@ballast/contracts';
 
 export const CSRF_COOKIE = 'ballast_csrf';
 export const CSRF_HEADER = 'x-csrf-token';
@@ -56,8 +57,19 @@ async function problemOf(response: Response): Promise<ApiError> {
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
-/** Calls the API. Resolves with the JSON body (undefined for 204), rejects with an `ApiError`. */
-export async function api<T>(method: Method, path: string, body?: unknown): Promise<T> {
+/**
+ * Calls the API. Resolves with the JSON body (undefined for 204), rejects with an `ApiError`.
+ * Given the route's answer schema (from `@ballast/contracts` or the app's `shared/`), resolves
+ * with the answer parsed by it (timestamps as `Date`s) and rejects an answer that does not fit.
+ */
+export function api<Schema extends z.ZodType>(
+  method: Method,
+  path: string,
+  body: unknown,
+  answer: Schema,
+): Promise<z.output<Schema>>;
+export function api<T>(method: Method, path: string, body?: unknown): Promise<T>;
+export async function api(method: Method, path: string, body?: unknown, answer?: z.ZodType): Promise<unknown> {
   const headers: Record<string, string> = { accept: 'application/json' };
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (method !== 'GET') {
@@ -76,8 +88,21 @@ export async function api<T>(method: Method, path: string, body?: unknown): Prom
     throw new ApiError(0, 'network', 'Cannot reach the server. Check your connection and try again.');
   }
   if (!response.ok) throw await problemOf(response);
-  if (response.status === 204) return undefined as T;
-  return (await response.json()) as T;
+  if (response.status === 204) return undefined;
+  const json: unknown = await response.json();
+  if (answer === undefined) return json;
+  const parsed = answer.safeParse(json);
+  if (!parsed.success) {
+    // The page and the server disagree (a deploy in between, or a bug): say so rather than misread it.
+    throw new ApiError(
+      response.status,
+      'http.unexpected_answer',
+      'The server answered in a form this page does not understand. Reload the page and try again.',
+      {},
+      parsed.error.issues,
+    );
+  }
+  return parsed.data;
 }
 
 /**

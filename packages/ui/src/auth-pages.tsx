@@ -1,3 +1,12 @@
+import type { Parsed } from '@ballast/contracts';
+import {
+  authConfigAnswer,
+  registerAnswer,
+  resetAnswer,
+  resetRequestAnswer,
+  signInAnswer,
+  userAnswer,
+} from '@ballast/contracts/auth';
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { api, safeNext } from './api.ts';
 import { ErrorMessage, Field, formText, Notice, SubmitButton, useSubmission } from './form.tsx';
@@ -6,15 +15,12 @@ import { Card, RequireUser } from './layout.tsx';
 import { rolesOf, useSession, type User } from './session.tsx';
 
 /** What the sign-in page offers, from `/api/auth/config`. */
-export interface AuthConfig {
-  readonly googleClientId: string | null;
-  readonly setupRequired: boolean;
-}
+export type AuthConfig = Parsed<typeof authConfigAnswer>;
 
 export function useAuthConfig(): AuthConfig | undefined {
   const [config, setConfig] = useState<AuthConfig | undefined>(undefined);
   useEffect(() => {
-    api<AuthConfig>('GET', '/api/auth/config')
+    api('GET', '/api/auth/config', undefined, authConfigAnswer)
       .then(setConfig)
       .catch(() => setConfig({ googleClientId: null, setupRequired: false }));
   }, []);
@@ -58,10 +64,15 @@ export function SignInPage({ defaultNext = '/account' }: { readonly defaultNext?
       <form
         noValidate
         onSubmit={submission.run(async (form) => {
-          const { user } = await api<{ user: User }>('POST', '/api/auth/sign-in', {
-            email: formText(form, 'email'),
-            password: formText(form, 'password'),
-          });
+          const { user } = await api(
+            'POST',
+            '/api/auth/sign-in',
+            {
+              email: formText(form, 'email'),
+              password: formText(form, 'password'),
+            },
+            signInAnswer,
+          );
           done(user);
         })}
         id="sign-in-form"
@@ -106,12 +117,17 @@ export function RegisterPage({ role = query('role') ?? undefined }: { readonly r
         noValidate
         onSubmit={submission.run(async (form) => {
           const displayName = formText(form, 'displayName').trim();
-          const answer = await api<{ message: string }>('POST', '/api/auth/register', {
-            email: formText(form, 'email'),
-            password: formText(form, 'password'),
-            ...(displayName === '' ? {} : { displayName }),
-            ...(role === undefined ? {} : { role }),
-          });
+          const answer = await api(
+            'POST',
+            '/api/auth/register',
+            {
+              email: formText(form, 'email'),
+              password: formText(form, 'password'),
+              ...(displayName === '' ? {} : { displayName }),
+              ...(role === undefined ? {} : { role }),
+            },
+            registerAnswer,
+          );
           setSent(answer.message);
         })}
       >
@@ -156,9 +172,14 @@ export function ResetRequestPage() {
           id="reset-request-form"
           noValidate
           onSubmit={submission.run(async (form) => {
-            const answer = await api<{ message: string }>('POST', '/api/auth/reset-request', {
-              email: formText(form, 'email'),
-            });
+            const answer = await api(
+              'POST',
+              '/api/auth/reset-request',
+              {
+                email: formText(form, 'email'),
+              },
+              resetRequestAnswer,
+            );
             setSent(answer.message);
           })}
         >
@@ -198,10 +219,15 @@ export function ResetConfirmPage() {
           id="reset-form"
           noValidate
           onSubmit={submission.run(async (form) => {
-            const answer = await api<{ message: string }>('POST', '/api/auth/reset', {
-              token,
-              password: formText(form, 'password'),
-            });
+            const answer = await api(
+              'POST',
+              '/api/auth/reset',
+              {
+                token,
+                password: formText(form, 'password'),
+              },
+              resetAnswer,
+            );
             setDone(answer.message);
           })}
         >
@@ -249,7 +275,7 @@ export function VerifyEmailPage({ defaultNext = '/account' }: { readonly default
   useEffect(() => {
     if (token === null || sent.current) return;
     sent.current = true;
-    api<{ user: User }>('POST', '/api/auth/verify-email', { token })
+    api('POST', '/api/auth/verify-email', { token }, userAnswer)
       .then(({ user }) => {
         session.setUser(user);
         setState({ status: 'done', next: landingFor(user, safeNext(query('next'), defaultNext)) });
@@ -292,10 +318,15 @@ function ChangePasswordForm() {
       id="password-form"
       noValidate
       onSubmit={submission.run(async (form, element) => {
-        const { user } = await api<{ user: User }>('POST', '/api/auth/password', {
-          currentPassword: formText(form, 'currentPassword'),
-          newPassword: formText(form, 'newPassword'),
-        });
+        const { user } = await api(
+          'POST',
+          '/api/auth/password',
+          {
+            currentPassword: formText(form, 'currentPassword'),
+            newPassword: formText(form, 'newPassword'),
+          },
+          userAnswer,
+        );
         session.setUser(user);
         element.reset();
         setSaved(true);
@@ -442,11 +473,16 @@ export function SetupPage() {
         noValidate
         onSubmit={submission.run(async (form) => {
           const displayName = formText(form, 'displayName').trim();
-          const { user } = await api<{ user: User }>('POST', '/api/auth/setup', {
-            email: formText(form, 'email'),
-            password: formText(form, 'password'),
-            ...(displayName === '' ? {} : { displayName }),
-          });
+          const { user } = await api(
+            'POST',
+            '/api/auth/setup',
+            {
+              email: formText(form, 'email'),
+              password: formText(form, 'password'),
+              ...(displayName === '' ? {} : { displayName }),
+            },
+            userAnswer,
+          );
           session.setUser(user);
           location.assign('/admin/users');
         })}

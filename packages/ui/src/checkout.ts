@@ -1,22 +1,12 @@
+import type { Parsed } from '@ballast/contracts';
+import { confirmOrderAnswer, createdOrder, type checkoutAnswer } from '@ballast/contracts/payments';
 import { api } from './api.ts';
 
 /** What `POST /api/payments/:app/orders` answers. */
-export interface CreatedOrder {
-  readonly orderId: string;
-  readonly providerOrderId: string;
-  readonly amountMinor: number;
-  readonly currency: string;
-  readonly keyId: string;
-  readonly mode: 'razorpay' | 'test';
-  readonly checkoutUrl: string | null;
-  readonly pack: { readonly id: string; readonly title: string };
-}
+export type CreatedOrder = Parsed<typeof createdOrder>;
 
-export interface CheckoutAnswer {
-  readonly razorpay_order_id: string;
-  readonly razorpay_payment_id: string;
-  readonly razorpay_signature: string;
-}
+/** Razorpay Checkout's signed answer, which the server verifies. */
+export type CheckoutAnswer = Parsed<typeof checkoutAnswer>;
 
 interface RazorpayCheckout {
   open(): void;
@@ -50,7 +40,7 @@ export async function buyPack(
   pack: string,
   options: { name: string; email?: string | undefined; returnTo: string },
 ): Promise<{ status: 'paid' | 'processing' | 'redirected' }> {
-  const order = await api<CreatedOrder>('POST', `/api/payments/${app}/orders`, { pack });
+  const order = await api('POST', `/api/payments/${app}/orders`, { pack }, createdOrder);
   if (order.mode === 'test' && order.checkoutUrl !== null) {
     location.assign(`${order.checkoutUrl}&return=${encodeURIComponent(options.returnTo)}`);
     return { status: 'redirected' };
@@ -71,7 +61,7 @@ export async function buyPack(
     checkout.on('payment.failed', (response) => reject(new Error(response.error.description)));
     checkout.open();
   });
-  return api<{ status: 'paid' | 'processing' }>('POST', `/api/payments/${app}/orders/${order.orderId}/confirm`, answer);
+  return api('POST', `/api/payments/${app}/orders/${order.orderId}/confirm`, answer, confirmOrderAnswer);
 }
 
 /** 49900 INR → "₹499.00". */

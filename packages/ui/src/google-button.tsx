@@ -1,3 +1,4 @@
+import { userAnswer } from '@ballast/contracts/auth';
 import { useEffect, useRef, useState } from 'react';
 import { api } from './api.ts';
 import type { User } from './session.tsx';
@@ -57,7 +58,7 @@ export function GoogleButton({
         google.accounts.id.initialize({
           client_id: clientId,
           callback: ({ credential }) => {
-            api<{ user: User }>('POST', '/api/auth/google', { credential })
+            api('POST', '/api/auth/google', { credential }, userAnswer)
               .then(({ user }) => onSignedIn(user))
               .catch((error: unknown) => onError(error instanceof Error ? error.message : String(error)));
           },

@@ -1,21 +1,12 @@
 import { createContext, useCallback, useContext, useEffect, useState, type ReactNode } from 'react';
+import type { Parsed } from '@ballast/contracts';
+import { sessionAnswer, type publicUser, type roleGrant } from '@ballast/contracts/auth';
 import { api } from './api.ts';
 
-export interface RoleGrant {
-  readonly role: string;
-  readonly status: 'active' | 'pending';
-}
+export type RoleGrant = Parsed<typeof roleGrant>;
 
 /** The signed-in user as `/api/auth/me` shows it. */
-export interface User {
-  readonly id: string;
-  readonly email: string;
-  readonly displayName: string | null;
-  readonly emailVerified: boolean;
-  readonly disabled: boolean;
-  readonly createdAt: string;
-  readonly roles: readonly RoleGrant[];
-}
+export type User = Parsed<typeof publicUser>;
 
 export type SessionState =
   | { readonly status: 'loading' }
@@ -35,7 +26,7 @@ export interface Session {
 async function loadSession(): Promise<SessionState> {
   try {
     // Public: an anonymous visitor gets `null`, not a 401 in the console.
-    const { user } = await api<{ user: User | null }>('GET', '/api/auth/session');
+    const { user } = await api('GET', '/api/auth/session', undefined, sessionAnswer);
     return user === null ? { status: 'anonymous' } : { status: 'signed-in', user };
   } catch (error) {
     return { status: 'error', message: error instanceof Error ? error.message : String(error) };

@@ -1,17 +1,12 @@
+import type { Parsed } from '@ballast/contracts';
+import { confirmOrderAnswer, purchasesAnswer, testPayAnswer, type purchase } from '@ballast/contracts/payments';
 import { useEffect, useState, type ReactNode } from 'react';
 import { api, safeNext } from './api.ts';
 import { formatMoney } from './checkout.ts';
 import { ErrorMessage } from './form.tsx';
 import { Card, RequireUser } from './layout.tsx';
 
-interface Purchase {
-  readonly id: string;
-  readonly pack: string;
-  readonly units: number;
-  readonly amountMinor: number;
-  readonly currency: string;
-  readonly status: string;
-}
+type Purchase = Parsed<typeof purchase>;
 
 /**
  * The banner every checkout shows while payments move no money (the local test gateway, or
@@ -40,7 +35,7 @@ export function TestCheckoutPage() {
   const [busy, setBusy] = useState(false);
 
   useEffect(() => {
-    api<{ purchases: Purchase[] }>('GET', `/api/payments/${encodeURIComponent(app)}/purchases`)
+    api('GET', `/api/payments/${encodeURIComponent(app)}/purchases`, undefined, purchasesAnswer)
       .then(({ purchases }) => {
         const found = purchases.find((item) => item.id === orderId);
         if (found === undefined) setError('This order does not exist or is not yours.');
@@ -52,8 +47,8 @@ export function TestCheckoutPage() {
   const pay = () => {
     setBusy(true);
     setError(undefined);
-    api<Record<string, string>>('POST', '/api/payments/test/pay', { orderId })
-      .then((signed) => api('POST', `/api/payments/${app}/orders/${orderId}/confirm`, signed))
+    api('POST', '/api/payments/test/pay', { orderId }, testPayAnswer)
+      .then((signed) => api('POST', `/api/payments/${app}/orders/${orderId}/confirm`, signed, confirmOrderAnswer))
       .then(() => location.assign(`${returnTo}${returnTo.includes('?') ? '&' : '?'}paid=${orderId}`))
       .catch((caught: unknown) => {
         setError(caught instanceof Error ? caught.message : String(caught));
