@@ -126,6 +126,20 @@ export default tseslint.config(
       'no-console': 'error',
     },
   },
+  {
+    // The API's schemas are shared by the server and the browser: zod and each other only.
+    files: ['packages/contracts/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { regex: '^(?!zod$|zod/|\\./).*', message: 'packages/contracts imports zod only (decision 026).' },
+          ],
+        },
+      ],
+    },
+  },
   ...apps.map((app): Linter.Config => ({
     // An app imports the platform's public entry and packages/*, never platform internals or another app.
     files: [`apps/${app}/**/*.ts`, `apps/${app}/**/*.tsx`],
