@@ -129,6 +129,7 @@ export default tseslint.config(
   {
     // The API's schemas are shared by the server and the browser: zod and each other only.
     files: ['packages/contracts/**/*.ts'],
+    ignores: ['**/*.test.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
