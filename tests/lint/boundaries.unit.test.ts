@@ -61,6 +61,22 @@ describe('the architecture boundaries in eslint.config.ts', () => {
     );
   });
 
+  it('fails lint when packages/contracts imports anything but zod and its own files', async () => {
+    for (const source of [
+      "import { AppError } from '@ballast/platform';",
+      "import { AppError } from '../../../platform/src/kernel/errors/errors.ts';",
+      "import { Page } from '@ballast/ui';",
+    ]) {
+      expect(await ruleIdsFor('packages/contracts/src/probe.ts', `${source}\nexport const probe = 1;\n`)).toContain(
+        'no-restricted-imports',
+      );
+    }
+    const allowed = "import { z } from 'zod';\nimport { timestamp } from './common.ts';\n";
+    expect(
+      await ruleIdsFor('packages/contracts/src/probe.ts', `${allowed}export const probe = [z, timestamp];\n`),
+    ).toEqual([]);
+  });
+
   it('fails lint on a value-import cycle and lets a type-only one pass', async () => {
     // platform/src/index.ts re-exports errors.ts: importing the index back from errors.ts closes a loop.
     const file = 'platform/src/kernel/errors/errors.ts';
