@@ -13,7 +13,7 @@ import type { Service } from '#platform/kernel/lifecycle/module.ts';
 import { findUnstorableText } from '#platform/kernel/http/text-guard.ts';
 import { createPostgresBus } from './providers/postgres-bus.ts';
 import { createRedisBus } from './providers/redis-bus.ts';
-import { MAX_BUS_MESSAGE_BYTES, type RealtimeBus } from './realtime-bus.ts';
+import { MAX_BUS_MESSAGE_BYTES, type BusState, type RealtimeBus } from './realtime-bus.ts';
 import { verifyRealtimeTicket } from './ticket.ts';
 
 /** Who holds a realtime socket. */
@@ -85,6 +85,21 @@ export interface RealtimeHub extends Realtime, Service {
   accept(socket: WebSocket, app: string, identity: RealtimeIdentity, log: FastifyBaseLogger): void;
   /** Proves this node hears the bus (see `RealtimeBus.check`), for `/readyz`. */
   checkBus(): Promise<string | undefined>;
+  /**
+   * Tells every node, this one included, that what `userId` may do changed (roles, disabled,
+   * tokens revoked): nodes that cache identity forget theirs. Throws `AppError` `unavailable` when
+   * the bus cannot be reached.
+   */
+  announceUserChanged(userId: string): Promise<void>;
+  /** Calls `listener` with the user id of every user-changed or revocation message this node hears. */
+  onUserChanged(listener: (userId: string) => void): void;
+  /**
+   * Calls `listener` whenever this node starts or stops hearing the bus. A node that does not
+   * listen (a worker) never reports up.
+   */
+  onBusState(listener: (state: BusState) => void): void;
+  /** Whether this node hears the bus now: messages published now will reach it. */
+  isBusUp(): boolean;
 }
 
 export interface CreateRealtimeHubOptions {
@@ -136,6 +151,8 @@ const clientMessage = z.discriminatedUnion('type', [
 const busMessage = z.object({ app: z.string(), channel: z.string(), event: z.string(), data: z.unknown().optional() });
 /** Bus message that closes a user's sockets opened with revoked tokens (not an app event). */
 const revokedMessage = z.object({ revoked: z.object({ userId: z.string(), generation: z.number().int() }) });
+/** Bus message saying a user's roles or status changed (not an app event). */
+const userChangedMessage = z.object({ userChanged: z.object({ userId: z.string() }) });
 const publishedMessage = z.object({
   app: z.string(),
   channel: z
@@ -188,7 +205,19 @@ export function createRealtimeHub(options: CreateRealtimeHubOptions): RealtimeHu
   const bus: RealtimeBus =
     options.redis === undefined
       ? createPostgresBus({ database: options.database, log })
-      : createRedisBus({ redis: options.redis, channel: `ballast:realtime:${options.installationId}`, log });
+      : createRedisBus({
+          redis: options.redis,
+          channel: `ballast:realtime:${options.installationId}`,
+          heartbeatMs: options.database.listenerCheckMs,
+          log,
+        });
+  const userChangedListeners: ((userId: string) => void)[] = [];
+  const busStateListeners: ((state: BusState) => void)[] = [];
+  let busUp = false;
+  bus.onState((state) => {
+    busUp = state === 'up';
+    for (const listener of busStateListeners) listener(state);
+  });
   const byApp = new Map<string, Set<Connection>>();
   const byChannel = new Map<string, Set<Connection>>();
   let sweeper: NodeJS.Timeout | undefined;
@@ -292,13 +321,29 @@ export function createRealtimeHub(options: CreateRealtimeHubOptions): RealtimeHu
     }
   }
 
+  function userChanged(userId: string): void {
+    for (const listener of userChangedListeners) {
+      try {
+        listener(userId);
+      } catch (error) {
+        log.error({ err: error, userId }, 'realtime: a user-changed listener failed');
+      }
+    }
+  }
+
   function deliver(payload: string): void {
     let message: z.output<typeof busMessage>;
     try {
       const parsed: unknown = JSON.parse(payload);
       const revoked = revokedMessage.safeParse(parsed);
       if (revoked.success) {
+        userChanged(revoked.data.revoked.userId);
         closeRevoked(revoked.data.revoked.userId, revoked.data.revoked.generation);
+        return;
+      }
+      const changed = userChangedMessage.safeParse(parsed);
+      if (changed.success) {
+        userChanged(changed.data.userChanged.userId);
         return;
       }
       message = busMessage.parse(parsed);
@@ -489,6 +534,16 @@ export function createRealtimeHub(options: CreateRealtimeHubOptions): RealtimeHu
     async closeRevoked(userId, generation) {
       await toBus(JSON.stringify({ revoked: { userId, generation } }));
     },
+    async announceUserChanged(userId) {
+      await toBus(JSON.stringify({ userChanged: { userId } }));
+    },
+    onUserChanged(listener) {
+      userChangedListeners.push(listener);
+    },
+    onBusState(listener) {
+      busStateListeners.push(listener);
+    },
+    isBusUp: () => busUp,
     countLocalConnections(app) {
       if (app !== undefined) return byApp.get(app)?.size ?? 0;
       let count = 0;
