@@ -137,6 +137,9 @@ try {
     public_requests_per_s: open.requestsPerSecond,
     authenticated_requests_per_s: authed.requestsPerSecond,
     authenticated_over_public: authed.requestsPerSecond / open.requestsPerSecond,
+    // Server CPU per request: steadier than throughput when other work shares the cores.
+    public_cpu_us_per_request: open.cpuMicrosPerRequest,
+    authenticated_cpu_us_per_request: authed.cpuMicrosPerRequest,
   };
 } finally {
   await server.stop();

@@ -3,9 +3,10 @@ import net from 'node:net';
 /**
  * What the proxy does with traffic: `pass` forwards it; `black-hole` accepts connections and
  * reads what they send but never forwards or answers, keeping them open (a database failover
- * that leaves clients connected to nothing); `refuse` resets every connection and refuses new ones.
+ * that leaves clients connected to nothing); `refuse` resets every connection and refuses new ones;
+ * `refuse-new` keeps forwarding open connections but resets every new one.
  */
-export type TcpProxyMode = 'pass' | 'black-hole' | 'refuse';
+export type TcpProxyMode = 'pass' | 'black-hole' | 'refuse' | 'refuse-new';
 
 /** A TCP proxy in front of a real server, for fault injection in tests. */
 export interface TcpProxy {
@@ -17,6 +18,8 @@ export interface TcpProxy {
   blackHole(): void;
   /** Resets every connection and stops listening: new connections are refused. */
   refuse(): Promise<void>;
+  /** Open connections keep working; every new one is reset as soon as it is accepted. */
+  refuseNew(): void;
   /** New connections are forwarded again; connections that went silent stay silent (as after a failover). */
   restore(): Promise<void>;
   /** Closes every connection and the listener. */
@@ -49,6 +52,10 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
 
   // allowHalfOpen: a client's goodbye (FIN) is read like any data and never answered.
   const server = net.createServer({ allowHalfOpen: true }, (client) => {
+    if (mode === 'refuse-new') {
+      client.resetAndDestroy();
+      return;
+    }
     const link: Link = { client, upstream: undefined, silent: mode !== 'pass' };
     links.add(link);
     client.on('error', () => forget(link));
@@ -99,6 +106,9 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     blackHole() {
       mode = 'black-hole';
       for (const link of links) silence(link);
+    },
+    refuseNew() {
+      mode = 'refuse-new';
     },
     async refuse() {
       mode = 'refuse';

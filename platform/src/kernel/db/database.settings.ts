@@ -27,7 +27,7 @@ export const databaseSettings = defineSettings('db', {
       'Idle time before TCP keep-alive probes check that the database host still answers',
     ),
     DATABASE_LISTENER_CHECK_MS: integerSetting(10_000, 500, 600_000).describe(
-      'How often each LISTEN connection (live updates, task wake-ups) proves it still answers; a silent one is reopened',
+      'How often each LISTEN connection (live updates, task wake-ups), and the Redis subscriber of live updates, proves it still answers; a silent one is reopened',
     ),
     EMBEDDED_DB_PORT: integerSetting(0, 0, 65535).describe(
       'Preferred port of the embedded PostgreSQL (0: any free port; a port in use is never taken)',

@@ -15,7 +15,7 @@ import { databaseCheck, diskCheck, embeddedDatabaseCheck, migrationsCheck, redis
 import type { AppContext, AppDefinition } from './define-app.ts';
 import { ensureInstallation, type Installation } from './installation.ts';
 import { migrationSetsFor, settingsModulesOf } from './migration-sets.ts';
-import { connectRedis } from './redis.ts';
+import { connectRedis, quitWithin } from './redis.ts';
 import { orderModules, type AnyModule, type PlatformServices, type Role } from './module.ts';
 import { checkPortFree, portInUse } from './port.ts';
 import { readVersion } from './version.ts';
@@ -218,7 +218,7 @@ export async function createBallast(options: CreateBallastOptions): Promise<Ball
           log.info('shutting down: draining requests');
           if (server !== undefined) await server.close();
           for (const { parts } of [...created].reverse()) await parts.stop?.();
-          if (connectedRedis !== undefined) await connectedRedis.quit().catch(() => connectedRedis.disconnect());
+          if (connectedRedis !== undefined) await quitWithin(connectedRedis, 1000);
           await database.close();
           log.info('shutdown complete');
           await new Promise<void>((resolve) => log.flush(() => resolve()));

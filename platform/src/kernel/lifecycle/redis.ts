@@ -13,3 +13,20 @@ export function connectRedis(url: string, log: Logger): Redis {
   });
   return redis;
 }
+
+/**
+ * Closes a Redis connection politely (QUIT) but never waits longer than `timeoutMs` for the
+ * answer: a server that went silent would otherwise hold shutdown forever. Then drops the socket.
+ */
+export async function quitWithin(connection: Redis, timeoutMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, timeoutMs);
+  });
+  try {
+    await Promise.race([connection.quit().catch(() => {}), timeout]);
+  } finally {
+    clearTimeout(timer);
+    connection.disconnect();
+  }
+}

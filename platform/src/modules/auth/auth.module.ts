@@ -1,12 +1,15 @@
+import client from 'prom-client';
 import type { ContentSources } from '#platform/kernel/http/security.ts';
 import type { AppDefinition } from '#platform/kernel/lifecycle/define-app.ts';
 import { defineModule } from '#platform/kernel/lifecycle/module.ts';
+import { createActorCache } from './actor-cache.ts';
 import { accountPageRoutes } from './auth-pages.routes.ts';
 import { authNotifications } from './auth.notifications.ts';
 import { authRoutes, registerAuthentication } from './auth.routes.ts';
 import { createAuthService, type AuthService, type RoleDefinition } from './auth.service.ts';
 import { authSettings } from './auth.settings.ts';
 import { loadKeyRing } from './signing-keys.ts';
+import type { TokenHolder } from './users.repository.ts';
 
 declare module '#platform/kernel/lifecycle/module.ts' {
   interface PlatformServices {
@@ -52,6 +55,21 @@ export const authModule = defineModule({
     const { settings, config } = ctx;
     const keys = await loadKeyRing({ configured: settings.signingKeys, dataDir: config.dataDir });
     const googleClientId = settings.googleClientId;
+    const lookups = new client.Counter({
+      name: 'auth_actor_cache_lookups_total',
+      help: "Lookups of a request's user: hit (memory), miss (database, then kept), bypass (database: cache off or bus down)",
+      labelNames: ['result'] as const,
+      registers: [ctx.metrics.registry],
+    });
+    const counted = { hit: lookups.labels('hit'), miss: lookups.labels('miss'), bypass: lookups.labels('bypass') };
+    const actors = createActorCache<TokenHolder>({
+      ttlSeconds: settings.actorCacheSeconds,
+      onLookup: (result) => counted[result].inc(),
+    });
+    // Kept rows are only as fresh as the bus: every change to a user arrives as a message, so the
+    // cache is used only while this node hears it, and emptied whenever it stops or resumes.
+    deps.realtime.onBusState((state) => actors.setBusUp(state === 'up'));
+    deps.realtime.onUserChanged((userId) => actors.forget(userId));
     const auth = createAuthService({
       database: ctx.database,
       audit: deps.audit,
@@ -69,6 +87,9 @@ export const authModule = defineModule({
       google: googleClientId === undefined ? undefined : { clientId: googleClientId, jwksUrl: settings.googleJwksUrl },
       // Sockets opened with a revoked token close on every node.
       onTokensRevoked: (userId, generation) => deps.realtime.closeRevoked(userId, generation),
+      // Role and status changes: every node forgets the user's kept row.
+      onUserChanged: (userId) => deps.realtime.announceUserChanged(userId),
+      actors,
     });
     return {
       service: auth,

@@ -1,6 +1,7 @@
 import type { Database } from '#platform/kernel/db/database.ts';
 import type { Logger } from '#platform/kernel/logging/logger.ts';
 import type { AuditTrail } from '#platform/modules/audit/audit.ts';
+import type { ActorCache } from './actor-cache.ts';
 import type { Notifier } from '#platform/modules/notify/notifier.ts';
 import type { RoleDefinition } from './access.ts';
 import { createAccounts } from './accounts.service.ts';
@@ -10,6 +11,7 @@ import { createSessions } from './sessions.service.ts';
 import { createSetup } from './setup.service.ts';
 import type { KeyRing } from './signing-keys.ts';
 import type { TokenSettings } from './tokens.ts';
+import type { TokenHolder } from './users.repository.ts';
 
 export { PLATFORM_ADMIN, type RoleDefinition } from './access.ts';
 export type { Actor, PublicUser, RoleGrant, Session } from './users.ts';
@@ -29,6 +31,13 @@ export interface AuthServiceOptions {
    * now current: live sessions held outside requests (realtime sockets) close theirs.
    */
   readonly onTokensRevoked?: ((userId: string, generation: number) => Promise<void>) | undefined;
+  /**
+   * Called once a transaction that changed a user's roles or status has committed (tokens not
+   * revoked): other nodes forget what they keep of the user.
+   */
+  readonly onUserChanged?: ((userId: string) => Promise<void>) | undefined;
+  /** The users' rows kept in memory between requests (see `ActorCache`). */
+  readonly actors: ActorCache<TokenHolder>;
 }
 
 /**
@@ -46,6 +55,8 @@ export function createAuthService(options: AuthServiceOptions) {
     tokens: options.tokens,
     log,
     onTokensRevoked: options.onTokensRevoked,
+    onUserChanged: options.onUserChanged,
+    actors: options.actors,
   });
   const administration = createRoles({ database, audit, notify, publicUrl, roles, sessions });
   const accounts = createAccounts({ database, audit, notify, publicUrl, roles, sessions, approvals: administration });

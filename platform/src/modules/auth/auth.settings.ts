@@ -19,6 +19,9 @@ export const authSettings = defineSettings('auth', {
     AUTH_TOKEN_TTL_SECONDS: integerSetting(86_400, 60, 30 * 86_400).describe(
       'How long an access token (and its cookie) lives, in seconds (24 hours)',
     ),
+    AUTH_ACTOR_CACHE_SECONDS: integerSetting(60, 0, 3600).describe(
+      "How long a node keeps a user's token generation, status and roles in memory instead of reading them per request, in seconds (0 turns it off); changes still apply at once through the realtime bus, and while a node's bus connection is down it reads the database every time",
+    ),
     AUTH_REGISTRATIONS_PER_HOUR: integerSetting(3, 1, 100_000).describe(
       'Registrations accepted per hour per client IP (refused ones, such as a weak password, do not count)',
     ),
@@ -42,6 +45,7 @@ export const authSettings = defineSettings('auth', {
     issuer: values.AUTH_ISSUER,
     audience: values.AUTH_AUDIENCE,
     tokenTtlSeconds: values.AUTH_TOKEN_TTL_SECONDS,
+    actorCacheSeconds: values.AUTH_ACTOR_CACHE_SECONDS,
     limits: {
       registrationsPerHour: values.AUTH_REGISTRATIONS_PER_HOUR,
       signInAttempts: values.AUTH_SIGN_IN_ATTEMPTS,

@@ -15,7 +15,7 @@ export interface RolesOptions {
   readonly notify: Notifier;
   readonly publicUrl: string;
   readonly roles: RoleDefinitions;
-  readonly sessions: Pick<Sessions, 'revoke' | 'announceRevoked'>;
+  readonly sessions: Pick<Sessions, 'revoke' | 'announceRevoked' | 'announceChanged'>;
 }
 
 /** Roles and user administration: approval, granting and removing roles, listing and disabling users. */
@@ -67,7 +67,7 @@ export function createRoles(options: RolesOptions) {
 
   async function approve(actor: Actor, userId: string, role: string, origin: AuditOrigin): Promise<PublicUser> {
     if (!mayManage(actor, role)) throw new AppError('forbidden', 'auth.cannot_approve', `You cannot approve ${role}`);
-    return database.transaction(async (tx) => {
+    const approved = await database.transaction(async (tx) => {
       const on = tx.view<DB>('platform');
       if (!(await users.approvePendingRole(on, userId, role, actor.id))) {
         throw new AppError('not_found', 'auth.no_pending_role', `No pending request for ${role}`);
@@ -92,6 +92,8 @@ export function createRoles(options: RolesOptions) {
       });
       return users.publicUserOf(on, row);
     });
+    await sessions.announceChanged(userId);
+    return approved;
   }
 
   async function setRoles(
@@ -101,7 +103,7 @@ export function createRoles(options: RolesOptions) {
     origin: AuditOrigin,
   ): Promise<PublicUser> {
     checkRoleChange(actor, userId, change, roles);
-    return database.transaction(async (tx) => {
+    const changed = await database.transaction(async (tx) => {
       const on = tx.view<DB>('platform');
       const row = await existingUser(on, userId);
       const before = await users.rolesOf(on, userId);
@@ -121,6 +123,8 @@ export function createRoles(options: RolesOptions) {
       );
       return users.publicUserOf(on, row);
     });
+    await sessions.announceChanged(userId);
+    return changed;
   }
 
   async function setDisabled(
@@ -152,7 +156,8 @@ export function createRoles(options: RolesOptions) {
       );
       return users.publicUserOf(on, await existingUser(on, userId));
     });
-    await sessions.announceRevoked(revoked);
+    if (revoked === undefined) await sessions.announceChanged(userId);
+    else await sessions.announceRevoked(revoked);
     return result;
   }
 

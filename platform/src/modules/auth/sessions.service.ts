@@ -5,11 +5,13 @@ import type { Database } from '#platform/kernel/db/database.ts';
 import { AppError } from '#platform/kernel/errors/errors.ts';
 import type { Logger } from '#platform/kernel/logging/logger.ts';
 import type { AuditOrigin, AuditTrail } from '#platform/modules/audit/audit.ts';
+import type { ActorCache } from './actor-cache.ts';
 import { hashPassword, needsRehash, verifyPassword } from './passwords.ts';
 import type { KeyRing } from './signing-keys.ts';
 import type { AccessClaims } from './token-claims.ts';
 import { issueAccessToken, verifyAccessToken, type TokenSettings } from './tokens.ts';
 import * as users from './users.repository.ts';
+import type { TokenHolder } from './users.repository.ts';
 import { normaliseEmail, type Actor, type Session, type UserRow } from './users.ts';
 
 export interface SessionsOptions {
@@ -23,6 +25,13 @@ export interface SessionsOptions {
    * now current: live sessions held outside requests (realtime sockets) close theirs.
    */
   readonly onTokensRevoked?: ((userId: string, generation: number) => Promise<void>) | undefined;
+  /**
+   * Called once a transaction that changed a user's roles or status (without revoking tokens) has
+   * committed: every other node forgets its cached copy of the user.
+   */
+  readonly onUserChanged?: ((userId: string) => Promise<void>) | undefined;
+  /** The users' rows kept in memory between requests (see `ActorCache`). */
+  readonly actors: ActorCache<TokenHolder>;
 }
 
 /** Failed sign-ins for one address within this many minutes slow the next attempt down. */
@@ -35,13 +44,13 @@ const invalidCredentials = () =>
 export type Sessions = ReturnType<typeof createSessions>;
 
 export function createSessions(options: SessionsOptions) {
-  const { database, audit, keys, tokens, log } = options;
+  const { database, audit, keys, tokens, log, actors } = options;
   const db = database.view<DB>('platform');
 
   /**
    * Signature and claim checks of recently seen tokens, cached until shortly before they expire:
    * a signature does not change, so a browser's repeated requests skip the Ed25519 verification.
-   * Revocation is not cached: `authenticate` reads the user on every request.
+   * Revocation is checked on every request against the user's row (see `authenticate`).
    */
   const verified = new Map<string, AccessClaims>();
   async function verifiedClaims(token: string): Promise<AccessClaims | null> {
@@ -66,9 +75,14 @@ export function createSessions(options: SessionsOptions) {
     };
   }
 
-  /** After the revoking transaction committed: closes what still holds an earlier token. */
+  /**
+   * After the revoking transaction committed: this node forgets the user at once, every other
+   * node on the bus message, and what still holds an earlier token (live sockets) closes.
+   */
   async function announceRevoked(row: UserRow | undefined): Promise<void> {
-    if (row === undefined || options.onTokensRevoked === undefined) return;
+    if (row === undefined) return;
+    actors.forget(row.id);
+    if (options.onTokensRevoked === undefined) return;
     try {
       await options.onTokensRevoked(row.id, row.token_generation);
     } catch (error) {
@@ -76,12 +90,31 @@ export function createSessions(options: SessionsOptions) {
     }
   }
 
+  /**
+   * After a transaction that changed a user's roles or status committed (tokens not revoked): this
+   * node forgets the user at once, every other node on the bus message.
+   */
+  async function announceChanged(userId: string): Promise<void> {
+    actors.forget(userId);
+    if (options.onUserChanged === undefined) return;
+    try {
+      await options.onUserChanged(userId);
+    } catch (error) {
+      log.error({ err: error, userId }, 'auth: could not tell other nodes that a user changed');
+    }
+  }
+
   /** Verifies a token and loads its user: disabled users and revoked tokens are refused. */
   async function authenticate(token: string): Promise<Actor | null> {
     const claims = await verifiedClaims(token);
     if (claims === null) return null;
-    // One primary-key read per request: sees revocation, disabling and role changes at once.
-    const holder = await users.findTokenHolder(db, claims.userId);
+    // The user's row, kept in memory between requests; every change to it is forgotten on every
+    // node as it commits. A kept row older than the token (a newer sign-in) is read again.
+    const holder = await actors.read(
+      claims.userId,
+      () => users.findTokenHolder(db, claims.userId),
+      (kept) => kept.token_generation >= claims.generation,
+    );
     if (holder === undefined || holder.disabled || holder.token_generation !== claims.generation) return null;
     return {
       id: claims.userId,
@@ -167,6 +200,7 @@ export function createSessions(options: SessionsOptions) {
      */
     revoke: (on: Kysely<DB>, userId: string): Promise<UserRow> => users.bumpTokenGeneration(on, userId),
     announceRevoked,
+    announceChanged,
     authenticate,
     signIn,
     signOut,

@@ -13,7 +13,7 @@ import { normaliseEmail, type Session, type UserRow } from './users.ts';
 export interface SetupOptions {
   readonly database: Database;
   readonly audit: AuditTrail;
-  readonly sessions: Pick<Sessions, 'issue' | 'announceRevoked'>;
+  readonly sessions: Pick<Sessions, 'issue' | 'announceRevoked' | 'announceChanged'>;
   readonly accounts: Pick<Accounts, 'secureUnverifiedAccount'>;
 }
 
@@ -85,7 +85,9 @@ export function createSetup(options: SetupOptions) {
       );
       return sessions.issue(on, row);
     });
-    await sessions.announceRevoked(secured);
+    // An existing account became the admin: nodes that kept its roles forget them.
+    if (secured === undefined) await sessions.announceChanged(session.user.id);
+    else await sessions.announceRevoked(secured);
     return session;
   }
 

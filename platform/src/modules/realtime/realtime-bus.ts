@@ -14,9 +14,18 @@ export interface RealtimeBus {
    * connection is down or silent. For `/readyz`.
    */
   check(): Promise<string | undefined>;
+  /**
+   * Calls `listener` with `up` once this node hears the bus (after `listen`, and after each
+   * reconnect) and with `down` as soon as the listening connection is lost or found silent:
+   * messages published while down never reach this node.
+   */
+  onState(listener: (state: BusState) => void): void;
   /** Stops listening and releases the bus connection; publishing still works until shutdown. */
   close(): Promise<void>;
 }
+
+/** Whether a node hears the bus: `down` before it listens, while reconnecting, and after close. */
+export type BusState = 'up' | 'down';
 
 /**
  * The largest encoded message, in bytes. PostgreSQL refuses a NOTIFY payload of 8000 bytes or

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { WebSocket } from '@fastify/websocket';
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
@@ -13,7 +14,7 @@ import type { Service } from '#platform/kernel/lifecycle/module.ts';
 import { findUnstorableText } from '#platform/kernel/http/text-guard.ts';
 import { createPostgresBus } from './providers/postgres-bus.ts';
 import { createRedisBus } from './providers/redis-bus.ts';
-import { MAX_BUS_MESSAGE_BYTES, type RealtimeBus } from './realtime-bus.ts';
+import { MAX_BUS_MESSAGE_BYTES, type BusState, type RealtimeBus } from './realtime-bus.ts';
 import { verifyRealtimeTicket } from './ticket.ts';
 
 /** Who holds a realtime socket. */
@@ -67,8 +68,9 @@ export interface Realtime {
   /**
    * Closes, on every node and in every app, the sockets `userId` opened with a token older than
    * `generation` (and those opened with a ticket), with close code 4401: their tokens were revoked
-   * (sign-out, password change or reset, account disabled). Throws `AppError` `unavailable` when
-   * the bus cannot be reached.
+   * (sign-out, password change or reset, account disabled); every node also forgets what it keeps
+   * of the user. Resolves once this node heard the message back (at most 2 s later). Throws
+   * `AppError` `unavailable` when the bus cannot be reached.
    */
   closeRevoked(userId: string, generation: number): Promise<void>;
 }
@@ -85,6 +87,21 @@ export interface RealtimeHub extends Realtime, Service {
   accept(socket: WebSocket, app: string, identity: RealtimeIdentity, log: FastifyBaseLogger): void;
   /** Proves this node hears the bus (see `RealtimeBus.check`), for `/readyz`. */
   checkBus(): Promise<string | undefined>;
+  /**
+   * Tells every node, this one included, that what `userId` may do changed (roles, disabled,
+   * tokens revoked): nodes that cache identity forget theirs. Resolves once this node heard the
+   * message back (at most 2 s later). Throws `AppError` `unavailable` when the bus cannot be reached.
+   */
+  announceUserChanged(userId: string): Promise<void>;
+  /** Calls `listener` with the user id of every user-changed or revocation message this node hears. */
+  onUserChanged(listener: (userId: string) => void): void;
+  /**
+   * Calls `listener` whenever this node starts or stops hearing the bus. A node that does not
+   * listen (a worker) never reports up.
+   */
+  onBusState(listener: (state: BusState) => void): void;
+  /** Whether this node hears the bus now: messages published now will reach it. */
+  isBusUp(): boolean;
 }
 
 export interface CreateRealtimeHubOptions {
@@ -135,7 +152,17 @@ const clientMessage = z.discriminatedUnion('type', [
 ]);
 const busMessage = z.object({ app: z.string(), channel: z.string(), event: z.string(), data: z.unknown().optional() });
 /** Bus message that closes a user's sockets opened with revoked tokens (not an app event). */
-const revokedMessage = z.object({ revoked: z.object({ userId: z.string(), generation: z.number().int() }) });
+const revokedMessage = z.object({
+  revoked: z.object({ userId: z.string(), generation: z.number().int() }),
+  echo: z.string().optional(),
+});
+/** Bus message saying a user's roles or status changed (not an app event). */
+const userChangedMessage = z.object({ userChanged: z.object({ userId: z.string() }), echo: z.string().optional() });
+/**
+ * How long a node that announced a change to a user waits to hear its own message back, in ms:
+ * by then the other nodes, listening on the same bus, have in all likelihood heard it too.
+ */
+const ECHO_WAIT_MS = 2000;
 const publishedMessage = z.object({
   app: z.string(),
   channel: z
@@ -188,7 +215,20 @@ export function createRealtimeHub(options: CreateRealtimeHubOptions): RealtimeHu
   const bus: RealtimeBus =
     options.redis === undefined
       ? createPostgresBus({ database: options.database, log })
-      : createRedisBus({ redis: options.redis, channel: `ballast:realtime:${options.installationId}`, log });
+      : createRedisBus({
+          redis: options.redis,
+          channel: `ballast:realtime:${options.installationId}`,
+          heartbeatMs: options.database.listenerCheckMs,
+          log,
+        });
+  const userChangedListeners: ((userId: string) => void)[] = [];
+  const busStateListeners: ((state: BusState) => void)[] = [];
+  let busUp = false;
+  const echoes = new Map<string, () => void>();
+  bus.onState((state) => {
+    busUp = state === 'up';
+    for (const listener of busStateListeners) listener(state);
+  });
   const byApp = new Map<string, Set<Connection>>();
   const byChannel = new Map<string, Set<Connection>>();
   let sweeper: NodeJS.Timeout | undefined;
@@ -279,6 +319,31 @@ export function createRealtimeHub(options: CreateRealtimeHubOptions): RealtimeHu
     }
   }
 
+  /**
+   * Publishes a user change and resolves once this node heard it back (or after `ECHO_WAIT_MS`,
+   * or at once when this node does not hear the bus), so that the request that made the change
+   * answers after the other nodes were sent the message and, in all likelihood, acted on it.
+   */
+  async function announce(message: Record<string, unknown>): Promise<void> {
+    if (!busUp) {
+      await toBus(JSON.stringify(message));
+      return;
+    }
+    const echo = randomBytes(9).toString('base64url');
+    let timer: NodeJS.Timeout | undefined;
+    const heard = new Promise<void>((resolve) => {
+      echoes.set(echo, resolve);
+      timer = setTimeout(resolve, ECHO_WAIT_MS);
+    });
+    try {
+      await toBus(JSON.stringify({ ...message, echo }));
+      await heard;
+    } finally {
+      clearTimeout(timer);
+      echoes.delete(echo);
+    }
+  }
+
   function closeRevoked(userId: string, generation: number): void {
     for (const app of apps) {
       const members = byChannel.get(channelKey(app, `user:${userId}`));
@@ -292,13 +357,31 @@ export function createRealtimeHub(options: CreateRealtimeHubOptions): RealtimeHu
     }
   }
 
+  function userChanged(userId: string): void {
+    for (const listener of userChangedListeners) {
+      try {
+        listener(userId);
+      } catch (error) {
+        log.error({ err: error, userId }, 'realtime: a user-changed listener failed');
+      }
+    }
+  }
+
   function deliver(payload: string): void {
     let message: z.output<typeof busMessage>;
     try {
       const parsed: unknown = JSON.parse(payload);
       const revoked = revokedMessage.safeParse(parsed);
       if (revoked.success) {
+        userChanged(revoked.data.revoked.userId);
         closeRevoked(revoked.data.revoked.userId, revoked.data.revoked.generation);
+        if (revoked.data.echo !== undefined) echoes.get(revoked.data.echo)?.();
+        return;
+      }
+      const changed = userChangedMessage.safeParse(parsed);
+      if (changed.success) {
+        userChanged(changed.data.userChanged.userId);
+        if (changed.data.echo !== undefined) echoes.get(changed.data.echo)?.();
         return;
       }
       message = busMessage.parse(parsed);
@@ -486,9 +569,15 @@ export function createRealtimeHub(options: CreateRealtimeHubOptions): RealtimeHu
       await toBus(encode(message));
       published.inc({ app: message.app });
     },
-    async closeRevoked(userId, generation) {
-      await toBus(JSON.stringify({ revoked: { userId, generation } }));
+    closeRevoked: (userId, generation) => announce({ revoked: { userId, generation } }),
+    announceUserChanged: (userId) => announce({ userChanged: { userId } }),
+    onUserChanged(listener) {
+      userChangedListeners.push(listener);
     },
+    onBusState(listener) {
+      busStateListeners.push(listener);
+    },
+    isBusUp: () => busUp,
     countLocalConnections(app) {
       if (app !== undefined) return byApp.get(app)?.size ?? 0;
       let count = 0;

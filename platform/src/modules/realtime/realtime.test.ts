@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { defineApp } from '#platform/kernel/lifecycle/define-app.ts';
 import { startTestBallast, type StartTestBallastOptions, type TestBallast } from '#platform/testing/ballast.ts';
+import { startTcpProxy } from '#platform/testing/tcp-proxy.ts';
 import { issueRealtimeTicket } from './ticket.ts';
 
 const apps = [
@@ -534,6 +535,27 @@ describe('fan-out across nodes', () => {
     } finally {
       await worker.close();
       await web.close();
+    }
+  });
+
+  it('reports the Redis bus down once its subscriber stops answering PINGs, and still stops when Redis is silent', async (ctx) => {
+    const redisUrl = inject('redisUrl');
+    if (redisUrl === '') ctx.skip('no Redis answered at TEST_REDIS_URL, REDIS_URL or 127.0.0.1:6379');
+    const target = new URL(redisUrl);
+    const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 6379) });
+    const node = await startTestBallast({
+      apps,
+      env: { REDIS_URL: proxy.through(redisUrl), DATABASE_LISTENER_CHECK_MS: '500' },
+    });
+    try {
+      await vi.waitFor(() => expect(node.ballast.realtime.isBusUp()).toBe(true), { timeout: 15_000 });
+      proxy.blackHole();
+      await vi.waitFor(() => expect(node.ballast.realtime.isBusUp()).toBe(false), { timeout: 15_000 });
+      expect(node.logs.text()).toContain('realtime subscriber silent; reconnecting');
+    } finally {
+      // QUIT is never answered: stopping must not wait for it.
+      await node.close();
+      await proxy.close();
     }
   });
 

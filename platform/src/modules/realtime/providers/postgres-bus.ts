@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { destroyConnection, type Database } from '#platform/kernel/db/database.ts';
 import type { Logger } from '#platform/kernel/logging/logger.ts';
-import { reconnectDelayMs, type RealtimeBus } from '#platform/modules/realtime/realtime-bus.ts';
+import { reconnectDelayMs, type BusState, type RealtimeBus } from '#platform/modules/realtime/realtime-bus.ts';
 
 /** The LISTEN/NOTIFY channel; a database is one deployment, so the name needs no qualifier. */
 export const POSTGRES_BUS_CHANNEL = 'ballast_realtime';
@@ -34,6 +34,11 @@ export function createPostgresBus(options: PostgresBusOptions): RealtimeBus {
   let attempt = 0;
   let retry: NodeJS.Timeout | undefined;
   let heartbeat: NodeJS.Timeout | undefined;
+  const stateListeners: ((state: BusState) => void)[] = [];
+
+  function report(state: BusState): void {
+    for (const listener of stateListeners) listener(state);
+  }
 
   async function connect(): Promise<void> {
     const client = new pg.Client({
@@ -61,6 +66,8 @@ export function createPostgresBus(options: PostgresBusOptions): RealtimeBus {
     }
     listener = client;
     scheduleHeartbeat(client);
+    // LISTEN has returned: every NOTIFY committed from now on reaches this connection.
+    report('up');
   }
 
   /** Proves the connection answers; `query_timeout` fails a silent one, which `lost` replaces. */
@@ -81,6 +88,7 @@ export function createPostgresBus(options: PostgresBusOptions): RealtimeBus {
     listener = undefined;
     clearTimeout(heartbeat);
     destroyConnection(client);
+    report('down');
     // Logged once per outage; the attempts that follow are debug lines until one succeeds.
     log.warn({ err: error }, 'realtime listener connection lost; reconnecting');
     scheduleReconnect();
@@ -138,6 +146,9 @@ export function createPostgresBus(options: PostgresBusOptions): RealtimeBus {
         probes.delete(nonce);
       }
     },
+    onState(listener) {
+      stateListeners.push(listener);
+    },
     async close() {
       closed = true;
       clearTimeout(retry);
@@ -145,6 +156,7 @@ export function createPostgresBus(options: PostgresBusOptions): RealtimeBus {
       const client = listener;
       listener = undefined;
       if (client === undefined) return;
+      report('down');
       // A polite end, bounded: a silent server never answers it.
       await Promise.race([client.end().catch(() => {}), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
       destroyConnection(client);
