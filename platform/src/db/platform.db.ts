@@ -177,6 +177,28 @@ export type PaymentOrder = {
   user_id: string;
 };
 
+export type StoredFile = {
+  app: string;
+  attached_at: Timestamp | null;
+  content_type: string;
+  created_at: Generated<Timestamp>;
+  id: Generated<string>;
+  name: string;
+  owner_id: string;
+  record: string | null;
+  sha256: string | null;
+  size: Int8;
+  status: string;
+  storage_key: string;
+  use: string;
+};
+
+export type StoredFileGrant = {
+  file_id: string;
+  granted_at: Generated<Timestamp>;
+  user_id: string;
+};
+
 export type TaskDedupe = {
   created_at: Generated<Timestamp>;
   job_id: string | null;
@@ -220,6 +242,8 @@ export type DB = {
   one_time_token: OneTimeToken;
   payment_event: PaymentEvent;
   payment_order: PaymentOrder;
+  stored_file: StoredFile;
+  stored_file_grant: StoredFileGrant;
   task_dedupe: TaskDedupe;
   user: User;
   user_role: UserRole;

@@ -7,6 +7,7 @@ import { meteringModule } from './metering/metering.module.ts';
 import { notifyModule } from './notify/notify.module.ts';
 import { paymentsModule } from './payments/payments.module.ts';
 import { realtimeModule } from './realtime/realtime.module.ts';
+import { storageModule } from './storage/storage.module.ts';
 import { tasksModule } from './tasks/tasks.module.ts';
 
 /**
@@ -22,5 +23,6 @@ export const platformModules: readonly AnyModule[] = [
   directoryModule,
   paymentsModule,
   meteringModule,
+  storageModule,
   healthModule,
 ];
