@@ -51,6 +51,21 @@ export type DevInbox = {
   text_body: string;
 };
 
+export type Document = {
+  app: string;
+  created_at: Generated<Timestamp>;
+  file_id: string;
+  id: Generated<string>;
+  owner_id: string;
+  pages: number | null;
+  progress: Generated<number>;
+  reason: string | null;
+  state: Generated<string>;
+  text: string | null;
+  truncated: Generated<boolean>;
+  updated_at: Generated<Timestamp>;
+};
+
 export type Installation = {
   created_at: Generated<Timestamp>;
   id: Generated<string>;
@@ -231,6 +246,7 @@ export type UserRole = {
 export type DB = {
   audit_event: AuditEvent;
   dev_inbox: DevInbox;
+  document: Document;
   installation: Installation;
   ledger_balance: LedgerBalance;
   ledger_entry: LedgerEntry;

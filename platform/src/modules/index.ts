@@ -1,6 +1,7 @@
 import type { AnyModule } from '#platform/kernel/lifecycle/module.ts';
 import { auditModule } from './audit/audit.module.ts';
 import { authModule } from './auth/auth.module.ts';
+import { documentsModule } from './documents/documents.module.ts';
 import { directoryModule } from './directory/directory.module.ts';
 import { healthModule } from './health/health.module.ts';
 import { meteringModule } from './metering/metering.module.ts';
@@ -24,5 +25,6 @@ export const platformModules: readonly AnyModule[] = [
   paymentsModule,
   meteringModule,
   storageModule,
+  documentsModule,
   healthModule,
 ];
