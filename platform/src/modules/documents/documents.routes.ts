@@ -40,11 +40,9 @@ export async function documentsRoutes(
       },
     },
     async (request, reply) =>
-      reply
-        .status(202)
-        .send({
-          document: await options.documents.request(known(request.params.app), request.body.fileId, request.user!.id),
-        }),
+      reply.status(202).send({
+        document: await options.documents.request(known(request.params.app), request.body.fileId, request.user!.id),
+      }),
   );
 
   app.get(
