@@ -4,7 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 
-const benches = ['http/run.ts', 'tasks/run.ts', 'tasks/crash.ts', 'auth/run.ts', 'calls/run.ts'];
+const benches = ['http/run.ts', 'tasks/run.ts', 'tasks/crash.ts', 'auth/run.ts', 'calls/run.ts', 'files/run.ts'];
 let failed = 0;
 for (const name of benches) {
   const result = spawnSync(process.execPath, [path.join(import.meta.dirname, name), ...process.argv.slice(2)], {

@@ -117,6 +117,8 @@ export interface BenchServer {
   cpuSeconds(): number;
   /** Resident memory of the server process in MiB; NaN where /proc is missing. */
   rssMiB(): number;
+  /** The most resident memory the server process has had so far (VmHWM), in MiB; NaN where /proc is missing. */
+  peakRssMiB(): number;
   stop(): Promise<void>;
 }
 
@@ -170,14 +172,8 @@ export async function startServer(
   return {
     url,
     cpuSeconds: () => processCpuSeconds(child.pid),
-    rssMiB: () => {
-      try {
-        const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
-        return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN) / 1024;
-      } catch {
-        return Number.NaN;
-      }
-    },
+    rssMiB: () => statusMiB(child.pid, 'VmRSS'),
+    peakRssMiB: () => statusMiB(child.pid, 'VmHWM'),
     stop: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null) return resolve();
@@ -198,6 +194,16 @@ export interface LoadResult {
   readonly p99Ms: number;
   readonly errors: number;
   readonly non2xx: number;
+}
+
+/** One memory figure of /proc/<pid>/status (VmRSS, VmHWM), in MiB; NaN where /proc is missing. */
+function statusMiB(pid: number | undefined, field: 'VmRSS' | 'VmHWM'): number {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? Number.NaN) / 1024;
+  } catch {
+    return Number.NaN;
+  }
 }
 
 /** Drives `url` on `server` with autocannon: a warm-up, then the measured run. */

@@ -180,7 +180,8 @@ describe('ballast start with DATABASE_URL', () => {
     expect(output).toMatch(/PASS\s+database\s+PostgreSQL \d+ reachable \(DATABASE_URL\)/);
     expect(output).toMatch(/PASS\s+migrations\s+every migration applied/);
     expect(output).toMatch(/PASS\s+clock/);
-    expect(output).toMatch(/PASS\s+storage/);
+    expect(output).toMatch(/PASS\s+disk/);
+    expect(output).toMatch(/PASS\s+storage\s+.*local: write, read and delete ok/);
     expect(output).toMatch(/0 failed: ready/);
   });
 

@@ -52,6 +52,18 @@ const platformRows: PermissionRows = {
   'POST /api/payments/webhooks/razorpay': 'public',
   'GET /payments/test-checkout': 'public',
   'POST /api/payments/test/pay': 'user',
+  // Storage: uploads, links and removal need a signed-in user (the use's own access, ownership
+  // and grants are checked inside); a download link is its own credential (signed, expiring).
+  'POST /api/storage/:app/uploads/:use': 'user',
+  'POST /api/storage/:app/direct/:use': 'user',
+  'POST /api/storage/:app/direct/:id/complete': 'user',
+  'POST /api/storage/:app/files/:id/link': 'user',
+  'DELETE /api/storage/:app/files/:id': 'user',
+  'GET /api/storage/files/:id': 'public',
+  // Documents: only the owner's own (checked inside; others get 404).
+  'POST /api/documents/:app': 'user',
+  'GET /api/documents/:app/:id': 'user',
+  'PUT /api/documents/:app/:id/text': 'user',
   // Page shells: they hold no data (the API they call checks access); /setup is 404 after setup.
   'GET /sign-in': 'public',
   'GET /register': 'public',

@@ -51,6 +51,21 @@ export type DevInbox = {
   text_body: string;
 };
 
+export type Document = {
+  app: string;
+  created_at: Generated<Timestamp>;
+  file_id: string;
+  id: Generated<string>;
+  owner_id: string;
+  pages: number | null;
+  progress: Generated<number>;
+  reason: string | null;
+  state: Generated<string>;
+  text: string | null;
+  truncated: Generated<boolean>;
+  updated_at: Generated<Timestamp>;
+};
+
 export type Installation = {
   created_at: Generated<Timestamp>;
   id: Generated<string>;
@@ -177,6 +192,28 @@ export type PaymentOrder = {
   user_id: string;
 };
 
+export type StoredFile = {
+  app: string;
+  attached_at: Timestamp | null;
+  content_type: string;
+  created_at: Generated<Timestamp>;
+  id: Generated<string>;
+  name: string;
+  owner_id: string;
+  record: string | null;
+  sha256: string | null;
+  size: Int8;
+  status: string;
+  storage_key: string;
+  use: string;
+};
+
+export type StoredFileGrant = {
+  file_id: string;
+  granted_at: Generated<Timestamp>;
+  user_id: string;
+};
+
 export type TaskDedupe = {
   created_at: Generated<Timestamp>;
   job_id: string | null;
@@ -209,6 +246,7 @@ export type UserRole = {
 export type DB = {
   audit_event: AuditEvent;
   dev_inbox: DevInbox;
+  document: Document;
   installation: Installation;
   ledger_balance: LedgerBalance;
   ledger_entry: LedgerEntry;
@@ -220,6 +258,8 @@ export type DB = {
   one_time_token: OneTimeToken;
   payment_event: PaymentEvent;
   payment_order: PaymentOrder;
+  stored_file: StoredFile;
+  stored_file_grant: StoredFileGrant;
   task_dedupe: TaskDedupe;
   user: User;
   user_role: UserRole;

@@ -1,12 +1,14 @@
 import type { AnyModule } from '#platform/kernel/lifecycle/module.ts';
 import { auditModule } from './audit/audit.module.ts';
 import { authModule } from './auth/auth.module.ts';
+import { documentsModule } from './documents/documents.module.ts';
 import { directoryModule } from './directory/directory.module.ts';
 import { healthModule } from './health/health.module.ts';
 import { meteringModule } from './metering/metering.module.ts';
 import { notifyModule } from './notify/notify.module.ts';
 import { paymentsModule } from './payments/payments.module.ts';
 import { realtimeModule } from './realtime/realtime.module.ts';
+import { storageModule } from './storage/storage.module.ts';
 import { tasksModule } from './tasks/tasks.module.ts';
 
 /**
@@ -22,5 +24,7 @@ export const platformModules: readonly AnyModule[] = [
   directoryModule,
   paymentsModule,
   meteringModule,
+  storageModule,
+  documentsModule,
   healthModule,
 ];

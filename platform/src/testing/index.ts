@@ -19,3 +19,4 @@ export {
 export { waitFor } from './wait-for.ts';
 export { applyTestLedgerChange } from './ledger.ts';
 export type { PermissionLevel, PermissionRows } from './permissions.ts';
+export { startLocalS3, type LocalS3 } from './s3-server.ts';

@@ -44,7 +44,9 @@ export const httpSettings = defineSettings('http', {
         'Behind a reverse proxy: a hop count (1 = the nearest proxy), true (every hop), or comma-separated proxy addresses/CIDRs (default: off)',
       ),
     BODY_LIMIT_BYTES: integerSetting(1 * MiB, 1024, 1024 * MiB).describe('Largest request body for ordinary routes'),
-    UPLOAD_LIMIT_BYTES: integerSetting(25 * MiB, 1024, 4096 * MiB).describe('Largest request body for upload routes'),
+    UPLOAD_LIMIT_BYTES: integerSetting(25 * MiB, 1024, 4096 * MiB).describe(
+      "Largest file one streamed upload request may carry, whatever an app's use allows; larger files go to the bucket directly (S3 mode)",
+    ),
     SHUTDOWN_TIMEOUT_MS: integerSetting(10_000, 1000, 600_000).describe(
       'Longest a graceful shutdown may take before the process exits anyway',
     ),

@@ -12,6 +12,8 @@ import { migrationSetsFor, settingsModulesOf } from '#platform/kernel/lifecycle/
 import { platformModules } from '#platform/modules/index.ts';
 import { diskCheck } from '#platform/kernel/lifecycle/checks.ts';
 import { describeTrustProxy } from '#platform/kernel/http/trust-proxy.ts';
+import { createBlobStore } from '#platform/modules/storage/storage.module.ts';
+import { probeStore } from '#platform/modules/storage/storage.service.ts';
 
 /** The outcome of one doctor probe. */
 export interface DoctorCheck {
@@ -39,7 +41,7 @@ const MIN_NODE: readonly [number, number] = [22, 12];
 
 /**
  * Checks a deployment from live probes (settings, Node, database reachable and migrated, clock,
- * Redis, storage, secrets, CORS, TLS) and reports each as pass, warn or fail with the reason
+ * Redis, disk, file storage, secrets, CORS, TLS) and reports each as pass, warn or fail with the reason
  * and the fix. It writes nothing except a probe file it removes again.
  */
 export async function runDoctor(options: RunDoctorOptions): Promise<DoctorReport> {
@@ -111,20 +113,52 @@ export async function runDoctor(options: RunDoctorOptions): Promise<DoctorReport
     const detail = await diskCheck(config.dataDir).run();
     const freeMiB = Number(/^(\d+)/.exec(detail ?? '')?.[1] ?? '0');
     add({
-      name: 'storage',
+      name: 'disk',
       status: freeMiB < 1024 ? 'warn' : 'pass',
       message: `${config.dataDir} is writable, ${detail ?? ''}`,
       ...(freeMiB < 1024 ? { fix: 'free disk space or move DATA_DIR to a larger volume' } : {}),
     });
   } catch (error) {
     add({
-      name: 'storage',
+      name: 'disk',
       status: 'fail',
       message: `${config.dataDir} is not writable: ${(error as Error).message}`,
       fix: 'set DATA_DIR to a folder the Ballast user can write',
     });
   }
+  await checkStorage(config, production, add);
   return finish(environment, checks);
+}
+
+/** Writes, reads back and deletes a probe object where uploaded files live (the folder or the bucket). */
+async function checkStorage(config: Config, production: boolean, add: Add): Promise<void> {
+  const target = config.storage.target;
+  const where = target.driver === 'local' ? target.directory : `s3://${target.bucket}/${target.prefix}`;
+  const store = createBlobStore(target);
+  try {
+    const detail = await probeStore(store);
+    add({ name: 'storage', status: 'pass', message: `${where}: ${detail}` });
+    if (production && target.driver === 'local') {
+      add({
+        name: 'storage',
+        status: 'warn',
+        message: 'uploaded files are kept on this machine’s disk: one node only, back up DATA_DIR',
+        fix: 'set STORAGE_URL=s3://<bucket> (AWS S3, MinIO or R2)',
+      });
+    }
+  } catch (error) {
+    add({
+      name: 'storage',
+      status: 'fail',
+      message: `${where}: could not write, read and delete a probe object: ${(error as Error).message.split('\n')[0]}`,
+      fix:
+        target.driver === 'local'
+          ? 'make STORAGE_URL a folder the Ballast user can write'
+          : 'check the bucket name, STORAGE_S3_ENDPOINT, the credentials and that they may put, get and delete objects',
+    });
+  } finally {
+    await store.close();
+  }
 }
 
 function finish(environment: string, checks: DoctorCheck[]): DoctorReport {

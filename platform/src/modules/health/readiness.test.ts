@@ -37,7 +37,14 @@ describe('/readyz', () => {
   it('reports each check with its status and latency', async () => {
     const { status, report } = await readiness();
     expect(status).toBe(200);
-    expect(Object.keys(report.checks).sort()).toEqual(['database', 'disk', 'migrations', 'queue', 'realtime']);
+    expect(Object.keys(report.checks).sort()).toEqual([
+      'database',
+      'disk',
+      'migrations',
+      'queue',
+      'realtime',
+      'storage',
+    ]);
     expect(report.checks['realtime']?.detail).toMatch(/^notify round trip \d+ ms$/);
     expect(report.checks['queue']?.detail).toMatch(/^\d+ waiting, oldest \d+ s$/);
     for (const check of Object.values(report.checks)) {
