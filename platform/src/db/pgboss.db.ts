@@ -64,6 +64,16 @@ export type Job = {
   upsert_by_key: boolean | null;
 };
 
+export type Version = {
+  bam_on: Timestamp | null;
+  cron_on: Timestamp | null;
+  flow_on: Timestamp | null;
+  monitor_backoff_on: Timestamp | null;
+  reindex_on: Timestamp | null;
+  version: number;
+};
+
 export type DB = {
   job: Job;
+  version: Version;
 };

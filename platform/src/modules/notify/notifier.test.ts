@@ -214,7 +214,7 @@ describe('in local mode (no SMTP, no Twilio)', () => {
 
   it('creates nothing when the caller transaction rolls back', async () => {
     await expect(
-      server.ballast.database.db.transaction().execute(async (tx) => {
+      server.ballast.database.transaction(async (tx) => {
         await server.ballast.notify.send('probe.sign-in-code', {
           to: { email: 'rolled-back@example.com' },
           data: { code: '999999' },

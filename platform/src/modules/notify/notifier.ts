@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { z } from 'zod';
 import { AppError } from '#platform/kernel/errors/errors.ts';
-import { queryable, type AnyKysely, type TxLike } from '#platform/kernel/db/database.ts';
+import { queryable, txOf, type AnyKysely, type Tx } from '#platform/kernel/db/database.ts';
 import { escapeHtml } from '#platform/kernel/http/html.ts';
 import type { Logger } from '#platform/kernel/logging/logger.ts';
 import { PermanentExternalError } from '#platform/kernel/resilience/external-service.ts';
@@ -31,7 +31,7 @@ export interface SendNotification {
    */
   readonly idempotencyKey: string;
   /** The caller's transaction: the notification exists if and only if it commits. */
-  readonly tx?: TxLike;
+  readonly tx?: Tx;
 }
 
 export interface InAppNotification {
@@ -219,7 +219,7 @@ export function createNotifier(options: CreateNotifierOptions): Notifier {
         });
       }
       const rendered = definition.render(parsed.data);
-      const run = async (tx: TxLike): Promise<{ channels: Channel[] }> => {
+      const run = async (tx: Tx): Promise<{ channels: Channel[] }> => {
         const q = queryable(tx);
         const userId = message.to.userId;
         const skip = userId === undefined || definition.mandatory ? new Set<string>() : await optedOut(q, userId, type);
@@ -256,7 +256,7 @@ export function createNotifier(options: CreateNotifierOptions): Notifier {
         return { channels: sent };
       };
       if (message.tx !== undefined) return run(message.tx);
-      return db.transaction().execute((tx) => run(tx));
+      return db.transaction().execute((trx) => run(txOf(trx)));
     },
 
     async setPreference(userId, type, channel, enabled) {

@@ -80,8 +80,8 @@ afterAll(async () => {
 
 describe('enqueue', () => {
   it('runs a task enqueued in a transaction that commits, with a logger bound to the task id', async () => {
-    const id = await server.ballast.database.db.transaction().execute(async (tx) => {
-      await sql`insert into probe.switch (name, "on") values ('committed', true)`.execute(tx);
+    const id = await server.ballast.database.transaction(async (tx) => {
+      await sql`insert into probe.switch (name, "on") values ('committed', true)`.execute(tx.view('probe'));
       return server.ballast.tasks.enqueue('probe.record', { key: 'committed' }, { tx });
     });
     expect(id).toMatch(/^[0-9a-f-]{36}$/);
@@ -95,7 +95,7 @@ describe('enqueue', () => {
 
   it('never runs a task enqueued in a transaction that rolls back', async () => {
     await expect(
-      server.ballast.database.db.transaction().execute(async (tx) => {
+      server.ballast.database.transaction(async (tx) => {
         await server.ballast.tasks.enqueue('probe.record', { key: 'rolled-back' }, { tx });
         throw new Error('business write failed');
       }),
@@ -151,7 +151,7 @@ describe('enqueueMany', () => {
   it('stores a batch in the caller transaction: all of it when it commits, none when it rolls back', async () => {
     const keys = Array.from({ length: 50 }, (_, index) => ({ key: `batch-${index}` }));
     await expect(
-      server.ballast.database.db.transaction().execute(async (tx) => {
+      server.ballast.database.transaction(async (tx) => {
         await server.ballast.tasks.enqueueMany(recordTask, [{ key: 'never-batch' }], { tx });
         throw new Error('rolled back');
       }),

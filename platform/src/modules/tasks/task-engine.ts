@@ -1,11 +1,14 @@
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import { PgBoss, fromKysely, type Queue } from 'pg-boss';
+import type { DB as PgBossDB } from '#platform/db/pgboss.db.ts';
+import type { DB } from '#platform/db/platform.db.ts';
 import { AppError } from '#platform/kernel/errors/errors.ts';
-import { queryable, type AnyKysely, type Database, type EmptyDB, type TxLike } from '#platform/kernel/db/database.ts';
+import type { Database, Tx } from '#platform/kernel/db/database.ts';
 import type { ReadinessCheck, RegisteredTask } from '#platform/kernel/lifecycle/module.ts';
 import type { Logger } from '#platform/kernel/logging/logger.ts';
 import type { ScheduleDefinition, TaskDefinition } from '#platform/kernel/lifecycle/define-task.ts';
-import { analyzeJobTable, jobTableLacksStatistics, storedTaskSchemaVersion } from './job-table.repository.ts';
+import * as jobs from './job-table.repository.ts';
+import { claimDedupeKey, recordDedupeJob } from './task-dedupe.repository.ts';
 import { createTaskWorker, taskLogger, type TaskWorker } from './task-worker.ts';
 
 /** pg-boss keeps its tables here, apart from the platform's and the apps'. */
@@ -20,7 +23,7 @@ export interface EnqueueOptions {
    * The caller's open transaction: the task exists if and only if it commits. Without one the
    * task is stored at once.
    */
-  readonly tx?: TxLike;
+  readonly tx?: Tx;
   /** Not before this moment. */
   readonly runAt?: Date;
   /** Higher runs first (default: the task's priority). */
@@ -186,16 +189,17 @@ export async function createTaskEngine(options: TaskEngineOptions): Promise<Task
     }
   });
   boss.on('warning', (warning: { message: string }) => log.warn({ warning: warning.message }, 'task engine warning'));
-  const versionBefore = await storedTaskSchemaVersion(database.db, TASKS_SCHEMA);
+  const jobTable = database.view<PgBossDB>(TASKS_SCHEMA);
+  const versionBefore = await jobs.storedTaskSchemaVersion(jobTable, TASKS_SCHEMA);
   await boss.start({ attempts: 3 });
   // A new or migrated job table without statistics gets a plan that scans every ready row per
   // claim (measured 14.7 ms against 0.5 ms): give the planner statistics at once.
   let analysed = false;
-  const analyzeIfNeeded = async (db: AnyKysely | Kysely<unknown> | Kysely<never>, force: boolean): Promise<void> => {
+  const analyzeIfNeeded = async (db: Kysely<PgBossDB>, force: boolean): Promise<void> => {
     try {
-      if (force || (await jobTableLacksStatistics(db, TASKS_SCHEMA))) {
-        await analyzeJobTable(db, TASKS_SCHEMA);
-        analysed = !(await jobTableLacksStatistics(db, TASKS_SCHEMA));
+      if (force || (await jobs.jobTableLacksStatistics(db, TASKS_SCHEMA))) {
+        await jobs.analyzeJobTable(db, TASKS_SCHEMA);
+        analysed = !(await jobs.jobTableLacksStatistics(db, TASKS_SCHEMA));
       } else {
         analysed = true;
       }
@@ -203,7 +207,7 @@ export async function createTaskEngine(options: TaskEngineOptions): Promise<Task
       log.warn({ err: error }, 'could not ANALYZE the task table');
     }
   };
-  await analyzeIfNeeded(database.db, versionBefore !== (await boss.schemaVersion()));
+  await analyzeIfNeeded(jobTable, versionBefore !== (await boss.schemaVersion()));
 
   async function createQueues(tasks: readonly TaskDefinition[]): Promise<void> {
     for (const task of tasks) {
@@ -231,9 +235,6 @@ export async function createTaskEngine(options: TaskEngineOptions): Promise<Task
 
   let worker: TaskWorker | undefined;
   let stopped = false;
-  async function runQuery<Row>(query: ReturnType<typeof sql<Row>>): Promise<Row[]> {
-    return (await query.execute(database.db)).rows;
-  }
 
   const engine: TaskEngine = {
     get taskNames() {
@@ -283,25 +284,17 @@ export async function createTaskEngine(options: TaskEngineOptions): Promise<Task
         ...(enqueueOptions.runAt === undefined ? {} : { startAfter: enqueueOptions.runAt }),
         ...(dedupeKey === undefined ? {} : { singletonKey: dedupeKey }),
       };
-      const send = async (db: Kysely<EmptyDB> | Kysely<never> | Kysely<unknown>): Promise<string | null> => {
-        if (dedupeKey !== undefined) {
-          const claimed = await sql<{ key: string }>`
-            insert into platform.task_dedupe (task, key) values (${name}, ${dedupeKey})
-            on conflict do nothing returning key`.execute(db);
-          if (claimed.rows.length === 0) return null;
-        }
+      const send = async (tx: Tx): Promise<string | null> => {
+        const db = tx.view<DB>('platform');
+        if (dedupeKey !== undefined && !(await claimDedupeKey(db, name, dedupeKey))) return null;
         const id = await boss.send(name, data, { ...sendOptions, db: fromKysely(db) });
-        if (dedupeKey !== undefined && id !== null) {
-          await sql`update platform.task_dedupe set job_id = ${id} where task = ${name} and key = ${dedupeKey}`.execute(
-            db,
-          );
-        }
+        if (dedupeKey !== undefined && id !== null) await recordDedupeJob(db, name, dedupeKey, id);
         return id;
       };
       const tx = enqueueOptions.tx;
-      if (tx !== undefined) return send(queryable(tx));
+      if (tx !== undefined) return send(tx);
       if (dedupeKey === undefined) return boss.send(name, data, sendOptions);
-      return database.db.transaction().execute((own) => send(own));
+      return database.transaction(send);
     },
 
     async enqueueMany(taskOrName, payloads, enqueueOptions = {}) {
@@ -325,7 +318,7 @@ export async function createTaskEngine(options: TaskEngineOptions): Promise<Task
         for (const payload of parsed) if ((await engine.enqueue(task, payload, enqueueOptions)) !== null) stored++;
         return stored;
       }
-      const tx = enqueueOptions.tx === undefined ? undefined : queryable(enqueueOptions.tx);
+      const tx = enqueueOptions.tx?.view<PgBossDB>(TASKS_SCHEMA);
       for (let start = 0; start < parsed.length; start += 1000) {
         await boss.insert(
           name,
@@ -338,7 +331,7 @@ export async function createTaskEngine(options: TaskEngineOptions): Promise<Task
         );
       }
       // In the caller's transaction ANALYZE counts its uncommitted rows, so it runs there too.
-      if (!analysed && parsed.length >= ANALYZE_AFTER_ROWS) await analyzeIfNeeded(tx ?? database.db, false);
+      if (!analysed && parsed.length >= ANALYZE_AFTER_ROWS) await analyzeIfNeeded(tx ?? jobTable, false);
       return parsed.length;
     },
 
@@ -394,19 +387,9 @@ export async function createTaskEngine(options: TaskEngineOptions): Promise<Task
     async stats() {
       const names = [...byName.keys()];
       if (names.length === 0) return [];
-      const counts = await runQuery<{ name: string; state: string; deferred: boolean; count: string }>(sql`
-        select name, state::text as state, (state = 'created' and start_after > now()) as deferred, count(*)::text as count
-        from pgboss.job where name = any(${names}) or name = any(${names.map(deadLetterQueue)})
-        group by 1, 2, 3`);
-      const oldest = await runQuery<{ name: string; seconds: number }>(sql`
-        select name, extract(epoch from now() - min(start_after))::float8 as seconds
-        from pgboss.job where name = any(${names}) and state in ('created', 'retry') and start_after <= now()
-        group by 1`);
-      const hour = await runQuery<{ name: string; completed: string; failed: string }>(sql`
-        select name, count(*) filter (where state = 'completed')::text as completed,
-          count(*) filter (where state = 'failed')::text as failed
-        from pgboss.job where name = any(${names}) and completed_on > now() - interval '1 hour'
-        group by 1`);
+      const counts = await jobs.countByState(jobTable, [...names, ...names.map(deadLetterQueue)]);
+      const oldest = await jobs.oldestWaiting(jobTable, names);
+      const hour = await jobs.outcomesLastHour(jobTable, names);
       return names.map((name) => {
         const of = (state: string, deferred = false) =>
           counts
@@ -433,20 +416,10 @@ export async function createTaskEngine(options: TaskEngineOptions): Promise<Task
 
     async deadLetters(task, limit = 100) {
       const queues = (task === undefined ? [...byName.keys()] : [task]).map(deadLetterQueue);
-      const rows = await runQuery<{
-        id: string;
-        source_name: string;
-        data: unknown;
-        source_output: unknown;
-        source_retry_count: number | null;
-        created_on: Date;
-      }>(sql`
-        select id::text, source_name, data, source_output, source_retry_count, created_on
-        from pgboss.job where name = any(${queues}) and state = 'created'
-        order by created_on desc limit ${limit}`);
+      const rows = await jobs.listDeadLetters(jobTable, queues, limit);
       return rows.map((row) => ({
         id: row.id,
-        task: row.source_name,
+        task: row.source_name ?? '',
         payload: row.data,
         lastError: errorText(row.source_output),
         attempts: (row.source_retry_count ?? 0) + 1,
@@ -470,13 +443,7 @@ export async function createTaskEngine(options: TaskEngineOptions): Promise<Task
 
     async throughput(minutes = 60) {
       const names = [...byName.keys()];
-      const rows = await runQuery<{ minute: Date; completed: string; failed: string }>(sql`
-        select date_trunc('minute', completed_on) as minute,
-          count(*) filter (where state = 'completed')::text as completed,
-          count(*) filter (where state = 'failed')::text as failed
-        from pgboss.job
-        where name = any(${names}) and completed_on > date_trunc('minute', now()) - make_interval(mins => ${minutes - 1})
-        group by 1 order by 1`);
+      const rows = await jobs.outcomesPerMinute(jobTable, names, minutes);
       const now = new Date();
       const start = Math.floor(now.getTime() / 60_000) * 60_000 - (minutes - 1) * 60_000;
       return Array.from({ length: minutes }, (_, index) => {

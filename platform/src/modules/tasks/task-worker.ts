@@ -1,8 +1,10 @@
 import { fromKysely, type Job, type PgBoss } from 'pg-boss';
+import type { DB as PgBossDB } from '#platform/db/pgboss.db.ts';
 import type { Database } from '#platform/kernel/db/database.ts';
 import type { Logger } from '#platform/kernel/logging/logger.ts';
 import { PermanentExternalError } from '#platform/kernel/resilience/external-service.ts';
 import type { TaskContext, TaskDefinition } from '#platform/kernel/lifecycle/define-task.ts';
+import { notifyChannel } from './job-table.repository.ts';
 
 /**
  * A claimed task ahead of the slots is started only if the slots are expected to reach it within
@@ -319,8 +321,8 @@ class TaskKindLoop {
   async #deadLetter(job: Job<unknown>, message: string): Promise<void> {
     const { boss, database } = this.#options;
     const name = this.#task.name;
-    await database.db.transaction().execute(async (tx) => {
-      const db = fromKysely(tx);
+    await database.transaction(async (tx) => {
+      const db = fromKysely(tx.view<PgBossDB>(this.#options.schema));
       const first = (await boss.fail(name, job, { message }, { db })) as CommandResult;
       if ((first.affected ?? 0) === 0) return;
       await boss.update(name, undefined, { id: job.id, retryLimit: 0, db });
@@ -344,10 +346,9 @@ class TaskKindLoop {
     }
     const { boss, database } = this.#options;
     const name = this.#task.name;
-    const returning = database.db
-      .transaction()
-      .execute(async (tx) => {
-        const db = fromKysely(tx);
+    const returning = database
+      .transaction(async (tx) => {
+        const db = fromKysely(tx.view<PgBossDB>(this.#options.schema));
         const cancelled = (await boss.cancel(
           name,
           entries.map((entry) => entry.job),
@@ -416,16 +417,6 @@ class TaskKindLoop {
   }
 }
 
-/** The channel pg-boss NOTIFYs on when a task is stored in a `notify` queue (pg-boss 12's naming). */
-async function notifyChannel(boss: PgBoss, schema: string): Promise<string> {
-  const { rows } = await boss
-    .getDb()
-    .executeSql(`select 'pgboss_' || left(encode(sha224(convert_to($1, 'UTF8')), 'hex'), 24) as channel`, [schema]);
-  const [row] = rows as { channel: string }[];
-  if (row === undefined) throw new Error('no notify channel');
-  return row.channel;
-}
-
 /**
  * Creates the worker over pg-boss's public calls (fetch, complete, fail, touch, cancel, resume,
  * update): one loop per task kind, woken by pg-boss's NOTIFY on a listener of pg-boss's own
@@ -449,7 +440,7 @@ export function createTaskWorker(options: TaskWorkerOptions): TaskWorker {
       const db = options.boss.getDb();
       try {
         if (db.listen === undefined) throw new Error('the database adapter cannot LISTEN');
-        const channel = await notifyChannel(options.boss, options.schema);
+        const channel = await notifyChannel(options.database.view<PgBossDB>(options.schema), options.schema);
         listener = await db.listen(channel, (name) => loops.get(name)?.wake(), wakeAll);
       } catch (error) {
         options.log.warn({ err: error }, 'task wake-ups unavailable: new tasks wait for the poll');
