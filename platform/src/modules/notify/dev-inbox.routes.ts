@@ -1,15 +1,17 @@
 import type { FastifyInstance } from 'fastify';
+import type { Kysely } from 'kysely';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import type { DB } from '#platform/db/platform.db.ts';
 import type { Config } from '#platform/kernel/config/load-config.ts';
 import { AppError } from '#platform/kernel/errors/errors.ts';
-import type { AnyKysely } from '#platform/kernel/db/database.ts';
 import { html, page, type SafeHtml } from '#platform/kernel/http/html.ts';
 import { listDevInbox } from './providers/dev-inbox.ts';
 
 export interface DevInboxRoutesOptions {
   readonly config: Config;
-  readonly db: AnyKysely;
+  /** The platform's tables (`database.view<DB>('platform')`). */
+  readonly db: Kysely<DB>;
 }
 
 /** The message text with its web addresses made clickable (the links in sign-up and reset emails). */

@@ -1,7 +1,7 @@
-import { sql } from 'kysely';
 import { z } from 'zod';
+import type { DB } from '#platform/db/platform.db.ts';
 import { AppError } from '#platform/kernel/errors/errors.ts';
-import { queryable, txOf, type AnyKysely, type Tx } from '#platform/kernel/db/database.ts';
+import type { Database, Tx } from '#platform/kernel/db/database.ts';
 import { escapeHtml } from '#platform/kernel/http/html.ts';
 import type { Logger } from '#platform/kernel/logging/logger.ts';
 import { PermanentExternalError } from '#platform/kernel/resilience/external-service.ts';
@@ -14,6 +14,7 @@ import type {
 } from '#platform/kernel/lifecycle/define-notification.ts';
 import type { EmailSender } from './providers/email.ts';
 import type { SmsSender } from './providers/sms.ts';
+import * as notifications from './notifications.repository.ts';
 
 /** Who a notification is for. In-app needs a user id; email an address; SMS a phone number (E.164). */
 export interface Recipient {
@@ -58,7 +59,7 @@ export interface Notifier {
 }
 
 export interface CreateNotifierOptions {
-  readonly db: AnyKysely;
+  readonly database: Database;
   readonly log: Logger;
   readonly definitions: readonly NotificationDefinition[];
   readonly email: EmailSender;
@@ -91,6 +92,18 @@ export function emailLayout(rendered: RenderedNotification): string {
 </html>`;
 }
 
+function inAppOf(row: notifications.InAppRow): InAppNotification {
+  return {
+    id: row.id,
+    type: row.type,
+    title: row.title,
+    body: row.body,
+    link: row.link,
+    createdAt: row.created_at,
+    readAt: row.read_at,
+  };
+}
+
 const deliveryPayload = z.object({ deliveryId: z.uuid().optional(), notificationId: z.uuid().optional() });
 
 /**
@@ -100,17 +113,11 @@ const deliveryPayload = z.object({ deliveryId: z.uuid().optional(), notification
  * two) marks it `unconfirmed` for an operator instead of sending again: never a second message.
  */
 export function createNotifier(options: CreateNotifierOptions): Notifier {
-  const { db, log } = options;
+  const { database, log } = options;
+  const db = database.view<DB>('platform');
   const definitions = new Map(options.definitions.map((definition) => [definition.type, definition]));
   if (definitions.size !== options.definitions.length) throw new Error('two notifications share a type');
   const retries = options.retries ?? 5;
-
-  async function optedOut(tx: ReturnType<typeof queryable>, userId: string, type: string): Promise<Set<string>> {
-    const rows = await sql<{ channel: string }>`
-      select channel from platform.notification_preference
-      where user_id = ${userId} and type = ${type} and enabled = false`.execute(tx);
-    return new Set(rows.rows.map((row) => row.channel));
-  }
 
   const deliveryTask = defineTask({
     name: 'platform.deliver-notification',
@@ -120,56 +127,25 @@ export function createNotifier(options: CreateNotifierOptions): Notifier {
     timeoutSeconds: 120,
     handler: async (payload, ctx) => {
       if (payload.notificationId !== undefined) {
-        const rows = await sql<{
-          id: string;
-          user_id: string;
-          type: string;
-          title: string;
-          body: string;
-          link: string | null;
-          created_at: Date;
-          read_at: Date | null;
-        }>`select id::text, user_id, type, title, body, link, created_at, read_at
-           from platform.notification where id = ${payload.notificationId}`.execute(db);
-        const row = rows.rows[0];
+        const row = await notifications.findInApp(db, payload.notificationId);
         if (row === undefined) return;
-        await options.push(row.user_id, {
-          id: row.id,
-          type: row.type,
-          title: row.title,
-          body: row.body,
-          link: row.link,
-          createdAt: row.created_at,
-          readAt: row.read_at,
-        });
+        await options.push(row.user_id, inAppOf(row));
         return;
       }
       if (payload.deliveryId === undefined) return;
-      const found = await sql<{
-        id: string;
-        idempotency_key: string;
-        channel: 'email' | 'sms';
-        recipient: string;
-        subject: string | null;
-        text_body: string;
-        html_body: string | null;
-        status: string;
-      }>`select id::text, idempotency_key, channel, recipient, subject, text_body, html_body, status
-         from platform.notification_delivery where id = ${payload.deliveryId}`.execute(db);
-      const delivery = found.rows[0];
+      const delivery = await notifications.findDelivery(db, payload.deliveryId);
       if (delivery === undefined || ['sent', 'unconfirmed', 'failed'].includes(delivery.status)) return;
       if (delivery.status === 'sending') {
         // The previous attempt stopped after it may have handed the message over: never send twice.
-        await sql`update platform.notification_delivery
-          set status = 'unconfirmed', last_error = 'the previous attempt stopped while sending; not sent again to avoid a duplicate'
-          where id = ${delivery.id} and status = 'sending'`.execute(db);
+        await notifications.markUnconfirmed(
+          db,
+          delivery.id,
+          'the previous attempt stopped while sending; not sent again to avoid a duplicate',
+        );
         ctx.log.warn({ deliveryId: delivery.id, channel: delivery.channel }, 'delivery unconfirmed: not resent');
         return;
       }
-      const claimed = await sql`update platform.notification_delivery
-        set status = 'sending', attempts = attempts + 1
-        where id = ${delivery.id} and status = 'pending'`.execute(db);
-      if (Number(claimed.numAffectedRows ?? 0) === 0) return;
+      if (!(await notifications.claimDelivery(db, delivery.id))) return;
       const sender = delivery.channel === 'email' ? options.email : options.sms;
       try {
         const result =
@@ -187,9 +163,10 @@ export function createNotifier(options: CreateNotifierOptions): Notifier {
                 body: delivery.text_body,
                 idempotencyKey: delivery.idempotency_key,
               });
-        await sql`update platform.notification_delivery
-          set status = 'sent', sent_at = now(), transport = ${sender.name}, provider_message_id = ${result.providerMessageId}, last_error = null
-          where id = ${delivery.id}`.execute(db);
+        await notifications.markSent(db, delivery.id, {
+          transport: sender.name,
+          providerMessageId: result.providerMessageId,
+        });
         ctx.log.info(
           { deliveryId: delivery.id, channel: delivery.channel, transport: sender.name },
           'notification sent',
@@ -197,9 +174,12 @@ export function createNotifier(options: CreateNotifierOptions): Notifier {
       } catch (error) {
         // The provider answered with an error (or could not be reached): nothing was handed over.
         const last = ctx.attempt > retries || error instanceof PermanentExternalError;
-        await sql`update platform.notification_delivery
-          set status = ${last ? 'failed' : 'pending'}, last_error = ${error instanceof Error ? error.message : String(error)}
-          where id = ${delivery.id}`.execute(db);
+        await notifications.markAttemptFailed(
+          db,
+          delivery.id,
+          last ? 'failed' : 'pending',
+          error instanceof Error ? error.message : String(error),
+        );
         throw error;
       }
     },
@@ -220,20 +200,26 @@ export function createNotifier(options: CreateNotifierOptions): Notifier {
       }
       const rendered = definition.render(parsed.data);
       const run = async (tx: Tx): Promise<{ channels: Channel[] }> => {
-        const q = queryable(tx);
+        const q = tx.view<DB>('platform');
         const userId = message.to.userId;
-        const skip = userId === undefined || definition.mandatory ? new Set<string>() : await optedOut(q, userId, type);
+        const skip =
+          userId === undefined || definition.mandatory
+            ? new Set<string>()
+            : await notifications.optedOutChannels(q, userId, type);
         const sent: Channel[] = [];
         for (const channel of definition.channels) {
           if (skip.has(channel)) continue;
           const key = `${type}:${message.idempotencyKey}:${channel}`;
           if (channel === 'in_app') {
             if (userId === undefined) continue;
-            const inserted = await sql<{ id: string }>`
-              insert into platform.notification (user_id, type, title, body, link, idempotency_key)
-              values (${userId}, ${type}, ${rendered.title}, ${rendered.text}, ${rendered.link ?? null}, ${key})
-              on conflict (idempotency_key) do nothing returning id::text`.execute(q);
-            const id = inserted.rows[0]?.id;
+            const id = await notifications.insertInApp(q, {
+              userId,
+              type,
+              title: rendered.title,
+              body: rendered.text,
+              link: rendered.link ?? null,
+              key,
+            });
             if (id !== undefined) await options.enqueue(deliveryTask, { notificationId: id }, { tx, dedupeKey: key });
             sent.push(channel);
             continue;
@@ -243,20 +229,22 @@ export function createNotifier(options: CreateNotifierOptions): Notifier {
             log.warn({ type, channel }, 'notification channel skipped: recipient has no address for it');
             continue;
           }
-          const inserted = await sql<{ id: string }>`
-            insert into platform.notification_delivery (idempotency_key, type, channel, recipient, subject, text_body, html_body)
-            values (${key}, ${type}, ${channel}, ${recipient}, ${channel === 'email' ? rendered.title : null},
-              ${channel === 'sms' ? (rendered.sms ?? rendered.text) : rendered.text},
-              ${channel === 'email' ? emailLayout(rendered) : null})
-            on conflict (idempotency_key) do nothing returning id::text`.execute(q);
-          const id = inserted.rows[0]?.id;
+          const id = await notifications.insertDelivery(q, {
+            key,
+            type,
+            channel,
+            recipient,
+            subject: channel === 'email' ? rendered.title : null,
+            text: channel === 'sms' ? (rendered.sms ?? rendered.text) : rendered.text,
+            html: channel === 'email' ? emailLayout(rendered) : null,
+          });
           if (id !== undefined) await options.enqueue(deliveryTask, { deliveryId: id }, { tx, dedupeKey: key });
           sent.push(channel);
         }
         return { channels: sent };
       };
       if (message.tx !== undefined) return run(message.tx);
-      return db.transaction().execute((trx) => run(txOf(trx)));
+      return database.transaction(run);
     },
 
     async setPreference(userId, type, channel, enabled) {
@@ -270,14 +258,11 @@ export function createNotifier(options: CreateNotifierOptions): Notifier {
       if (definition.mandatory && !enabled) {
         throw new AppError('invalid_input', 'notify.mandatory', `${type} is mandatory and cannot be turned off`);
       }
-      await sql`insert into platform.notification_preference (user_id, type, channel, enabled)
-        values (${userId}, ${type}, ${channel}, ${enabled})
-        on conflict (user_id, type, channel) do update set enabled = excluded.enabled, updated_at = now()`.execute(db);
+      await notifications.setPreference(db, { userId, type, channel, enabled });
     },
 
     async preferences(userId) {
-      const rows = await sql<{ type: string; channel: string; enabled: boolean }>`
-        select type, channel, enabled from platform.notification_preference where user_id = ${userId}`.execute(db);
+      const rows = await notifications.listPreferences(db, userId);
       return [...definitions.values()].flatMap((definition) =>
         definition.channels.map((channel) => ({
           type: definition.type,
@@ -285,38 +270,21 @@ export function createNotifier(options: CreateNotifierOptions): Notifier {
           mandatory: definition.mandatory,
           enabled:
             definition.mandatory ||
-            (rows.rows.find((row) => row.type === definition.type && row.channel === channel)?.enabled ?? true),
+            (rows.find((row) => row.type === definition.type && row.channel === channel)?.enabled ?? true),
         })),
       );
     },
 
     async listInApp(userId, listOptions = {}) {
-      const rows = await sql<{
-        id: string;
-        type: string;
-        title: string;
-        body: string;
-        link: string | null;
-        created_at: Date;
-        read_at: Date | null;
-      }>`select id::text, type, title, body, link, created_at, read_at from platform.notification
-         where user_id = ${userId} ${listOptions.unreadOnly === true ? sql`and read_at is null` : sql``}
-         order by created_at desc limit ${listOptions.limit ?? 50}`.execute(db);
-      return rows.rows.map((row) => ({
-        id: row.id,
-        type: row.type,
-        title: row.title,
-        body: row.body,
-        link: row.link,
-        createdAt: row.created_at,
-        readAt: row.read_at,
-      }));
+      const rows = await notifications.listInApp(db, userId, {
+        unreadOnly: listOptions.unreadOnly === true,
+        limit: listOptions.limit ?? 50,
+      });
+      return rows.map(inAppOf);
     },
 
     async markRead(userId, id) {
-      const result = await sql`update platform.notification set read_at = now()
-        where user_id = ${userId} and read_at is null ${id === undefined ? sql`` : sql`and id = ${id}`}`.execute(db);
-      return Number(result.numAffectedRows ?? 0);
+      return notifications.markRead(db, userId, id);
     },
   };
 }

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import type { DB } from '#platform/db/platform.db.ts';
 import type { StartupProblem } from '#platform/kernel/errors/errors.ts';
 import type { Tx } from '#platform/kernel/db/database.ts';
 import { assertOwnedBy } from '#platform/kernel/lifecycle/define-app.ts';
@@ -90,10 +91,11 @@ export const notifyModule = defineModule({
       : [],
   create: (ctx, deps) => {
     const { settings } = ctx;
-    const devInbox = createDevInboxSenders(ctx.database.db);
+    const platformTables = ctx.database.view<DB>('platform');
+    const devInbox = createDevInboxSenders(platformTables);
     const appNames = ctx.apps.map((app) => app.name);
     const notifier = createNotifier({
-      db: ctx.database.db,
+      database: ctx.database,
       log: ctx.log,
       definitions: allDefinitions([...ctx.modules, ...ctx.apps]),
       email:
@@ -117,7 +119,7 @@ export const notifyModule = defineModule({
     return {
       service: notifier,
       tasks: [notifier.deliveryTask],
-      routes: (server) => server.register(devInboxRoutes, { config: ctx.config, db: ctx.database.db }),
+      routes: (server) => server.register(devInboxRoutes, { config: ctx.config, db: platformTables }),
       forApp: (app) => (notice, message) => {
         assertOwnedBy(app.name, 'notifications', notice.type);
         return notifier.send(notice.type, message);

@@ -1,5 +1,6 @@
-import { sql } from 'kysely';
-import type { AnyKysely } from '#platform/kernel/db/database.ts';
+import type { Kysely } from 'kysely';
+import type { DB } from '#platform/db/platform.db.ts';
+import { listMessages, storeMessage } from '../dev-inbox.repository.ts';
 import type { EmailMessage, EmailSender } from './email.ts';
 import type { SmsMessage, SmsSender } from './sms.ts';
 
@@ -8,7 +9,7 @@ import type { SmsMessage, SmsSender } from './sms.ts';
  * `platform.dev_inbox` and shown at `/dev/inbox`. Storing is idempotent on the message's key, so a
  * retried delivery never shows twice.
  */
-export function createDevInboxSenders(db: AnyKysely): { email: EmailSender; sms: SmsSender } {
+export function createDevInboxSenders(db: Kysely<DB>): { email: EmailSender; sms: SmsSender } {
   async function store(values: {
     key: string;
     channel: 'email' | 'sms';
@@ -18,14 +19,8 @@ export function createDevInboxSenders(db: AnyKysely): { email: EmailSender; sms:
     text: string;
     html: string | null;
   }): Promise<{ providerMessageId: string }> {
-    await sql`
-      insert into platform.dev_inbox (idempotency_key, channel, recipient, sender, subject, text_body, html_body)
-      values (${values.key}, ${values.channel}, ${values.recipient}, ${values.sender}, ${values.subject}, ${values.text}, ${values.html})
-      on conflict (idempotency_key) do nothing`.execute(db);
-    const row = await sql<{
-      id: string;
-    }>`select id::text from platform.dev_inbox where idempotency_key = ${values.key}`.execute(db);
-    return { providerMessageId: `dev-inbox:${row.rows[0]?.id ?? values.key}` };
+    const id = await storeMessage(db, values);
+    return { providerMessageId: `dev-inbox:${id ?? values.key}` };
   }
   return {
     email: {
@@ -69,21 +64,11 @@ export interface DevInboxMessage {
 }
 
 /** The development inbox, newest first. */
-export async function listDevInbox(db: AnyKysely, limit = 200): Promise<DevInboxMessage[]> {
-  const rows = await sql<{
-    id: string;
-    channel: 'email' | 'sms';
-    recipient: string;
-    sender: string | null;
-    subject: string | null;
-    text_body: string;
-    html_body: string | null;
-    created_at: Date;
-  }>`select id::text, channel, recipient, sender, subject, text_body, html_body, created_at
-     from platform.dev_inbox order by created_at desc, id limit ${limit}`.execute(db);
-  return rows.rows.map((row) => ({
+export async function listDevInbox(db: Kysely<DB>, limit = 200): Promise<DevInboxMessage[]> {
+  const rows = await listMessages(db, limit);
+  return rows.map((row) => ({
     id: row.id,
-    channel: row.channel,
+    channel: row.channel === 'sms' ? 'sms' : 'email',
     recipient: row.recipient,
     sender: row.sender,
     subject: row.subject,
