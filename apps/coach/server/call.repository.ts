@@ -1,78 +1,120 @@
-import { sql, type Kysely } from '@ballast/platform';
-import type { DB as CoachDB } from './coach.db.ts';
+import { sql, type Kysely, type Selectable } from '@ballast/platform';
+import type { Call, CarePlan, Conversation, DB as CoachDB } from './coach.db.ts';
 
-export interface CallRow {
-  session_id: string;
-  user_id: string;
+/**
+ * One line of a call's transcript, as stored in the `transcript` jsonb columns (a type literal, not
+ * an interface, so that it is a JSON value to the generated column types).
+ */
+export type TranscriptLine = { role: string; text: string };
+
+/**
+ * A call, with the columns the schema's checks narrow: `voice_mode` is 'elevenlabs' or 'local',
+ * `transcript` an array of lines.
+ */
+export type CallRow = Omit<Selectable<Call>, 'voice_mode' | 'transcript'> & {
   voice_mode: 'elevenlabs' | 'local';
-  conversation_id: string | null;
-  transcript: { role: string; text: string }[];
-  summary: string | null;
-  provider_seconds: number | null;
-  duration_mismatch_seconds: number | null;
-  flagged: boolean;
-  created_at: Date;
+  transcript: TranscriptLine[];
+};
+
+export type ConversationRow = Pick<
+  Selectable<Conversation>,
+  'conversation_id' | 'session_id' | 'user_id' | 'signed_url' | 'issued_at' | 'reported_at'
+>;
+
+/** A care plan; `source` is 'gemini' or 'template' (the schema's check). */
+export type CarePlanRow = Omit<Selectable<CarePlan>, 'source'> & { source: 'gemini' | 'template' };
+
+const callColumns = [
+  'session_id',
+  'user_id',
+  'voice_mode',
+  'conversation_id',
+  'transcript',
+  'summary',
+  'provider_seconds',
+  'duration_mismatch_seconds',
+  'flagged',
+  'created_at',
+] as const;
+
+const conversationColumns = [
+  'conversation_id',
+  'session_id',
+  'user_id',
+  'signed_url',
+  'issued_at',
+  'reported_at',
+] as const;
+
+const carePlanColumns = ['session_id', 'user_id', 'source', 'title', 'body', 'created_at'] as const;
+
+/** A transcript as a jsonb value (node-postgres would send a bare array as a PostgreSQL array). */
+function transcriptJson(transcript: readonly TranscriptLine[]) {
+  return sql<TranscriptLine[]>`cast(${JSON.stringify(transcript)} as jsonb)`;
 }
 
-export interface ConversationRow {
-  conversation_id: string;
-  session_id: string;
-  user_id: string;
-  signed_url: string | null;
-  issued_at: Date;
-  reported_at: Date | null;
-}
+const now = () => sql<Date>`now()`;
 
-export interface CarePlanRow {
-  session_id: string;
-  user_id: string;
-  source: 'gemini' | 'template';
-  title: string;
-  body: string;
-  created_at: Date;
-}
-
-const conversationColumns = sql`conversation_id, session_id::text, user_id::text, signed_url, issued_at, reported_at`;
-
-/** The coach's own tables (schema `coach`). */
+/**
+ * The coach's own tables (schema `coach`), on the app's handle (`ctx.db`) or, where a function
+ * takes `tx`, on the handle of an open transaction. A call's conversation totals are SQL.
+ */
 export function createCallRepository(db: Kysely<CoachDB>) {
+  const calls = (on: Kysely<CoachDB>) =>
+    on.selectFrom('call').select(callColumns).$narrowType<Pick<CallRow, 'voice_mode' | 'transcript'>>();
+  const carePlans = (on: Kysely<CoachDB>) =>
+    on.selectFrom('care_plan').select(carePlanColumns).$narrowType<Pick<CarePlanRow, 'source'>>();
+
   return {
     async insertCall(
       tx: Kysely<CoachDB>,
       call: { sessionId: string; userId: string; voiceMode: CallRow['voice_mode'] },
-    ) {
-      await sql`insert into coach.call (session_id, user_id, voice_mode)
-        values (${call.sessionId}::uuid, ${call.userId}::uuid, ${call.voiceMode}) on conflict do nothing`.execute(tx);
+    ): Promise<void> {
+      await tx
+        .insertInto('call')
+        .values({ session_id: call.sessionId, user_id: call.userId, voice_mode: call.voiceMode })
+        .onConflict((conflict) => conflict.doNothing())
+        .execute();
     },
     async call(sessionId: string, tx: Kysely<CoachDB> = db): Promise<CallRow | undefined> {
-      const result = await sql<CallRow>`select session_id::text, user_id::text, voice_mode, conversation_id, transcript,
-          summary, provider_seconds, duration_mismatch_seconds, flagged, created_at
-        from coach.call where session_id = ${sessionId}::uuid`.execute(tx);
-      return result.rows[0];
+      return calls(tx).where('session_id', '=', sessionId).executeTakeFirst();
     },
     /** Holds the call's row until `tx` ends: one start at a time opens its conversations. */
     async lockCall(tx: Kysely<CoachDB>, sessionId: string): Promise<void> {
-      await sql`select 1 from coach.call where session_id = ${sessionId}::uuid for update`.execute(tx);
+      await tx.selectFrom('call').select('session_id').where('session_id', '=', sessionId).forUpdate().execute();
     },
     async insertConversation(
       tx: Kysely<CoachDB>,
       conversation: { conversationId: string; sessionId: string; userId: string; signedUrl: string },
-    ) {
-      await sql`insert into coach.conversation (conversation_id, session_id, user_id, signed_url)
-        values (${conversation.conversationId}, ${conversation.sessionId}::uuid, ${conversation.userId}::uuid,
-          ${conversation.signedUrl})`.execute(tx);
+    ): Promise<void> {
+      await tx
+        .insertInto('conversation')
+        .values({
+          conversation_id: conversation.conversationId,
+          session_id: conversation.sessionId,
+          user_id: conversation.userId,
+          signed_url: conversation.signedUrl,
+        })
+        .execute();
     },
     async latestConversation(tx: Kysely<CoachDB>, sessionId: string): Promise<ConversationRow | undefined> {
-      const result = await sql<ConversationRow>`select ${conversationColumns} from coach.conversation
-        where session_id = ${sessionId}::uuid order by issued_at desc limit 1`.execute(tx);
-      return result.rows[0];
+      return tx
+        .selectFrom('conversation')
+        .select(conversationColumns)
+        .where('session_id', '=', sessionId)
+        .orderBy('issued_at', 'desc')
+        .limit(1)
+        .executeTakeFirst();
     },
     /** Conversations ElevenLabs has not yet given its final record of, oldest first. */
     async unreportedConversations(by: { userId: string } | { sessionId: string }): Promise<ConversationRow[]> {
-      const where = 'userId' in by ? sql`user_id = ${by.userId}::uuid` : sql`session_id = ${by.sessionId}::uuid`;
-      const result = await sql<ConversationRow>`select ${conversationColumns} from coach.conversation
-        where ${where} and reported_at is null order by issued_at`.execute(db);
-      return result.rows;
+      return db
+        .selectFrom('conversation')
+        .select(conversationColumns)
+        .where('userId' in by ? 'user_id' : 'session_id', '=', 'userId' in by ? by.userId : by.sessionId)
+        .where('reported_at', 'is', null)
+        .orderBy('issued_at')
+        .execute();
     },
     /** One conversation; `lock` holds its row until `tx` ends. */
     async conversation(
@@ -80,34 +122,44 @@ export function createCallRepository(db: Kysely<CoachDB>) {
       tx: Kysely<CoachDB> = db,
       lock = false,
     ): Promise<ConversationRow | undefined> {
-      const result = await sql<ConversationRow>`select ${conversationColumns} from coach.conversation
-        where conversation_id = ${conversationId} ${lock ? sql`for update` : sql``}`.execute(tx);
-      return result.rows[0];
+      return tx
+        .selectFrom('conversation')
+        .select(conversationColumns)
+        .where('conversation_id', '=', conversationId)
+        .$if(lock, (query) => query.forUpdate())
+        .executeTakeFirst();
     },
     /** The conversation has started: its single-use URL is of no more use to anyone. */
     async forgetSignedUrl(conversationId: string): Promise<void> {
-      await sql`update coach.conversation set signed_url = null where conversation_id = ${conversationId}`.execute(db);
+      await db
+        .updateTable('conversation')
+        .set({ signed_url: null })
+        .where('conversation_id', '=', conversationId)
+        .execute();
     },
     async saveConversationReport(
       tx: Kysely<CoachDB>,
       conversationId: string,
-      report: { seconds: number; transcript: readonly { role: string; text: string }[]; summary: string | null },
+      report: { seconds: number; transcript: readonly TranscriptLine[]; summary: string | null },
     ): Promise<void> {
-      await sql`update coach.conversation set provider_seconds = ${report.seconds},
-          transcript = ${JSON.stringify(report.transcript)}::jsonb, summary = ${report.summary},
-          signed_url = null, reported_at = now()
-        where conversation_id = ${conversationId}`.execute(tx);
+      await tx
+        .updateTable('conversation')
+        .set({
+          provider_seconds: report.seconds,
+          transcript: transcriptJson(report.transcript),
+          summary: report.summary,
+          signed_url: null,
+          reported_at: now(),
+        })
+        .where('conversation_id', '=', conversationId)
+        .execute();
     },
     /** A call's conversations taken together: their reported seconds, transcripts in order and latest summary. */
     async conversationTotals(
       tx: Kysely<CoachDB>,
       sessionId: string,
-    ): Promise<{ seconds: number; transcript: { role: string; text: string }[]; summary: string | null }> {
-      const result = await sql<{
-        seconds: number;
-        transcript: { role: string; text: string }[];
-        summary: string | null;
-      }>`
+    ): Promise<{ seconds: number; transcript: TranscriptLine[]; summary: Conversation['summary'] }> {
+      const result = await sql<{ seconds: number; transcript: TranscriptLine[]; summary: Conversation['summary'] }>`
         select coalesce((select sum(provider_seconds) from coach.conversation where session_id = ${sessionId}::uuid), 0)::int
             as seconds,
           coalesce((select jsonb_agg(line.value order by c.issued_at, line.ordinality)
@@ -117,59 +169,69 @@ export function createCallRepository(db: Kysely<CoachDB>) {
             order by issued_at desc limit 1) as summary`.execute(tx);
       return result.rows[0]!;
     },
-    async saveTranscript(sessionId: string, transcript: readonly { role: string; text: string }[]) {
-      await sql`update coach.call set transcript = ${JSON.stringify(transcript)}::jsonb
-        where session_id = ${sessionId}::uuid`.execute(db);
+    async saveTranscript(sessionId: string, transcript: readonly TranscriptLine[]): Promise<void> {
+      await db
+        .updateTable('call')
+        .set({ transcript: transcriptJson(transcript) })
+        .where('session_id', '=', sessionId)
+        .execute();
     },
     async saveProviderReport(
       tx: Kysely<CoachDB>,
       sessionId: string,
       report: {
         conversationId: string;
-        transcript: readonly { role: string; text: string }[];
+        transcript: readonly TranscriptLine[];
         summary: string | null;
         providerSeconds: number | null;
         mismatchSeconds: number | null;
         flagged: boolean;
       },
-    ) {
-      await sql`update coach.call set conversation_id = ${report.conversationId},
-          transcript = ${JSON.stringify(report.transcript)}::jsonb, summary = ${report.summary},
-          provider_seconds = ${report.providerSeconds}, duration_mismatch_seconds = ${report.mismatchSeconds},
-          flagged = ${report.flagged}
-        where session_id = ${sessionId}::uuid`.execute(tx);
+    ): Promise<void> {
+      await tx
+        .updateTable('call')
+        .set({
+          conversation_id: report.conversationId,
+          transcript: transcriptJson(report.transcript),
+          summary: report.summary,
+          provider_seconds: report.providerSeconds,
+          duration_mismatch_seconds: report.mismatchSeconds,
+          flagged: report.flagged,
+        })
+        .where('session_id', '=', sessionId)
+        .execute();
     },
     /** Flags a call for operators (`/api/coach/admin/calls/flagged`). */
     async flag(sessionId: string): Promise<void> {
-      await sql`update coach.call set flagged = true where session_id = ${sessionId}::uuid`.execute(db);
+      await db.updateTable('call').set({ flagged: true }).where('session_id', '=', sessionId).execute();
     },
     async carePlan(sessionId: string, tx: Kysely<CoachDB> = db): Promise<CarePlanRow | undefined> {
-      const result = await sql<CarePlanRow>`select session_id::text, user_id::text, source, title, body, created_at
-        from coach.care_plan where session_id = ${sessionId}::uuid`.execute(tx);
-      return result.rows[0];
+      return carePlans(tx).where('session_id', '=', sessionId).executeTakeFirst();
     },
+    /** Stores the call's care plan unless it has one; false when it had. */
     async insertCarePlan(tx: Kysely<CoachDB>, plan: Omit<CarePlanRow, 'created_at'>): Promise<boolean> {
-      const result = await sql`insert into coach.care_plan (session_id, user_id, source, title, body)
-        values (${plan.session_id}::uuid, ${plan.user_id}::uuid, ${plan.source}, ${plan.title}, ${plan.body})
-        on conflict do nothing`.execute(tx);
-      return Number(result.numAffectedRows ?? 0) > 0;
+      const inserted = await tx
+        .insertInto('care_plan')
+        .values({
+          session_id: plan.session_id,
+          user_id: plan.user_id,
+          source: plan.source,
+          title: plan.title,
+          body: plan.body,
+        })
+        .onConflict((conflict) => conflict.doNothing())
+        .returning('session_id')
+        .executeTakeFirst();
+      return inserted !== undefined;
     },
     async carePlans(userId: string): Promise<CarePlanRow[]> {
-      const result = await sql<CarePlanRow>`select session_id::text, user_id::text, source, title, body, created_at
-        from coach.care_plan where user_id = ${userId}::uuid order by created_at desc limit 100`.execute(db);
-      return result.rows;
+      return carePlans(db).where('user_id', '=', userId).orderBy('created_at', 'desc').limit(100).execute();
     },
     async calls(userId: string): Promise<CallRow[]> {
-      const result = await sql<CallRow>`select session_id::text, user_id::text, voice_mode, conversation_id, transcript,
-          summary, provider_seconds, duration_mismatch_seconds, flagged, created_at
-        from coach.call where user_id = ${userId}::uuid order by created_at desc limit 100`.execute(db);
-      return result.rows;
+      return calls(db).where('user_id', '=', userId).orderBy('created_at', 'desc').limit(100).execute();
     },
     async flagged(): Promise<CallRow[]> {
-      const result = await sql<CallRow>`select session_id::text, user_id::text, voice_mode, conversation_id, transcript,
-          summary, provider_seconds, duration_mismatch_seconds, flagged, created_at
-        from coach.call where flagged order by created_at desc limit 200`.execute(db);
-      return result.rows;
+      return calls(db).where('flagged', '=', true).orderBy('created_at', 'desc').limit(200).execute();
     },
   };
 }
