@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import type { DB } from '#platform/db/platform.db.ts';
 import { destroyConnection, type Database } from '#platform/kernel/db/database.ts';
 import type { Logger } from '#platform/kernel/logging/logger.ts';
 import { reconnectDelayMs, type BusState, type RealtimeBus } from '#platform/modules/realtime/realtime-bus.ts';
+import { listenOn, notifyChannel, probeConnection } from '../notify-channel.repository.ts';
 
 /** The LISTEN/NOTIFY channel; a database is one deployment, so the name needs no qualifier. */
 export const POSTGRES_BUS_CHANNEL = 'ballast_realtime';
@@ -12,7 +14,7 @@ export interface PostgresBusOptions {
    * The database: the listener is a dedicated connection outside the pool (with the pool's
    * keep-alive and timeouts); publishing borrows a pool connection for one `pg_notify`.
    */
-  readonly database: Pick<Database, 'url' | 'pool' | 'clientOptions' | 'listenerCheckMs'>;
+  readonly database: Pick<Database, 'url' | 'view' | 'clientOptions' | 'listenerCheckMs'>;
   readonly log: Logger;
 }
 
@@ -25,6 +27,7 @@ export interface PostgresBusOptions {
  */
 export function createPostgresBus(options: PostgresBusOptions): RealtimeBus {
   const { log, database } = options;
+  const pool = database.view<DB>('platform');
   // A channel of this node alone: `check` sends itself a message on it, through the pool.
   const probeChannel = `ballast_probe_${randomBytes(6).toString('hex')}`;
   const probes = new Map<string, () => void>();
@@ -55,7 +58,7 @@ export function createPostgresBus(options: PostgresBusOptions): RealtimeBus {
     client.on('end', () => lost(client, new Error('connection ended')));
     try {
       await client.connect();
-      await client.query(`listen ${POSTGRES_BUS_CHANNEL}; listen ${probeChannel}`);
+      await listenOn(client, [POSTGRES_BUS_CHANNEL, probeChannel]);
     } catch (error) {
       destroyConnection(client);
       throw error;
@@ -73,7 +76,7 @@ export function createPostgresBus(options: PostgresBusOptions): RealtimeBus {
   /** Proves the connection answers; `query_timeout` fails a silent one, which `lost` replaces. */
   function scheduleHeartbeat(client: pg.Client): void {
     heartbeat = setTimeout(() => {
-      client.query({ text: 'select 1', query_timeout: database.listenerCheckMs } as pg.QueryConfig).then(
+      probeConnection(client, database.listenerCheckMs).then(
         () => {
           if (client === listener) scheduleHeartbeat(client);
         },
@@ -117,7 +120,7 @@ export function createPostgresBus(options: PostgresBusOptions): RealtimeBus {
   return {
     name: 'postgres',
     async publish(payload) {
-      await database.pool.query('select pg_notify($1, $2)', [POSTGRES_BUS_CHANNEL, payload]);
+      await notifyChannel(pool, POSTGRES_BUS_CHANNEL, payload);
     },
     async listen(onMessage) {
       deliver = onMessage;
@@ -138,7 +141,7 @@ export function createPostgresBus(options: PostgresBusOptions): RealtimeBus {
       heard.catch(() => {});
       try {
         const started = performance.now();
-        await database.pool.query('select pg_notify($1, $2)', [probeChannel, nonce]);
+        await notifyChannel(pool, probeChannel, nonce);
         await heard;
         return `notify round trip ${Math.round(performance.now() - started)} ms`;
       } finally {
