@@ -1,7 +1,6 @@
 import {
   Kysely,
   PostgresDialect,
-  sql,
   type PostgresCursor,
   type PostgresPool,
   type PostgresPoolClient,
@@ -13,6 +12,7 @@ import type { Config } from '#platform/kernel/config/load-config.ts';
 import type { Logger } from '#platform/kernel/logging/logger.ts';
 import { isDatabaseUnavailable } from './connection-errors.ts';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres.ts';
+import { selectOne } from './server.repository.ts';
 
 /**
  * A Kysely handle with no tables declared: good for raw `sql` and schema changes. The platform
@@ -222,8 +222,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
       });
       let failure: Error | undefined;
       try {
-        // pg's own read timeout: the connection is then dropped on release rather than reused.
-        await client.query({ text: 'select 1', query_timeout: timeoutMs } as pg.QueryConfig);
+        await selectOne(client, timeoutMs);
         return performance.now() - started;
       } catch (error) {
         failure = error as Error;
@@ -251,12 +250,4 @@ async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Pr
   } finally {
     clearTimeout(timer);
   }
-}
-
-/** The server's version string and clock, for the doctor. */
-export async function describeServer(db: AnyKysely): Promise<{ version: string; now: Date }> {
-  const result = await sql<{ version: string; now: Date }>`select version() as version, now() as now`.execute(db);
-  const row = result.rows[0];
-  if (row === undefined) throw new Error('no answer from database');
-  return row;
 }
