@@ -2,7 +2,7 @@ import getPort from 'get-port';
 import type { Browser, Page } from 'playwright-core';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { sql, type Kysely } from '@ballast/platform';
+import { sql } from '@ballast/platform';
 import {
   createTestDatabase,
   createTestUser,
@@ -123,7 +123,7 @@ describe('the voice coach in a real browser', () => {
     await page.getByRole('button', { name: 'End call' }).click();
     await page.getByText(/Call ended after 0:1\d\. You ended the call\./).waitFor();
 
-    const db = server.ballast.database.db as unknown as Kysely<unknown>;
+    const db = server.ballast.database.db;
     const session = await sql<{ metered_seconds: number; end_reason: string }>`select metered_seconds, end_reason
       from platform.metered_session order by started_at desc limit 1`.execute(db);
     expect(session.rows[0]!.end_reason).toBe('hung_up');
@@ -160,7 +160,7 @@ describe('the voice coach when things go wrong', () => {
       await page.getByRole('button', { name: 'Start call' }).click();
       await page.getByText('Microphone access was refused').waitFor();
       expect(await page.getByRole('button', { name: 'Start call' }).isEnabled()).toBe(true);
-      const db = server.ballast.database.db as unknown as Kysely<unknown>;
+      const db = server.ballast.database.db;
       const sessions = await sql<{ n: string }>`select count(*)::text as n from platform.metered_session
         where user_id = ${user.id}::uuid`.execute(db);
       expect(sessions.rows[0]!.n).toBe('0');
@@ -207,7 +207,7 @@ describe('the voice coach when things go wrong', () => {
       // The balance runs out: the server ends the call and the page says why.
       await page.getByText(/Call ended after 0:40\. .*talk-time ran out/i).waitFor({ timeout: 45_000 });
       await page.screenshot({ path: screenshotPath('coach-ended-by-server.png'), fullPage: true });
-      const db = web.ballast.database.db as unknown as Kysely<unknown>;
+      const db = web.ballast.database.db;
       const session = await sql<{ metered_seconds: number; end_reason: string }>`select metered_seconds, end_reason
         from platform.metered_session where user_id = ${user.id}::uuid`.execute(db);
       expect(session.rows).toEqual([{ metered_seconds: 40, end_reason: 'balance_exhausted' }]);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { PLATFORM_ADMIN, sql, type Kysely } from '@ballast/platform';
+import { PLATFORM_ADMIN, sql } from '@ballast/platform';
 import {
   applyTestLedgerChange,
   createTestDatabase,
@@ -55,14 +55,14 @@ async function credit(server: TestBallast, user: TestUser, seconds: number, purc
 }
 
 async function usage(server: TestBallast, userId: string) {
-  const db = server.ballast.database.db as unknown as Kysely<unknown>;
+  const db = server.ballast.database.db;
   const rows = await sql<{ total: string | null; n: string }>`select sum(-amount)::text as total, count(*)::text as n
     from platform.ledger_entry where user_id = ${userId}::uuid and kind = 'usage'`.execute(db);
   return { seconds: Number(rows.rows[0]!.total ?? 0), entries: Number(rows.rows[0]!.n) };
 }
 
 async function sessionRow(server: TestBallast, id: string) {
-  const db = server.ballast.database.db as unknown as Kysely<unknown>;
+  const db = server.ballast.database.db;
   const rows = await sql<{
     metered_seconds: number;
     started_at: Date;
@@ -337,7 +337,7 @@ describe('calls in ElevenLabs mode, billed from ElevenLabs’ own record of the 
 
   /** Waits until the task that asks ElevenLabs after the call has run (its first run). */
   async function settled(sessionId: string) {
-    const db = server.ballast.database.db as unknown as Kysely<unknown>;
+    const db = server.ballast.database.db;
     await waitFor(async () => {
       const done = await sql<{ n: string }>`select count(*)::text as n from pgboss.job
         where name = 'coach.settle-call' and singleton_key = ${`settle-call:${sessionId}:1`} and state = 'completed'`.execute(

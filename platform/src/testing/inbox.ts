@@ -1,18 +1,29 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { sql } from 'kysely';
-import type { AnyKysely } from '#platform/kernel/db/database.ts';
+import type { DB } from '#platform/db/platform.db.ts';
+import type { Database } from '#platform/kernel/db/database.ts';
 
 /**
  * The text of every email to `recipient` whose subject matches, oldest first, from the
  * development inbox, once at least `count` have arrived (delivery is a background task).
  * Throws after 20 seconds.
  */
-export async function waitForEmails(db: AnyKysely, recipient: string, subject: RegExp, count = 1): Promise<string[]> {
+export async function waitForEmails(
+  database: Pick<Database, 'view'>,
+  recipient: string,
+  subject: RegExp,
+  count = 1,
+): Promise<string[]> {
   const deadline = Date.now() + 20_000;
   for (;;) {
-    const rows = await sql<{ subject: string; text_body: string }>`select subject, text_body from platform.dev_inbox
-      where recipient = ${recipient} order by created_at, id`.execute(db);
-    const found = rows.rows.filter((row) => subject.test(row.subject)).map((row) => row.text_body);
+    const rows = await database
+      .view<DB>('platform')
+      .selectFrom('dev_inbox')
+      .select(['subject', 'text_body'])
+      .where('recipient', '=', recipient)
+      .orderBy('created_at')
+      .orderBy('id')
+      .execute();
+    const found = rows.filter((row) => subject.test(row.subject ?? '')).map((row) => row.text_body);
     if (found.length >= count) return found;
     if (Date.now() > deadline) throw new Error(`fewer than ${count} emails "${subject}" for ${recipient}`);
     await sleep(100);

@@ -1,4 +1,5 @@
-import { sql, type Kysely } from 'kysely';
+import { sql } from 'kysely';
+import type { DB } from '#platform/db/platform.db.ts';
 import type { Ballast } from '../host.ts';
 
 export interface TestUser {
@@ -22,13 +23,19 @@ export async function createTestUser(
   const password = options.password ?? 'a test passphrase of some length';
   const origin = { ip: '127.0.0.1', userAgent: 'test' };
   await ballast.auth.register({ email, password }, origin);
-  const db = ballast.database.db as unknown as Kysely<unknown>;
-  const row = await sql<{ id: string }>`update platform."user" set email_verified_at = now()
-    where email = ${email.toLowerCase()} returning id::text`.execute(db);
-  const id = row.rows[0]!.id;
+  const db = ballast.database.view<DB>('platform');
+  const { id } = await db
+    .updateTable('user')
+    .set({ email_verified_at: sql<Date>`now()` })
+    .where('email', '=', email.toLowerCase())
+    .returning('id')
+    .executeTakeFirstOrThrow();
   for (const role of options.roles ?? []) {
-    await sql`insert into platform.user_role (user_id, role, status) values (${id}::uuid, ${role}, 'active')
-      on conflict (user_id, role) do update set status = 'active'`.execute(db);
+    await db
+      .insertInto('user_role')
+      .values({ user_id: id, role, status: 'active' })
+      .onConflict((conflict) => conflict.columns(['user_id', 'role']).doUpdateSet({ status: 'active' }))
+      .execute();
   }
   const session = await ballast.auth.signIn({ email, password }, origin);
   return { id, email, token: session.token, headers: { authorization: `Bearer ${session.token}` } };

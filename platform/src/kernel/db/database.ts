@@ -14,12 +14,6 @@ import { isDatabaseUnavailable } from './connection-errors.ts';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres.ts';
 import { selectOne } from './server.repository.ts';
 
-/**
- * A Kysely handle with no tables declared: good for raw `sql` and schema changes. The platform
- * and each app get typed access to their own tables with `database.forSchema<Tables>(schema)`.
- */
-export type AnyKysely = Kysely<EmptyDB>;
-
 /** Tables by name, as Kysely types them (the generated `*.db.ts` files declare one per schema). */
 export type TableMap = Record<string, Record<string, unknown>>;
 
@@ -35,19 +29,8 @@ export interface Tx {
   view<Tables extends TableMap>(schema: string): Kysely<Tables>;
 }
 
-/**
- * A transaction as modules not yet on typed views pass it: a raw Kysely transaction, or a `Tx`.
- * Platform-internal calls accept it; app ports accept only `Tx`.
- */
-export type TxLike = Tx | Kysely<never> | Kysely<unknown> | AnyKysely;
-
-/** Something raw `sql` can run on, from either kind of transaction. */
-export function queryable(tx: TxLike): Kysely<EmptyDB> | Kysely<never> | Kysely<unknown> {
-  return 'view' in tx ? tx.view<EmptyDB>('public') : tx;
-}
-
 /** Wraps a root transaction as a `Tx`. */
-export function txOf(trx: Transaction<EmptyDB>): Tx {
+function txOf(trx: Transaction<EmptyDB>): Tx {
   return {
     view: <Tables extends TableMap>(schema: string): Kysely<Tables> => trx.withSchema(schema).withTables<Tables>(),
   };
@@ -55,8 +38,12 @@ export function txOf(trx: Transaction<EmptyDB>): Tx {
 
 /** The connection to the system of record, and the embedded server behind it if any. */
 export interface Database {
-  /** Kysely over the pool; unqualified table names resolve to `public`. */
-  readonly db: AnyKysely;
+  /**
+   * Kysely over the pool with no tables declared: for the migrator and statements about the
+   * server itself. Modules and apps query their tables through `view`, typed by the generated
+   * `*.db.ts` files, in their repositories.
+   */
+  readonly db: Kysely<EmptyDB>;
   readonly pool: pg.Pool;
   /** The connection string, for components that need connections of their own (LISTEN, pg-boss). */
   readonly url: string;
@@ -71,9 +58,7 @@ export interface Database {
   readonly listenerCheckMs: number;
   /** Set when Ballast runs the embedded PostgreSQL for this process. */
   readonly embedded: EmbeddedPostgres | undefined;
-  /** Kysely bound to one schema: unqualified tables resolve there. */
-  forSchema<Tables>(schema: string): Kysely<Tables>;
-  /** A typed handle on one schema's tables (`Tables` from its generated `*.db.ts`). */
+  /** A typed handle on one schema's tables (`Tables` from its generated `*.db.ts`): unqualified tables resolve there. */
   view<Tables extends TableMap>(schema: string): Kysely<Tables>;
   /** Runs `work` in one transaction; pass the `Tx` it receives to other modules' calls as `{ tx }`. */
   transaction<T>(work: (tx: Tx) => Promise<T>): Promise<T>;
@@ -196,8 +181,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   pool.on('release', (error: Error | undefined, client: pg.PoolClient) => {
     if (isDatabaseUnavailable(error)) destroyConnection(client);
   });
-  const db: AnyKysely = new Kysely({ dialect: new PostgresDialect({ pool: discardingBrokenConnections(pool) }) });
-  const root = new Kysely<EmptyDB>({ dialect: new PostgresDialect({ pool: discardingBrokenConnections(pool) }) });
+  const db = new Kysely<EmptyDB>({ dialect: new PostgresDialect({ pool: discardingBrokenConnections(pool) }) });
   let closed = false;
   return {
     db,
@@ -206,9 +190,8 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
     clientOptions,
     listenerCheckMs: config.db.listenerCheckMs,
     embedded,
-    forSchema: <Tables>(schema: string) => db.withSchema(schema) as unknown as Kysely<Tables>,
-    view: <Tables extends TableMap>(schema: string) => root.withSchema(schema).withTables<Tables>(),
-    transaction: <T>(work: (tx: Tx) => Promise<T>) => root.transaction().execute((trx) => work(txOf(trx))),
+    view: <Tables extends TableMap>(schema: string) => db.withSchema(schema).withTables<Tables>(),
+    transaction: <T>(work: (tx: Tx) => Promise<T>) => db.transaction().execute((trx) => work(txOf(trx))),
     async ping(timeoutMs = 2000) {
       const started = performance.now();
       const connecting = pool.connect();

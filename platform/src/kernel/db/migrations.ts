@@ -2,7 +2,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Migrator, sql, type Migration, type MigrationProvider, type MigrationResult } from 'kysely';
-import type { AnyKysely } from './database.ts';
+import type { Kysely } from 'kysely';
+import type { EmptyDB } from './database.ts';
 
 /**
  * The migrations of one owner (the platform or an app), applied in its own Postgres schema and
@@ -73,7 +74,7 @@ function migrationName(file: string): string {
   return file.replace(/\.(ts|js)$/, '');
 }
 
-function migratorFor(db: AnyKysely, set: MigrationSet): Migrator {
+function migratorFor(db: Kysely<EmptyDB>, set: MigrationSet): Migrator {
   return new Migrator({
     // Unqualified table names inside a migration land in the owner's schema.
     db: db.withSchema(set.schema),
@@ -89,7 +90,7 @@ function migratorFor(db: AnyKysely, set: MigrationSet): Migrator {
  * Safe to run from several processes at once: Kysely's lock row serialises them and each owner's
  * migrations run in one transaction.
  */
-export async function migrateToLatest(db: AnyKysely, sets: readonly MigrationSet[]): Promise<MigrationReport[]> {
+export async function migrateToLatest(db: Kysely<EmptyDB>, sets: readonly MigrationSet[]): Promise<MigrationReport[]> {
   const reports: MigrationReport[] = [];
   await adoptLegacyPlatformMigrations(db);
   for (const set of sets) {
@@ -118,7 +119,10 @@ export interface PendingMigration {
  * Lists migrations the code has and the database lacks. Cheap enough for `/readyz`: one query
  * per schema, no catalogue introspection, no writes.
  */
-export async function findPendingMigrations(db: AnyKysely, sets: readonly MigrationSet[]): Promise<PendingMigration[]> {
+export async function findPendingMigrations(
+  db: Kysely<EmptyDB>,
+  sets: readonly MigrationSet[],
+): Promise<PendingMigration[]> {
   const pending: PendingMigration[] = [];
   for (const set of sets) {
     const known = (await listMigrationFiles(set.folder)).map(migrationName);
@@ -158,7 +162,7 @@ const legacyPlatformMigrations: Readonly<Record<string, readonly (readonly [tabl
   '0006-metering-reported-usage': [['kysely_migration_metering', '0002-reported-usage']],
 };
 
-async function adoptLegacyPlatformMigrations(db: AnyKysely): Promise<void> {
+async function adoptLegacyPlatformMigrations(db: Kysely<EmptyDB>): Promise<void> {
   const legacy = Object.keys(legacyPlatformMigrations);
   await db.transaction().execute(async (tx) => {
     const found = await sql<{

@@ -64,7 +64,7 @@ async function call(
 
 /** The newest email to an address whose subject matches. */
 async function inbox(recipient: string, subject: RegExp): Promise<string> {
-  return (await waitForEmails(server.ballast.database.db, recipient, subject)).at(-1)!;
+  return (await waitForEmails(server.ballast.database, recipient, subject)).at(-1)!;
 }
 
 /** Registers, verifies through the emailed link, and returns the session. */
@@ -232,7 +232,7 @@ describe('accounts', () => {
 describe('one-time links', () => {
   /** Every reset link emailed to `email` so far, oldest first, once there are `count`. */
   const resetLinks = async (email: string, count: number) =>
-    (await waitForEmails(server.ballast.database.db, email, /Reset your password/, count)).map(linkToken);
+    (await waitForEmails(server.ballast.database, email, /Reset your password/, count)).map(linkToken);
 
   it('spends every other reset link when one is used or the password changes', async () => {
     const { user } = await signUp('links@example.com');

@@ -65,7 +65,7 @@ async function me(token: string): Promise<number> {
 
 /** The newest email to an address whose subject matches. */
 async function inbox(recipient: string, subject: RegExp): Promise<string> {
-  return (await waitForEmails(server.ballast.database.db, recipient, subject)).at(-1)!;
+  return (await waitForEmails(server.ballast.database, recipient, subject)).at(-1)!;
 }
 
 function idToken(key: GoogleKey, claims: Record<string, unknown> = {}, audience = CLIENT_ID) {

@@ -3,10 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defineApp, defineTask, sql, z, type Kysely } from '@ballast/platform';
 import { startTestBallast, waitFor, type TestBallast } from '@ballast/platform/testing';
 
-interface Tables {
+type Tables = {
   run: { task: string; key: string; attempt: number; at: Date };
   switch: { name: string; on: boolean };
-}
+};
 
 /** Every run is recorded in the app's own table, so the test reads what really happened. */
 let db: Kysely<Tables>;
@@ -64,7 +64,7 @@ async function runsOf(task: string, key: string) {
 
 beforeAll(async () => {
   server = await startTestBallast({ apps: [probeApp], roles: ['web', 'worker'] });
-  db = server.ballast.database.forSchema<Tables>('probe');
+  db = server.ballast.database.view<Tables>('probe');
   await sql`create schema if not exists probe`.execute(server.ballast.database.db);
   await sql`create table probe.run (task text not null, key text not null, attempt int not null, at timestamptz not null)`.execute(
     server.ballast.database.db,
