@@ -9,6 +9,7 @@ import getPort, { portNumbers } from 'get-port';
 import pg from 'pg';
 import type { Logger } from '#platform/kernel/logging/logger.ts';
 import { loadOrCreateDevSecrets } from '#platform/kernel/config/secret-store.ts';
+import { createDatabaseUnlessExists } from './server.repository.ts';
 
 /** A PostgreSQL server run from the npm-shipped binaries, in a folder of the project. */
 export interface EmbeddedPostgres {
@@ -367,13 +368,7 @@ async function ensureDatabase(port: number, password: string, database: string):
   const client = new pg.Client({ host: '127.0.0.1', port, user: SUPERUSER, password, database: 'postgres' });
   await client.connect();
   try {
-    const found = await client.query('select 1 from pg_database where datname = $1', [database]);
-    if (found.rowCount === 0) {
-      await client.query(`create database ${client.escapeIdentifier(database)}`).catch((error: unknown) => {
-        // Another process may have created it between our check and our create.
-        if ((error as { code?: string }).code !== '42P04') throw error;
-      });
-    }
+    await createDatabaseUnlessExists(client, database);
   } finally {
     await client.end();
   }

@@ -1,9 +1,9 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Migrator, sql, type Migration, type MigrationProvider, type MigrationResult } from 'kysely';
-import type { Kysely } from 'kysely';
+import { Migrator, type Kysely, type Migration, type MigrationProvider, type MigrationResult } from 'kysely';
 import type { EmptyDB } from './database.ts';
+import * as bookkeeping from './migrations.repository.ts';
 
 /**
  * The migrations of one owner (the platform or an app), applied in its own Postgres schema and
@@ -127,16 +127,8 @@ export async function findPendingMigrations(
   for (const set of sets) {
     const known = (await listMigrationFiles(set.folder)).map(migrationName);
     if (known.length === 0) continue;
-    let applied: Set<string>;
-    try {
-      const rows = await sql<{
-        name: string;
-      }>`select name from ${sql.id(set.schema, set.table ?? MIGRATION_TABLE)}`.execute(db);
-      applied = new Set(rows.rows.map((row) => row.name));
-    } catch (error) {
-      if ((error as { code?: string }).code !== '42P01') throw error;
-      applied = new Set();
-    }
+    const applied =
+      (await bookkeeping.appliedMigrationNames(db, set.schema, set.table ?? MIGRATION_TABLE)) ?? new Set<string>();
     for (const name of known) if (!applied.has(name)) pending.push({ owner: set.owner, schema: set.schema, name });
   }
   return pending;
@@ -165,21 +157,12 @@ const legacyPlatformMigrations: Readonly<Record<string, readonly (readonly [tabl
 async function adoptLegacyPlatformMigrations(db: Kysely<EmptyDB>): Promise<void> {
   const legacy = Object.keys(legacyPlatformMigrations);
   await db.transaction().execute(async (tx) => {
-    const found = await sql<{
-      exists: boolean;
-    }>`select to_regclass('platform.kysely_migration') is not null as exists`.execute(tx);
-    if (found.rows[0]?.exists !== true) return;
-    const rows = await sql<{ name: string; timestamp: string }>`select name, timestamp from platform.kysely_migration
-      where name = any(${legacy}) for update`.execute(tx);
-    for (const row of rows.rows) {
+    if (!(await bookkeeping.legacyPlatformTableExists(tx))) return;
+    for (const row of await bookkeeping.lockLegacyEntries(tx, legacy)) {
       for (const [table, name] of legacyPlatformMigrations[row.name] ?? []) {
-        // The same columns Kysely's migrator creates its tables with.
-        await sql`create table if not exists ${sql.id('platform', table)}
-          (name varchar(255) not null primary key, timestamp varchar(255) not null)`.execute(tx);
-        await sql`insert into ${sql.id('platform', table)} (name, timestamp) values (${name}, ${row.timestamp})
-          on conflict do nothing`.execute(tx);
+        await bookkeeping.recordPlatformMigration(tx, table, name, row.timestamp);
       }
     }
-    await sql`delete from platform.kysely_migration where name = any(${legacy})`.execute(tx);
+    await bookkeeping.deleteLegacyEntries(tx, legacy);
   });
 }
