@@ -44,6 +44,8 @@ export {
 } from './kernel/lifecycle/define-notification.ts';
 export {
   PermanentExternalError,
+  TransientExternalError,
+  retryAfterMs,
   type CallOptions,
   type ExternalService,
 } from './kernel/resilience/external-service.ts';

@@ -8,6 +8,8 @@ import {
   circuitBreaker,
   handleWhen,
   retry,
+  type IBackoffFactory,
+  type IRetryBackoffContext,
   timeout,
   wrap,
 } from 'cockatiel';
@@ -32,6 +34,57 @@ export class PermanentExternalError extends Error {
   }
 }
 
+/**
+ * A failure worth trying again (the provider is overloaded, rate-limits us, or failed), with how
+ * long it asked us to wait (`Retry-After`), if it said. The wrapper waits at least that long
+ * before the next attempt, and gives up at once when the wait exceeds `maxRetryDelayMs`.
+ */
+export class TransientExternalError extends Error {
+  readonly service: string;
+  readonly status: number | undefined;
+  /** Milliseconds the provider asked us to wait before trying again. */
+  readonly retryAfterMs: number | undefined;
+  constructor(
+    service: string,
+    message: string,
+    options: { status?: number; retryAfterMs?: number | undefined; cause?: unknown } = {},
+  ) {
+    super(message, { cause: options.cause });
+    this.name = 'TransientExternalError';
+    this.service = service;
+    this.status = options.status;
+    this.retryAfterMs = options.retryAfterMs;
+  }
+}
+
+/**
+ * The wait a response asks for, in milliseconds: `retry-after-ms` (OpenAI, Anthropic), else
+ * `Retry-After` as seconds or an HTTP date (RFC 9110 §10.2.3). Undefined when absent or unreadable.
+ */
+export function retryAfterMs(
+  headers: { get(name: string): string | null } | Readonly<Record<string, string | undefined>> | undefined,
+  nowMs = Date.now(),
+): number | undefined {
+  if (headers === undefined) return undefined;
+  const read = (name: string): string | undefined => {
+    if (typeof headers.get === 'function')
+      return (headers as { get(name: string): string | null }).get(name) ?? undefined;
+    const record = headers as Readonly<Record<string, string | undefined>>;
+    return record[name] ?? Object.entries(record).find(([key]) => key.toLowerCase() === name)?.[1];
+  };
+  const milliseconds = Number(read('retry-after-ms'));
+  if (read('retry-after-ms') !== undefined && Number.isFinite(milliseconds) && milliseconds >= 0) return milliseconds;
+  const value = read('retry-after')?.trim();
+  if (value === undefined || value === '') return undefined;
+  if (/^\d+(\.\d+)?$/.test(value)) return Math.round(Number(value) * 1000);
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - nowMs);
+}
+
+function requestedWait(error: unknown): number | undefined {
+  return error instanceof TransientExternalError ? error.retryAfterMs : undefined;
+}
+
 export interface ExternalServiceOptions {
   /** Short stable name, used in metrics and errors: `smtp`, `twilio`, `gemini`. */
   readonly name: string;
@@ -39,7 +92,11 @@ export interface ExternalServiceOptions {
   readonly timeoutMs: number;
   /** Extra attempts for idempotent calls (non-idempotent calls are never retried here). */
   readonly retries: number;
-  /** First retry delay; each later one doubles (decorrelated jitter), up to `maxRetryDelayMs`. */
+  /**
+   * First retry delay; each later one doubles (decorrelated jitter), up to `maxRetryDelayMs`. A
+   * `Retry-After` the service sent (`TransientExternalError.retryAfterMs`) is waited in full;
+   * one longer than `maxRetryDelayMs` is not retried at all.
+   */
   readonly retryDelayMs?: number;
   readonly maxRetryDelayMs?: number;
   readonly breaker: {
@@ -100,6 +157,19 @@ function resilienceMetrics(metrics: Metrics): ResilienceMetrics {
   return created;
 }
 
+/** Exponential backoff, but never shorter than the `Retry-After` the last failure carried. */
+function honouringRetryAfter(
+  inner: IBackoffFactory<IRetryBackoffContext<unknown>>,
+): IBackoffFactory<IRetryBackoffContext<unknown>> {
+  return {
+    next(context) {
+      const next = inner.next(context);
+      const asked = 'error' in context.result ? requestedWait(context.result.error) : undefined;
+      return { duration: Math.max(next.duration, asked ?? 0), next: honouringRetryAfter(next).next };
+    },
+  };
+}
+
 const stateValue = { closed: 0, 'half-open': 1, open: 2 } as const;
 
 function stateName(state: CircuitState): 'closed' | 'half-open' | 'open' {
@@ -135,14 +205,28 @@ export function createExternalService(
     else if (state === CircuitState.Closed) log.info('circuit closed: service recovered');
   });
   const perAttempt = timeout(options.timeoutMs, TimeoutStrategy.Aggressive);
-  const retrying = retry(transient, {
+  const maxDelay = options.maxRetryDelayMs ?? 10_000;
+  // A wait longer than we are willing to sleep is surfaced now rather than retried early.
+  const retryable = handleWhen(
+    (error) => !(error instanceof PermanentExternalError) && (requestedWait(error) ?? 0) <= maxDelay,
+  );
+  const retrying = retry(retryable, {
     maxAttempts: options.retries,
-    backoff: new ExponentialBackoff({
-      initialDelay: options.retryDelayMs ?? 200,
-      maxDelay: options.maxRetryDelayMs ?? 10_000,
-    }),
+    backoff: honouringRetryAfter(new ExponentialBackoff({ initialDelay: options.retryDelayMs ?? 200, maxDelay })),
   });
-  retrying.onRetry(() => recorded.calls.inc({ service: name, outcome: 'retry' }));
+  retrying.onRetry((event) => {
+    recorded.calls.inc({ service: name, outcome: 'retry' });
+    const reason = 'error' in event ? event.error : undefined;
+    log.info(
+      {
+        delayMs: Math.round(event.delay),
+        attempt: event.attempt,
+        retryAfterMs: requestedWait(reason),
+        reason: reason instanceof Error ? reason.message : undefined,
+      },
+      'retrying after a transient failure',
+    );
+  });
   const once = wrap(breaker, perAttempt);
   const withRetries = wrap(retrying, breaker, perAttempt);
 
