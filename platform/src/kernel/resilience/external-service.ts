@@ -165,7 +165,10 @@ function honouringRetryAfter(
     next(context) {
       const next = inner.next(context);
       const asked = 'error' in context.result ? requestedWait(context.result.error) : undefined;
-      return { duration: Math.max(next.duration, asked ?? 0), next: honouringRetryAfter(next).next };
+      return {
+        duration: Math.max(next.duration, asked ?? 0),
+        next: (following) => honouringRetryAfter(next).next(following),
+      };
     },
   };
 }
