@@ -110,6 +110,31 @@ export interface ExternalServiceOptions {
 export interface CallOptions {
   /** True for calls that are safe to repeat (reads, or writes the provider deduplicates). */
   readonly idempotent: boolean;
+  /**
+   * The caller's own cancellation (the user left): aborts the attempt's signal, stops retrying and
+   * rejects with `CancelledCallError`, which counts neither as a failure nor against the breaker.
+   */
+  readonly signal?: AbortSignal;
+}
+
+/** An attempt outlived its timeout and was aborted. */
+export class ExternalTimeoutError extends Error {
+  readonly service: string;
+  constructor(service: string, timeoutMs: number, options: { cause?: unknown } = {}) {
+    super(`${service} did not answer within ${timeoutMs} ms`, options);
+    this.name = 'ExternalTimeoutError';
+    this.service = service;
+  }
+}
+
+/** The caller cancelled the call (`CallOptions.signal`); the service did nothing wrong. */
+export class CancelledCallError extends Error {
+  readonly service: string;
+  constructor(service: string, options: { cause?: unknown } = {}) {
+    super(`${service} call cancelled by the caller`, options);
+    this.name = 'CancelledCallError';
+    this.service = service;
+  }
 }
 
 /** One external dependency, called through timeout, retry (if idempotent) and a circuit breaker. */
@@ -135,7 +160,7 @@ function resilienceMetrics(metrics: Metrics): ResilienceMetrics {
   const created: ResilienceMetrics = {
     calls: new client.Counter({
       name: 'external_calls_total',
-      help: 'Calls to external services by outcome (success, failure, timeout, rejected_open, retry, permanent)',
+      help: 'Calls to external services by outcome (success, failure, timeout, rejected_open, retry, permanent, cancelled)',
       labelNames: ['service', 'outcome'] as const,
       registers,
     }),
@@ -155,6 +180,29 @@ function resilienceMetrics(metrics: Metrics): ResilienceMetrics {
   };
   metricsByRegistry.set(metrics.registry, created);
   return created;
+}
+
+/**
+ * One attempt that also ends when the caller cancels: its signal aborts, and it rejects with a
+ * `CancelledCallError` at once (inside the breaker and the timeout, so neither counts it).
+ */
+function attemptCancellable<T>(
+  name: string,
+  fn: (signal: AbortSignal) => Promise<T>,
+  attempt: AbortSignal,
+  caller: AbortSignal,
+): Promise<T> {
+  if (caller.aborted) return Promise.reject(new CancelledCallError(name, { cause: caller.reason }));
+  return new Promise<T>((resolve, reject) => {
+    const cancel = () => reject(new CancelledCallError(name, { cause: caller.reason }));
+    caller.addEventListener('abort', cancel, { once: true });
+    fn(AbortSignal.any([attempt, caller]))
+      .then(resolve, (error: unknown) => {
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the attempt's own error, passed on as it came
+        reject(caller.aborted ? new CancelledCallError(name, { cause: error }) : error);
+      })
+      .finally(() => caller.removeEventListener('abort', cancel));
+  });
 }
 
 /** Exponential backoff, but never shorter than the `Retry-After` the last failure carried. */
@@ -195,7 +243,9 @@ export function createExternalService(
   const log = deps.log.child({ service: name });
   const recorded = resilienceMetrics(deps.metrics);
   // Permanent errors are answers, not outages: they neither retry nor trip the breaker.
-  const transient = handleWhen((error) => !(error instanceof PermanentExternalError));
+  const transient = handleWhen(
+    (error) => !(error instanceof PermanentExternalError) && !(error instanceof CancelledCallError),
+  );
   const breaker = circuitBreaker(transient, {
     halfOpenAfter: options.breaker.halfOpenAfterMs,
     breaker: new ConsecutiveBreaker(options.breaker.consecutiveFailures),
@@ -211,7 +261,10 @@ export function createExternalService(
   const maxDelay = options.maxRetryDelayMs ?? 10_000;
   // A wait longer than we are willing to sleep is surfaced now rather than retried early.
   const retryable = handleWhen(
-    (error) => !(error instanceof PermanentExternalError) && (requestedWait(error) ?? 0) <= maxDelay,
+    (error) =>
+      !(error instanceof PermanentExternalError) &&
+      !(error instanceof CancelledCallError) &&
+      (requestedWait(error) ?? 0) <= maxDelay,
   );
   const retrying = retry(retryable, {
     maxAttempts: options.retries,
@@ -242,10 +295,17 @@ export function createExternalService(
       const started = performance.now();
       const policy = callOptions.idempotent && options.retries > 0 ? withRetries : once;
       try {
-        const result = await policy.execute(({ signal }) => fn(signal));
+        const caller = callOptions.signal;
+        const result = await policy.execute(({ signal }) =>
+          caller === undefined ? fn(signal) : attemptCancellable(name, fn, signal, caller),
+        );
         recorded.calls.inc({ service: name, outcome: 'success' });
         return result;
       } catch (error) {
+        if (error instanceof CancelledCallError) {
+          recorded.calls.inc({ service: name, outcome: 'cancelled' });
+          throw error;
+        }
         if (error instanceof BrokenCircuitError) {
           recorded.calls.inc({ service: name, outcome: 'rejected_open' });
           throw new AppError('unavailable', 'external.circuit_open', `${name} is unavailable; try again shortly`, {
@@ -256,7 +316,7 @@ export function createExternalService(
         }
         if (error instanceof TaskCancelledError) {
           recorded.calls.inc({ service: name, outcome: 'timeout' });
-          throw new Error(`${name} did not answer within ${options.timeoutMs} ms`, { cause: error });
+          throw new ExternalTimeoutError(name, options.timeoutMs, { cause: error });
         }
         recorded.calls.inc({
           service: name,
