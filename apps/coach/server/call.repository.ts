@@ -1,5 +1,6 @@
 import { sql, type Kysely } from '@ballast/platform';
 import type { DB as CoachDB } from './coach.db.ts';
+import type { CarePlanSource } from './providers/care-plan-writer.ts';
 
 export interface CallRow {
   session_id: string;
@@ -26,7 +27,7 @@ export interface ConversationRow {
 export interface CarePlanRow {
   session_id: string;
   user_id: string;
-  source: 'gemini' | 'template';
+  source: CarePlanSource;
   title: string;
   body: string;
   created_at: Date;
