@@ -4,6 +4,7 @@ import { createLogger } from '#platform/kernel/logging/logger.ts';
 import { createMetrics } from '#platform/kernel/metrics/metrics.ts';
 import { captureLogs } from '#platform/testing/logs.ts';
 import {
+  CancelledCallError,
   PermanentExternalError,
   TransientExternalError,
   createExternalService,
@@ -172,6 +173,47 @@ describe('timeouts and retries', () => {
       ),
     ).rejects.toThrow('rate limited');
     expect(attempts).toBe(1);
+  });
+});
+
+describe('cancellation by the caller', () => {
+  it('aborts the attempt, stops retrying, and counts neither a failure nor against the breaker', async () => {
+    const { service, metricLine } = setup({ breaker: { consecutiveFailures: 1, halfOpenAfterMs: 300 } });
+    const controller = new AbortController();
+    let attempts = 0;
+    let aborted = false;
+    const call = service.call(
+      (signal) =>
+        new Promise<never>((_, reject) => {
+          attempts++;
+          signal.addEventListener('abort', () => {
+            aborted = true;
+            reject(new Error('request aborted'));
+          });
+        }),
+      { idempotent: true, signal: controller.signal },
+    );
+    controller.abort();
+    await expect(call).rejects.toBeInstanceOf(CancelledCallError);
+    expect({ attempts, aborted }).toEqual({ attempts: 1, aborted: true });
+    expect(service.state).toBe('closed');
+    expect(await metricLine(/external_calls_total\{service="probe",outcome="cancelled".*\} \d+/)).toMatch(/ 1$/);
+    expect(await metricLine(/external_calls_total\{service="probe",outcome="failure".*\} \d+/)).toBeUndefined();
+  });
+
+  it('refuses at once a call whose signal is already aborted', async () => {
+    const { service } = setup();
+    let attempts = 0;
+    await expect(
+      service.call(
+        async () => {
+          attempts++;
+          return 'never';
+        },
+        { idempotent: true, signal: AbortSignal.abort() },
+      ),
+    ).rejects.toBeInstanceOf(CancelledCallError);
+    expect(attempts).toBe(0);
   });
 });
 
