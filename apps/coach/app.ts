@@ -34,6 +34,8 @@ export default defineApp<CoachSettings, CoachDB>({
     })),
   }),
   metering: { unit: 'seconds', onEnded: onCallEnded },
+  // Care plans are written by the coach's own LLM choice (COACH_AI_*), else the AI_* default.
+  ai: (settings) => settings.ai,
   // The browser talks to the ElevenLabs agent directly (signed URL) when it is configured.
   connectSources: (settings) =>
     settings.elevenLabs === undefined ? [] : ['wss://api.elevenlabs.io', 'https://api.elevenlabs.io'],

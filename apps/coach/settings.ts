@@ -1,4 +1,4 @@
-import { defineSettings, integerSetting, z } from '@ballast/platform';
+import { aiProviderSetting, defineSettings, integerSetting, z } from '@ballast/platform';
 
 const pack = z.object({
   id: z.string().regex(/^[a-z0-9-]{1,40}$/),
@@ -15,7 +15,7 @@ const defaultPacks = [
   { id: 'talk-180', title: '3 hours', minutes: 180, amountMinor: 2_39_900, currency: 'INR' },
 ];
 
-/** The voice coach's settings. Without ElevenLabs or Gemini keys it runs in labelled local modes. */
+/** The voice coach's settings. Without an ElevenLabs key or an AI provider it runs in labelled local modes. */
 export const coachSettings = defineSettings('coach', {
   schema: z.object({
     COACH_PACKS: z
@@ -55,17 +55,22 @@ export const coachSettings = defineSettings('coach', {
       .url()
       .default('https://api.elevenlabs.io')
       .describe("ElevenLabs' API (tests use a local server)"),
-    COACH_GEMINI_API_KEY: z
+    COACH_AI_PROVIDER: aiProviderSetting()
+      .optional()
+      .describe(
+        'LLM provider that writes care plans (anthropic, gemini, openai, local); unset: AI_PROVIDER. Local mode writes a labelled template plan',
+      ),
+    COACH_AI_MODEL: z
       .string()
       .min(1)
       .optional()
-      .describe('Gemini API key for care plans; unset: a template plan'),
-    COACH_GEMINI_MODEL: z
+      .describe("Model that writes care plans (default: AI_MODEL or the provider's)"),
+    COACH_AI_API_KEY: z
       .string()
       .min(1)
-      .default('gemini-2.5-flash')
-      .describe('The Gemini model that writes care plans'),
-    COACH_GEMINI_API_URL: z.url().optional().describe("Gemini's API base URL (tests use a local server)"),
+      .optional()
+      .describe('API key of COACH_AI_PROVIDER (default: AI_API_KEY when AI_PROVIDER is the same provider)'),
+    COACH_AI_BASE_URL: z.url().optional().describe("COACH_AI_PROVIDER's API base URL (tests use a local server)"),
   }),
   resolve: (values) => {
     const packs = values.COACH_PACKS ?? defaultPacks;
@@ -81,14 +86,12 @@ export const coachSettings = defineSettings('coach', {
               settleAfterSeconds: values.COACH_ELEVENLABS_SETTLE_AFTER_SECONDS,
             },
       elevenLabsWebhookSecret: values.COACH_ELEVENLABS_WEBHOOK_SECRET,
-      gemini:
-        values.COACH_GEMINI_API_KEY === undefined
-          ? undefined
-          : {
-              apiKey: values.COACH_GEMINI_API_KEY,
-              model: values.COACH_GEMINI_MODEL,
-              baseUrl: values.COACH_GEMINI_API_URL,
-            },
+      ai: {
+        provider: values.COACH_AI_PROVIDER,
+        model: values.COACH_AI_MODEL,
+        apiKey: values.COACH_AI_API_KEY,
+        baseUrl: values.COACH_AI_BASE_URL,
+      },
     };
   },
 });

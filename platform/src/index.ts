@@ -43,7 +43,11 @@ export {
   type RenderedNotification,
 } from './kernel/lifecycle/define-notification.ts';
 export {
+  CancelledCallError,
+  ExternalTimeoutError,
   PermanentExternalError,
+  TransientExternalError,
+  retryAfterMs,
   type CallOptions,
   type ExternalService,
 } from './kernel/resilience/external-service.ts';
@@ -51,6 +55,11 @@ export { sql, type Kysely, type Selectable, type Insertable, type Updateable, ty
 export { z } from 'zod';
 
 // The ports apps receive (`ctx.<module>`), and the types they speak.
+export type { AiPort } from './modules/ai/ai.module.ts';
+export type { AiAnswer, AiChoice, AiStream } from './modules/ai/ai.service.ts';
+export { aiProviderNames, aiProviderSetting, type AiProviderName } from './modules/ai/ai.settings.ts';
+export { LOCAL_MODE_LABEL } from './modules/ai/providers/local.ts';
+export type { AiDocument, AiMessage, AiRequest, AiUsage } from './modules/ai/providers/provider.ts';
 export type { AuditPort } from './modules/audit/audit.module.ts';
 export type { AuditEntry } from './modules/audit/audit.ts';
 export { PLATFORM_ADMIN } from './modules/auth/auth.service.ts';

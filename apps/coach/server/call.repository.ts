@@ -1,5 +1,6 @@
 import { sql, type Kysely, type Selectable } from '@ballast/platform';
 import type { Call, CarePlan, Conversation, DB as CoachDB } from './coach.db.ts';
+import type { CarePlanSource } from './providers/care-plan-writer.ts';
 
 /**
  * One line of a call's transcript, as stored in the `transcript` jsonb columns (a type literal, not
@@ -21,8 +22,8 @@ export type ConversationRow = Pick<
   'conversation_id' | 'session_id' | 'user_id' | 'signed_url' | 'issued_at' | 'reported_at'
 >;
 
-/** A care plan; `source` is 'gemini' or 'template' (the schema's check). */
-export type CarePlanRow = Omit<Selectable<CarePlan>, 'source'> & { source: 'gemini' | 'template' };
+/** A care plan; `source` is the provider that wrote it or 'template' (the schema's check). */
+export type CarePlanRow = Omit<Selectable<CarePlan>, 'source'> & { source: CarePlanSource };
 
 const callColumns = [
   'session_id',

@@ -6,7 +6,12 @@ function escape(text: string): string {
 
 export const carePlanReadyNotice = defineNotification({
   type: 'coach.care-plan-ready',
-  data: z.object({ title: z.string(), body: z.string(), source: z.enum(['gemini', 'template']), link: z.url() }),
+  data: z.object({
+    title: z.string(),
+    body: z.string(),
+    source: z.enum(['anthropic', 'gemini', 'openai', 'template']),
+    link: z.url(),
+  }),
   channels: ['in_app', 'email'],
   render: (data) => ({
     title: data.title,

@@ -10,7 +10,7 @@ import {
   type ConversationRecord,
   type ConversationWire,
 } from './providers/elevenlabs.ts';
-import { createGeminiWriter, createTemplateWriter, type CarePlanWriter } from './providers/care-plan-writer.ts';
+import { createCarePlanWriter } from './providers/care-plan-writer.ts';
 
 export type CoachContext = AppContext<CoachSettings, CoachDB>;
 
@@ -56,16 +56,7 @@ function build(ctx: CoachContext) {
     ctx.settings.elevenLabs === undefined
       ? undefined
       : createElevenLabs({ ...ctx.settings.elevenLabs, service: ctx.external('elevenlabs') });
-  const gemini = ctx.settings.gemini;
-  const writer: CarePlanWriter =
-    gemini === undefined
-      ? createTemplateWriter()
-      : createGeminiWriter({
-          apiKey: gemini.apiKey,
-          model: gemini.model,
-          baseUrl: gemini.baseUrl,
-          service: ctx.external('gemini'),
-        });
+  const writer = createCarePlanWriter(ctx.ai);
 
   /** Tells operators (log and audit trail) that a call's durations disagree. */
   async function reportMismatch(

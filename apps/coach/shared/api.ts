@@ -10,7 +10,7 @@ export const callParams = z.object({ id: z.uuid() });
 /** Modes this server runs in. */
 export const statusAnswer = z.object({
   voiceMode: z.enum(['elevenlabs', 'local']),
-  carePlanSource: z.enum(['gemini', 'template']),
+  carePlanSource: z.enum(['anthropic', 'gemini', 'openai', 'template']),
 });
 
 /** A call as its caller sees it. */

@@ -1,74 +1,43 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql, type AppDefinition, type Kysely } from '@ballast/platform';
-import { applyTestLedgerChange, createTestUser, startTestBallast, type TestBallast } from '@ballast/platform/testing';
+import {
+  applyTestLedgerChange,
+  createTestUser,
+  startFakeGemini,
+  startTestBallast,
+  type FakeAiServer,
+  type TestBallast,
+} from '@ballast/platform/testing';
 import coachApp from '../app.ts';
 import { signElevenLabsWebhook } from '../server/providers/elevenlabs.ts';
 import { waitFor } from '../server/testing/wait-for.ts';
 
 const coach = coachApp as AppDefinition;
 
-/**
- * A local server speaking Gemini's REST API (`POST /v1beta/models/{model}:generateContent`), as
- * Google's SDK calls it. It fails the first request with a 503, like an overloaded model.
- */
-async function startFakeGemini() {
-  const requests: { path: string; key: string | undefined; body: unknown }[] = [];
-  const server = http.createServer((request, response) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => {
-      const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as unknown;
-      const key = request.headers['x-goog-api-key'];
-      requests.push({ path: request.url ?? '', key: typeof key === 'string' ? key : undefined, body });
-      response.setHeader('content-type', 'application/json');
-      if (requests.length === 1) {
-        response.statusCode = 503;
-        response.end(
-          JSON.stringify({ error: { code: 503, message: 'The model is overloaded.', status: 'UNAVAILABLE' } }),
-        );
-        return;
-      }
-      response.end(
-        JSON.stringify({
-          candidates: [
-            {
-              content: {
-                role: 'model',
-                parts: [{ text: '1. Walk for ten minutes after lunch.\n2. Call a friend this week.' }],
-              },
-              finishReason: 'STOP',
-              index: 0,
-            },
-          ],
-          usageMetadata: { promptTokenCount: 120, candidatesTokenCount: 20, totalTokenCount: 140 },
-          modelVersion: 'gemini-2.5-flash',
-        }),
-      );
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    requests,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
-
-let gemini: Awaited<ReturnType<typeof startFakeGemini>>;
+let gemini: FakeAiServer;
 let server: TestBallast;
 let db: Kysely<unknown>;
 const webhookSecret = 'wsec_test_elevenlabs_local';
 
 beforeAll(async () => {
+  // A local server speaking Gemini's streaming API; the first request is answered 503 (overloaded).
   gemini = await startFakeGemini();
+  gemini.script(
+    { kind: 'error', status: 503 },
+    {
+      kind: 'answer',
+      chunks: ['1. Walk for ten minutes after lunch.', '\n2. Call a friend this week.'],
+      inputTokens: 120,
+      outputTokens: 20,
+    },
+  );
   server = await startTestBallast({
     apps: [coach],
     roles: ['web', 'worker'],
     env: {
-      COACH_GEMINI_API_KEY: 'gemini-test-key',
-      COACH_GEMINI_API_URL: gemini.url,
+      COACH_AI_PROVIDER: 'gemini',
+      COACH_AI_API_KEY: gemini.apiKey,
+      COACH_AI_BASE_URL: gemini.url,
       COACH_ELEVENLABS_WEBHOOK_SECRET: webhookSecret,
       TASKS_POLL_INTERVAL_SECONDS: '1',
     },
@@ -88,7 +57,7 @@ async function emailsTo(email: string) {
 }
 
 describe('care plans', () => {
-  it('writes the plan with Gemini after a failure and retry, stores it, and emails it once', async () => {
+  it('writes the plan with the coach’s AI provider (Gemini) after a failure and retry, stores it, and emails it once', async () => {
     const user = await createTestUser(server.ballast, 'plan@example.com');
     await applyTestLedgerChange(server.ballast, {
       userId: user.id,
@@ -117,11 +86,16 @@ describe('care plans', () => {
     }, 'the care plan email');
     expect(emails).toHaveLength(1);
     expect(emails[0]!.text).toContain('Walk for ten minutes');
-    // The first call failed (503) and the task retried; the prompt carried the transcript.
-    expect(gemini.requests.length).toBeGreaterThanOrEqual(2);
-    expect(gemini.requests[0]!.path).toContain('/models/gemini-2.5-flash:generateContent');
-    expect(gemini.requests[0]!.key).toBe('gemini-test-key');
+    // The first call failed (503) and the AI module retried; the prompt carried the transcript.
+    expect(gemini.requests.length).toBe(2);
+    expect(gemini.requests[0]!.url).toContain('/models/gemini-2.5-flash:streamGenerateContent');
+    expect(gemini.requests[0]!.headers['x-goog-api-key']).toBe(gemini.apiKey);
+    expect(gemini.requests[0]!.url).not.toContain(gemini.apiKey);
     expect(JSON.stringify(gemini.requests.at(-1)!.body)).toContain('I have trouble sleeping');
+    expect(server.logs.text()).not.toContain(gemini.apiKey);
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    expect(metrics).toMatch(/ai_requests_total\{provider="gemini",model="gemini-2.5-flash",outcome="success"[^}]*\} 1/);
+    expect(metrics).toMatch(/ai_tokens_total\{provider="gemini",model="gemini-2.5-flash",direction="input"[^}]*\} 120/);
 
     const plans = (await (await fetch(`${server.url}/api/coach/care-plans`, { headers })).json()) as {
       carePlans: { sessionId: string; source: string }[];

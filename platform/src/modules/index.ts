@@ -1,4 +1,5 @@
 import type { AnyModule } from '#platform/kernel/lifecycle/module.ts';
+import { aiModule } from './ai/ai.module.ts';
 import { auditModule } from './audit/audit.module.ts';
 import { authModule } from './auth/auth.module.ts';
 import { documentsModule } from './documents/documents.module.ts';
@@ -26,5 +27,6 @@ export const platformModules: readonly AnyModule[] = [
   meteringModule,
   storageModule,
   documentsModule,
+  aiModule,
   healthModule,
 ];

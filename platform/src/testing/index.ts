@@ -17,6 +17,14 @@ export {
   type FakeRazorpayPayment,
 } from './razorpay-server.ts';
 export { waitFor } from './wait-for.ts';
+export {
+  startFakeAnthropic,
+  startFakeGemini,
+  startFakeOpenAi,
+  type FakeAiBehaviour,
+  type FakeAiRequest,
+  type FakeAiServer,
+} from './ai-servers.ts';
 export { applyTestLedgerChange } from './ledger.ts';
 export type { PermissionLevel, PermissionRows } from './permissions.ts';
 export { startLocalS3, type LocalS3 } from './s3-server.ts';

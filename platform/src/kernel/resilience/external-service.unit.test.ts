@@ -3,7 +3,14 @@ import { describe, expect, it } from 'vitest';
 import { createLogger } from '#platform/kernel/logging/logger.ts';
 import { createMetrics } from '#platform/kernel/metrics/metrics.ts';
 import { captureLogs } from '#platform/testing/logs.ts';
-import { PermanentExternalError, createExternalService, type ExternalServiceOptions } from './external-service.ts';
+import {
+  CancelledCallError,
+  PermanentExternalError,
+  TransientExternalError,
+  createExternalService,
+  retryAfterMs,
+  type ExternalServiceOptions,
+} from './external-service.ts';
 
 function setup(overrides: Partial<ExternalServiceOptions> = {}) {
   const metrics = createMetrics({ role: 'test' });
@@ -133,5 +140,95 @@ describe('timeouts and retries', () => {
       ),
     ).rejects.toThrow('connection reset');
     expect(attempts).toBe(1);
+  });
+
+  it('waits at least the Retry-After a rate-limited service asked for before trying again', async () => {
+    const { service, logs } = setup({ retryDelayMs: 5, maxRetryDelayMs: 2000 });
+    let attempts = 0;
+    const result = await service.call(
+      async () => {
+        attempts++;
+        if (attempts === 1) throw new TransientExternalError('probe', 'rate limited (429)', { retryAfterMs: 700 });
+        return 'done';
+      },
+      { idempotent: true },
+    );
+    expect(result).toBe('done');
+    const retried = logs.lines().find((line) => line['msg'] === 'retrying after a transient failure');
+    // The decided delay, not a measured one: exponential backoff alone would wait about 5 ms.
+    expect(retried).toMatchObject({ retryAfterMs: 700, attempt: 1 });
+    expect(retried!['delayMs']).toBeGreaterThanOrEqual(700);
+  });
+
+  it('gives up at once when the Retry-After is longer than it is willing to wait', async () => {
+    const { service } = setup({ maxRetryDelayMs: 200 });
+    let attempts = 0;
+    await expect(
+      service.call(
+        async () => {
+          attempts++;
+          throw new TransientExternalError('probe', 'rate limited (429)', { retryAfterMs: 60_000 });
+        },
+        { idempotent: true },
+      ),
+    ).rejects.toThrow('rate limited');
+    expect(attempts).toBe(1);
+  });
+});
+
+describe('cancellation by the caller', () => {
+  it('aborts the attempt, stops retrying, and counts neither a failure nor against the breaker', async () => {
+    const { service, metricLine } = setup({ breaker: { consecutiveFailures: 1, halfOpenAfterMs: 300 } });
+    const controller = new AbortController();
+    let attempts = 0;
+    let aborted = false;
+    const call = service.call(
+      (signal) =>
+        new Promise<never>((_, reject) => {
+          attempts++;
+          signal.addEventListener('abort', () => {
+            aborted = true;
+            reject(new Error('request aborted'));
+          });
+        }),
+      { idempotent: true, signal: controller.signal },
+    );
+    controller.abort();
+    await expect(call).rejects.toBeInstanceOf(CancelledCallError);
+    expect({ attempts, aborted }).toEqual({ attempts: 1, aborted: true });
+    expect(service.state).toBe('closed');
+    expect(await metricLine(/external_calls_total\{service="probe",outcome="cancelled".*\} \d+/)).toMatch(/ 1$/);
+    expect(await metricLine(/external_calls_total\{service="probe",outcome="failure".*\} \d+/)).toBeUndefined();
+  });
+
+  it('refuses at once a call whose signal is already aborted', async () => {
+    const { service } = setup();
+    let attempts = 0;
+    await expect(
+      service.call(
+        async () => {
+          attempts++;
+          return 'never';
+        },
+        { idempotent: true, signal: AbortSignal.abort() },
+      ),
+    ).rejects.toBeInstanceOf(CancelledCallError);
+    expect(attempts).toBe(0);
+  });
+});
+
+describe('Retry-After', () => {
+  it.each([
+    [{ 'retry-after': '3' }, 3000],
+    [{ 'Retry-After': '1.5' }, 1500],
+    [{ 'retry-after-ms': '250', 'retry-after': '9' }, 250],
+    [{ 'retry-after': 'Thu, 03 Dec 2026 00:00:10 GMT' }, 10_000],
+    [{ 'retry-after': 'soon' }, undefined],
+    [{}, undefined],
+  ])('reads %j as %s ms', (headers, expected) => {
+    expect(retryAfterMs(headers, Date.parse('2026-12-03T00:00:00Z'))).toBe(expected);
+    expect(retryAfterMs(new Headers(headers as Record<string, string>), Date.parse('2026-12-03T00:00:00Z'))).toBe(
+      expected,
+    );
   });
 });

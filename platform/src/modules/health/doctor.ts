@@ -11,6 +11,7 @@ import { findPendingMigrations } from '#platform/kernel/db/migrations.ts';
 import { createLogger } from '#platform/kernel/logging/logger.ts';
 import { migrationSetsFor, settingsModulesOf } from '#platform/kernel/lifecycle/loader.ts';
 import { platformModules } from '#platform/modules/index.ts';
+import { resolveAiChoice } from '#platform/modules/ai/ai.service.ts';
 import { diskCheck } from '#platform/kernel/lifecycle/checks.ts';
 import { describeTrustProxy } from '#platform/kernel/http/trust-proxy.ts';
 import { createBlobStore } from '#platform/modules/storage/storage.module.ts';
@@ -109,6 +110,7 @@ export async function runDoctor(options: RunDoctorOptions): Promise<DoctorReport
   }
   await checkRedis(config, production, add);
   checkPayments(config, options.apps, production, add);
+  checkAi(config, options.apps, production, add);
 
   try {
     const detail = await diskCheck(config.dataDir).run();
@@ -409,4 +411,30 @@ export function formatDoctorReport(report: DoctorReport): string {
     `${count('pass')} passed, ${count('warn')} warnings, ${count('fail')} failed: ${report.ready ? 'ready' : 'NOT READY'}`,
   );
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * Which LLM each app answers with. Local mode works (labelled, deterministic) but is no model:
+ * a production site running it is told so. The provider is not called (that would cost tokens).
+ */
+function checkAi(config: Config, apps: readonly AppDefinition[], production: boolean, add: Add): void {
+  const local: string[] = [];
+  const remote: string[] = [];
+  for (const app of apps) {
+    const choice = resolveAiChoice(config.ai, app.ai?.(config.apps[app.name]));
+    if (choice.provider === 'local') local.push(app.name);
+    else remote.push(`${app.name}: ${choice.provider} (${choice.model})`);
+  }
+  const uses = remote.length === 0 ? '' : `${remote.join(', ')}`;
+  if (local.length === 0) {
+    add({ name: 'ai', status: 'pass', message: uses === '' ? 'no app' : uses });
+    return;
+  }
+  const localLine = `${local.join(', ')} in local mode (no LLM: extractive answers and templates, labelled)`;
+  add({
+    name: 'ai',
+    status: production ? 'warn' : 'pass',
+    message: [uses, localLine].filter((part) => part !== '').join('; '),
+    ...(production ? { fix: 'set AI_PROVIDER and AI_API_KEY (or <APP>_AI_PROVIDER and <APP>_AI_API_KEY)' } : {}),
+  });
 }
