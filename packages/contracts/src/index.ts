@@ -10,3 +10,5 @@ export * as payments from './payments.ts';
 export * as audit from './audit.ts';
 export * as health from './health.ts';
 export * as tasks from './tasks.ts';
+export * as storage from './storage.ts';
+export * as documents from './documents.ts';

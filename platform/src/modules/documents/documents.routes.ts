@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import * as contract from '@ballast/contracts/documents';
 import { z } from 'zod';
 import { AppError } from '#platform/kernel/errors/errors.ts';
 import type { Documents } from './documents.service.ts';
@@ -36,7 +37,8 @@ export async function documentsRoutes(
         tags: ['documents'],
         summary: 'Read the text of one of your uploaded files (parsed in the background)',
         params: appParams,
-        body: z.object({ fileId: z.string().max(60) }),
+        body: contract.requestBody,
+        response: { 202: contract.documentAnswer },
       },
     },
     async (request, reply) =>
@@ -49,7 +51,12 @@ export async function documentsRoutes(
     '/api/documents/:app/:id',
     {
       config: { access: 'user' },
-      schema: { tags: ['documents'], summary: 'A document’s state, progress and text', params: documentParams },
+      schema: {
+        tags: ['documents'],
+        summary: 'A document’s state, progress and text',
+        params: documentParams,
+        response: { 200: contract.documentAnswer },
+      },
     },
     async (request) => ({ document: await mine(request.params.app, request.params.id, request.user!.id) }),
   );
@@ -62,7 +69,8 @@ export async function documentsRoutes(
         tags: ['documents'],
         summary: 'Type or paste a document’s content (when the file could not be read)',
         params: documentParams,
-        body: z.object({ text: z.string().min(1).max(2_000_000) }),
+        body: contract.textBody,
+        response: { 200: contract.documentAnswer },
       },
     },
     async (request) => {

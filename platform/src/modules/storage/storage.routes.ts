@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import parseRange from 'range-parser';
 import type { Readable } from 'node:stream';
+import * as contract from '@ballast/contracts/storage';
 import { z } from 'zod';
 import { AppError } from '#platform/kernel/errors/errors.ts';
 import type { Access } from '#platform/kernel/http/request-context.ts';
@@ -69,6 +70,7 @@ export async function storageRoutes(server: FastifyInstance, options: StorageRou
           summary: 'Upload a file (the raw request body) for one of an app’s uses',
           params: useParams,
           querystring: z.object({ name: z.string().min(1).max(1000) }),
+          response: { 201: contract.fileAnswer },
         },
       },
       async (request, reply) => {
@@ -107,11 +109,8 @@ export async function storageRoutes(server: FastifyInstance, options: StorageRou
         tags: ['storage'],
         summary: 'Announce a large upload and get a presigned link to send it straight to the bucket (S3 mode)',
         params: useParams,
-        body: z.object({
-          name: z.string().min(1).max(1000),
-          size: z.number().int().positive(),
-          type: z.string().min(1).max(200),
-        }),
+        body: contract.directUploadBody,
+        response: { 201: contract.directUploadAnswer },
       },
     },
     async (request, reply) => {
@@ -135,6 +134,7 @@ export async function storageRoutes(server: FastifyInstance, options: StorageRou
         tags: ['storage'],
         summary: 'Confirm a direct upload once its bytes are in the bucket',
         params: fileParams,
+        response: { 200: contract.fileAnswer },
       },
     },
     async (request) => {
@@ -151,7 +151,12 @@ export async function storageRoutes(server: FastifyInstance, options: StorageRou
     '/api/storage/:app/files/:id/link',
     {
       config: { access: 'user' },
-      schema: { tags: ['storage'], summary: 'A short-lived download link (owner or grantee)', params: fileParams },
+      schema: {
+        tags: ['storage'],
+        summary: 'A short-lived download link (owner or grantee)',
+        params: fileParams,
+        response: { 200: contract.downloadLink },
+      },
     },
     async (request) => storage.link(request.params.app, request.params.id, request.user!.id),
   );
@@ -160,11 +165,16 @@ export async function storageRoutes(server: FastifyInstance, options: StorageRou
     '/api/storage/:app/files/:id',
     {
       config: { access: 'user' },
-      schema: { tags: ['storage'], summary: 'Remove an upload not attached to a record', params: fileParams },
+      schema: {
+        tags: ['storage'],
+        summary: 'Remove an upload not attached to a record',
+        params: fileParams,
+        response: { 204: contract.discardAnswer },
+      },
     },
     async (request, reply) => {
       await storage.discard(request.params.app, request.params.id, request.user!.id);
-      return reply.status(204).send();
+      return reply.status(204).send(null);
     },
   );
 
@@ -177,6 +187,7 @@ export async function storageRoutes(server: FastifyInstance, options: StorageRou
         summary: 'Download a file through a signed, expiring link (local storage); Range requests supported',
         params: z.object({ id: z.string().max(60) }),
         querystring: z.object({ expires: z.coerce.number().int().nonnegative(), signature: z.string().max(100) }),
+        response: { 200: contract.downloadAnswer, 206: contract.downloadAnswer, 416: contract.unsatisfiableRange },
       },
     },
     async (request, reply) => {
@@ -204,7 +215,7 @@ export async function storageRoutes(server: FastifyInstance, options: StorageRou
         .header('cache-control', 'private, no-store')
         .header('accept-ranges', 'bytes');
       if ('unsatisfiable' in opened) {
-        return reply.status(416).header('content-range', `bytes */${file.size}`).send();
+        return reply.status(416).header('content-range', `bytes */${file.size}`).send(null);
       }
       if (opened.range === undefined) {
         return reply.header('content-length', file.size).send(opened.stream);
