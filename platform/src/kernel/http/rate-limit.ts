@@ -49,20 +49,7 @@ function emailOf(request: FastifyRequest): string {
  * `config: { ...rateLimit({ name: 'chat', max: 10, windowMs: 60_000, by: 'user' }) }`.
  */
 export function rateLimit(policy: RateLimitPolicy) {
-  return {
-    rateLimitPolicy: policy,
-    rateLimit: {
-      max: policy.max,
-      timeWindow: policy.windowMs,
-      keyGenerator: (request: FastifyRequest) => `${policy.name}|${keyFor(policy, request)}`,
-      // Keys from the body need it parsed, and valid-only counts need it checked: count in
-      // preHandler (after validation and the route's own preHandler) instead of onRequest.
-      ...(policy.by === 'email' || policy.by === 'ip+email' || policy.countValidOnly === true
-        ? { hook: 'preHandler' as const }
-        : {}),
-      ...(policy.group === undefined ? {} : { groupId: policy.group }),
-    },
-  };
+  return { rateLimitPolicy: policy };
 }
 
 /** Route config that exempts a route from rate limiting (health probes hit them constantly). */
@@ -75,44 +62,97 @@ export interface RateLimitOptions {
   readonly redis: Redis | undefined;
 }
 
+/** Where a request stands against its route's policy, once counted. */
+export interface RateLimitState {
+  readonly policy: RateLimitPolicy;
+  /** Requests left in the window (0 once it is used up). */
+  readonly remaining: number;
+  /** Seconds until the window starts over. */
+  readonly resetSeconds: number;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The request's rate-limit standing, set when its policy counted it (null on exempt routes). */
+    rateLimit: RateLimitState | null;
+  }
+}
+
+/** A policy's name as a structured-field token (letters, digits, `_.-`). */
+function headerName(policy: RateLimitPolicy): string {
+  return policy.name.replace(/[^a-zA-Z0-9_.-]/g, '_');
+}
+
 /**
  * Registers rate limiting for every route: a default per-IP policy, overridable per route with
- * `rateLimit()`. Answers 429 problems with `Retry-After`, and reports `RateLimit-Policy` and
- * `RateLimit` headers (draft-ietf-httpapi-ratelimit-headers) on every limited response.
+ * `rateLimit()`, counted in @fastify/rate-limit's store (Redis or memory) through its
+ * `createRateLimit`. Answers 429 problems with `Retry-After`, and reports `RateLimit-Policy` and
+ * `RateLimit` headers (draft-ietf-httpapi-ratelimit-headers) on every limited response, written
+ * once from `request.rateLimit`.
  */
 export async function registerRateLimit(app: FastifyInstance, options: RateLimitOptions): Promise<void> {
   const defaultPolicy: RateLimitPolicy = { name: 'default', max: options.max, windowMs: options.windowMs, by: 'ip' };
   await app.register(fastifyRateLimit, {
-    global: true,
-    max: options.max,
-    timeWindow: options.windowMs,
-    keyGenerator: (request) => `default|${keyFor(defaultPolicy, request)}`,
-    enableDraftSpec: true,
+    // Routes are counted by the hooks below, not by the plugin's own (which add headers only to
+    // have them rewritten).
+    global: false,
     // Fail open: an unreachable Redis must not take the whole API down; it is logged and
     // reported by /readyz.
     skipOnError: true,
     nameSpace: 'ballast:ratelimit:',
     ...(options.redis === undefined ? {} : { redis: options.redis }),
-    errorResponseBuilder: (_request, context) => {
-      const seconds = Math.max(1, Math.ceil(context.ttl / 1000));
-      return new AppError('rate_limited', 'http.rate_limited', `Too many requests; retry in ${context.after}`, {
-        details: { limit: context.max, retryAfterSeconds: seconds },
+  });
+  app.decorateRequest('rateLimit', null);
+
+  /** One counter per policy (or group of policies), shared by every route that uses it. */
+  const limiters = new Map<string, ReturnType<FastifyInstance['createRateLimit']>>();
+  function limiterFor(policy: RateLimitPolicy) {
+    const counter = policy.group ?? policy.name;
+    let limiter = limiters.get(counter);
+    if (limiter === undefined) {
+      limiter = app.createRateLimit({
+        max: policy.max,
+        timeWindow: policy.windowMs,
+        keyGenerator: (request) => `${counter}|${keyFor(policy, request)}`,
       });
-    },
+      limiters.set(counter, limiter);
+    }
+    return limiter;
+  }
+
+  app.addHook('onRoute', (route) => {
+    if (route.config?.rateLimit === false) return;
+    const policy = route.config?.rateLimitPolicy ?? defaultPolicy;
+    const limiter = limiterFor(policy);
+    const count = async (request: FastifyRequest): Promise<void> => {
+      const result = await limiter(request);
+      if (result.isAllowed) return;
+      const resetSeconds = result.ttlInSeconds;
+      request.rateLimit = { policy, remaining: result.remaining, resetSeconds };
+      if (!result.isExceeded) return;
+      const seconds = Math.max(1, resetSeconds);
+      throw new AppError('rate_limited', 'http.rate_limited', `Too many requests; retry in ${seconds} s`, {
+        details: { limit: result.max, retryAfterSeconds: seconds },
+        headers: { 'retry-after': String(seconds) },
+      });
+    };
+    // Keys from the body need it parsed, and valid-only counts need it checked: count in
+    // preHandler (after validation and the route's own preHandler) instead of onRequest.
+    const hook =
+      policy.by === 'email' || policy.by === 'ip+email' || policy.countValidOnly === true ? 'preHandler' : 'onRequest';
+    const existing = route[hook];
+    route[hook] = existing === undefined ? [count] : [...(Array.isArray(existing) ? existing : [existing]), count];
   });
 
   app.addHook('onSend', async (request, reply, payload) => {
-    const limit = reply.getHeader('ratelimit-limit');
-    if (limit === undefined) return payload;
-    const remaining = reply.getHeader('ratelimit-remaining') ?? 0;
-    const reset = reply.getHeader('ratelimit-reset') ?? 0;
-    const policy = request.routeOptions.config.rateLimitPolicy ?? defaultPolicy;
-    const name = policy.name.replace(/[^a-zA-Z0-9_.-]/g, '_');
-    void reply.header('RateLimit-Policy', `"${name}";q=${String(limit)};w=${Math.ceil(policy.windowMs / 1000)}`);
-    void reply.header('RateLimit', `"${name}";r=${String(remaining)};t=${String(reset)}`);
-    void reply.removeHeader('ratelimit-limit');
-    void reply.removeHeader('ratelimit-remaining');
-    void reply.removeHeader('ratelimit-reset');
+    const state = request.rateLimit;
+    if (state === null) return payload;
+    const name = headerName(state.policy);
+    void reply.header(
+      'ratelimit-policy',
+      `"${name}";q=${state.policy.max};w=${Math.ceil(state.policy.windowMs / 1000)}`,
+    );
+    void reply.header('ratelimit', `"${name}";r=${state.remaining};t=${state.resetSeconds}`);
     return payload;
   });
 }

@@ -1,5 +1,4 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import fastifyCors from '@fastify/cors';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isIPv4 } from 'node:net';
 import helmet, { type HelmetOptions } from 'helmet';
@@ -155,21 +154,49 @@ export function apiSecurityHeaders(production: boolean): Record<string, string> 
   };
 }
 
+/** What a browser on an allowed origin may do across origins (answered to its preflight). */
+const cors = {
+  methods: 'GET, HEAD, POST, PUT, PATCH, DELETE',
+  allowedHeaders: 'content-type, authorization, x-request-id, x-csrf-token, idempotency-key',
+  exposedHeaders: 'x-request-id, ratelimit, ratelimit-policy, retry-after, location',
+  maxAgeSeconds: 600,
+} as const;
+
 /**
  * The Host check (`hostChecker`; 400 `http.host_not_allowed`, except for the health probes),
  * security headers (helmet's set for pages, OWASP's API set for everything else; HSTS in
  * production) and CORS from an explicit origin list. A cross-origin preflight or write from an
  * origin not on the list is refused with 403 before any handler runs; a cross-origin read just
  * gets no CORS headers, so the browser withholds the answer.
+ *
+ * Cheap on the common path: the API's headers are one block computed at boot and written as the
+ * request arrives (a route or plugin that sets its own header overrides it), an HTML answer swaps
+ * in the page set when it is sent, and a request without `Origin` does no CORS work.
  */
 export async function registerSecurity(app: FastifyInstance, options: SecurityOptions): Promise<void> {
-  const pageHeaders = Object.entries(pageSecurityHeaders(options.production, options.contentSources));
-  const apiHeaders = Object.entries(apiSecurityHeaders(options.production));
+  // `Vary: Origin` on every answer: a cache must not hand one origin's answer to another.
+  const apiBlock: Record<string, string> = { ...apiSecurityHeaders(options.production), vary: 'Origin' };
+  const pageBlock = pageSecurityHeaders(options.production, options.contentSources);
+  const pageEntries = Object.entries(pageBlock);
+  const apiOnly = Object.keys(apiBlock).filter((name) => !(name in pageBlock) && name !== 'vary');
+  const marker = 'x-content-type-options';
+
+  app.addHook('onRequest', async (_request, reply) => {
+    void reply.headers(apiBlock);
+  });
   app.addHook('onSend', async (_request, reply, payload) => {
+    // Answered before the hook above ran (load shedding, a framework error): the block now.
+    if (reply.getHeader(marker) === undefined) {
+      for (const [name, value] of Object.entries(apiBlock)) if (!reply.hasHeader(name)) void reply.header(name, value);
+    }
     const type = reply.getHeader('content-type');
-    const headers = typeof type === 'string' && type.startsWith('text/html') ? pageHeaders : apiHeaders;
-    // A route that set its own header (a cache policy, a docs page's CSP) keeps it.
-    for (const [name, value] of headers) if (!reply.hasHeader(name)) void reply.header(name, value);
+    if (typeof type !== 'string' || !type.startsWith('text/html')) return payload;
+    // A page gets the page set, except where its route chose its own value (a docs page's CSP).
+    for (const [name, value] of pageEntries) {
+      const current = reply.getHeader(name);
+      if (current === undefined || current === apiBlock[name]) void reply.header(name, value);
+    }
+    for (const name of apiOnly) if (reply.getHeader(name) === apiBlock[name]) void reply.removeHeader(name);
     return payload;
   });
 
@@ -187,20 +214,34 @@ export async function registerSecurity(app: FastifyInstance, options: SecurityOp
   });
 
   const allowed = allowedOrigins(options);
-  app.addHook('onRequest', async (request) => {
-    if (isOriginAllowed(request, allowed)) return;
-    const origin = request.headers.origin ?? '';
+  app.addHook('onRequest', async (request, reply) => {
+    const origin = request.headers.origin;
+    // Not a browser, or a browser's same-origin read: nothing to allow or refuse.
+    if (origin === undefined) return;
     const preflight = request.method === 'OPTIONS' && request.headers['access-control-request-method'] !== undefined;
+    if (allowed.has(origin)) {
+      void reply.headers({
+        'access-control-allow-origin': origin,
+        'access-control-allow-credentials': 'true',
+        'access-control-expose-headers': cors.exposedHeaders,
+      });
+      if (!preflight) return;
+      return reply
+        .code(204)
+        .headers({
+          'access-control-allow-methods': cors.methods,
+          'access-control-allow-headers': cors.allowedHeaders,
+          'access-control-max-age': String(cors.maxAgeSeconds),
+          'content-length': '0',
+        })
+        .send();
+    }
+    if (origin === ownOrigin(request)) return;
     if (preflight || !safeMethods.has(request.method)) {
       throw new AppError('forbidden', 'http.origin_not_allowed', `Origin ${origin} is not allowed to call this API`);
     }
   });
-  await app.register(fastifyCors, {
-    origin: (origin, callback) => callback(null, origin !== undefined && allowed.has(origin)),
-    credentials: true,
-    methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
-    allowedHeaders: ['content-type', 'authorization', 'x-request-id', 'x-csrf-token', 'idempotency-key'],
-    exposedHeaders: ['x-request-id', 'ratelimit', 'ratelimit-policy', 'retry-after', 'location'],
-    maxAge: 600,
-  });
+  // Preflights to any path reach the hook above (which answers them) through a route; any other
+  // OPTIONS request is a 404.
+  app.options('*', { schema: { hide: true } }, async (_request, reply) => reply.callNotFound());
 }

@@ -17,7 +17,7 @@ import type { AppContext, AppDefinition } from '#platform/kernel/lifecycle/defin
 import type { Lifecycle, ModuleParts, Registry } from '#platform/kernel/lifecycle/module.ts';
 import type { Config } from '#platform/kernel/config/load-config.ts';
 import { AppError } from '#platform/kernel/errors/errors.ts';
-import type { Logger } from '#platform/kernel/logging/logger.ts';
+import { AccessLine, type Logger } from '#platform/kernel/logging/logger.ts';
 import { instrumentHttp, type Metrics } from '#platform/kernel/metrics/metrics.ts';
 import { handleError, handleNotFound } from './errors.ts';
 import { homeRoutes } from './home.routes.ts';
@@ -116,7 +116,10 @@ export async function createServer(options: CreateServerOptions): Promise<Fastif
     return payload;
   });
   app.addHook('onResponse', async (request, reply) => {
-    request.log.info({ req: request, res: reply, responseTime: reply.elapsedTime }, 'request completed');
+    request.log.info(
+      new AccessLine(request.method, request.url, reply.statusCode, reply.elapsedTime),
+      'request completed',
+    );
   });
   instrumentHttp(app, options.metrics);
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { captureLogs } from '#platform/testing/logs.ts';
-import { REDACTED, createLogger, redactUrl, scrub, shouldPrettyPrint } from './logger.ts';
+import { AccessLine, REDACTED, createLogger, redactUrl, scrub, shouldPrettyPrint } from './logger.ts';
 
 describe('scrub', () => {
   it('replaces sensitive keys at any depth, whatever their case or separators', () => {
@@ -38,6 +38,28 @@ describe('the logger', () => {
     const text = logs.text();
     expect(text).not.toMatch(/binding-key-1|field-token-2|Bearer 3/);
     expect(logs.lines()[0]).toMatchObject({ level: 'info', msg: 'hello', token: REDACTED, apiKey: REDACTED });
+  });
+
+  it('writes the access line flat, with credentials in its URL masked, and still scrubs other lines', () => {
+    const logs = captureLogs();
+    const log = createLogger({ level: 'info', pretty: false, destination: logs.stream });
+    const request = log.child({ reqId: 'access-1' });
+    request.info(new AccessLine('GET', '/cb?code=secret-code-1&state=x&api_key=secret-key-2', 200, 1.23456), 'done');
+    request.info({ password: 'secret-password-3' }, 'other');
+    expect(logs.text()).not.toMatch(/secret-code-1|secret-key-2|secret-password-3/);
+    const [access, other] = logs.lines();
+    expect(access).toMatchObject({
+      reqId: 'access-1',
+      method: 'GET',
+      url: `/cb?code=${REDACTED}&state=x&api_key=${REDACTED}`,
+      status: 200,
+      ms: 1.235,
+      msg: 'done',
+    });
+    expect(access).not.toHaveProperty('req');
+    expect(other).toMatchObject({ reqId: 'access-1', password: REDACTED });
+    expect(typeof access?.['time']).toBe('string');
+    expect(new Date(access?.['time'] as string).toISOString()).toBe(access?.['time']);
   });
 
   it('masks credentials in URL query strings', () => {

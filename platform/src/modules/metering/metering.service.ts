@@ -98,6 +98,9 @@ function toSession(row: sessions.SessionRow): MeteredSession {
 
 export type Metering = ReturnType<typeof createMetering>;
 
+/** Most sessions one batched end writes in a transaction. */
+const END_BATCH_SIZE = 500;
+
 const unknownSession = () => new AppError('not_found', 'metering.unknown_session', 'No such session');
 
 /**
@@ -377,6 +380,197 @@ export function createMetering(options: MeteringOptions) {
     return session;
   }
 
+  /** An end waiting for the next batch, and how to answer its caller. */
+  interface PendingEnd {
+    readonly id: string;
+    readonly reason: EndReason;
+    readonly at: number;
+    readonly hangUp: { actorId?: string | undefined; sinceLastBeatMs?: number | undefined };
+    readonly resolve: (session: MeteredSession) => void;
+    readonly reject: (error: unknown) => void;
+  }
+
+  const pendingEnds: PendingEnd[] = [];
+  let endsInFlight: Promise<void> | undefined;
+
+  /**
+   * Ends a session in the next batch (`endBatch`): ends that arrive while a batch is being written
+   * wait for it and then go together, so a storm of hang-ups costs a transaction per batch, not
+   * one per call. A lone end goes at once, as before.
+   */
+  function endSoon(id: string, reason: EndReason, at: number, hangUp: PendingEnd['hangUp']): Promise<MeteredSession> {
+    return new Promise<MeteredSession>((resolve, reject) => {
+      pendingEnds.push({ id, reason, at, hangUp, resolve, reject });
+      endsInFlight ??= drainEnds().finally(() => {
+        endsInFlight = undefined;
+      });
+    });
+  }
+
+  async function drainEnds(): Promise<void> {
+    while (pendingEnds.length > 0) {
+      // A session appears once per batch (a second end of it waits for the next, and finds it ended).
+      const batch: PendingEnd[] = [];
+      const later: PendingEnd[] = [];
+      const ids = new Set<string>();
+      for (const pending of pendingEnds.splice(0, pendingEnds.length)) {
+        if (batch.length < END_BATCH_SIZE && !ids.has(pending.id)) {
+          ids.add(pending.id);
+          batch.push(pending);
+        } else later.push(pending);
+      }
+      pendingEnds.unshift(...later);
+      try {
+        await endBatch(batch);
+      } catch (error) {
+        // One session's failure (its app's hook, say) must not fail the others: each on its own.
+        log.warn({ err: error, sessions: batch.length }, 'metering: batched end failed; ending one by one');
+        for (const pending of batch) {
+          await end(pending.id, pending.reason, pending.at, pending.hangUp).then(pending.resolve, pending.reject);
+        }
+      }
+    }
+  }
+
+  /**
+   * Ends a batch of sessions in one transaction, each exactly as `end` would: lock the rows (id
+   * order, as the flush does), take each live session out of the store under its lock, debit every
+   * session's last seconds at once (once per key, never below zero), end the rows in one
+   * statement, read what each still owes in one statement and settle the few that owe more (a
+   * provider's report, a balance that fell), then the app's hook per session. Callers whose
+   * session is not theirs get `not_found`; an ended session answers as it is.
+   */
+  async function endBatch(batch: readonly PendingEnd[]): Promise<void> {
+    const taken = new Map<string, LiveSession>();
+    const answers: { pending: PendingEnd; session: MeteredSession; endedNow: boolean }[] = [];
+    const refused: PendingEnd[] = [];
+    try {
+      await database.transaction(async (tx) => {
+        const scope = tx.view<DB>('platform');
+        answers.length = 0;
+        refused.length = 0;
+        const rows = new Map(
+          (
+            await sessions.lockSessions(
+              scope,
+              batch.map((pending) => pending.id),
+            )
+          ).map((row) => [row.id, row]),
+        );
+        const ending: { pending: PendingEnd; current: sessions.SessionRow; total: number; until: number }[] = [];
+        for (const pending of batch) {
+          const current = rows.get(pending.id);
+          if (
+            current === undefined ||
+            (pending.hangUp.actorId !== undefined && current.user_id !== pending.hangUp.actorId)
+          ) {
+            refused.push(pending);
+            continue;
+          }
+          if (current.status === 'ended') {
+            answers.push({ pending, session: toSession(current), endedNow: false });
+            continue;
+          }
+          // Taken under the row lock, as in `end`: a heartbeat landed before (billed here) or waits.
+          const live = await store.take(pending.id);
+          if (live !== undefined) taken.set(pending.id, live);
+          const session = live ?? liveFrom(current, current.last_heartbeat_at.getTime());
+          if (pending.reason === 'heartbeat_lost' && isAlive(session.lastBeatAt, pending.at, settings.gapSeconds)) {
+            if (live !== undefined) await store.put(live);
+            taken.delete(pending.id);
+            answers.push({ pending, session: toSession(current), endedNow: false });
+            continue;
+          }
+          const until = billedUntil(session, {
+            reason: pending.reason,
+            at: pending.at,
+            gapSeconds: settings.gapSeconds,
+            sinceLastBeatMs: pending.hangUp.sinceLastBeatMs,
+          });
+          ending.push({
+            pending,
+            current,
+            total: meteredSecondsAt(session, until),
+            until: Math.min(until, pending.at),
+          });
+        }
+        if (ending.length === 0) return;
+        await ledger.debitManyUpTo(
+          tx,
+          'usage',
+          ending
+            .filter(({ current, total }) => total > current.metered_seconds)
+            .map(({ current, total }) => ({
+              userId: current.user_id,
+              app: current.app,
+              unit: current.unit,
+              amount: total - current.metered_seconds,
+              reference: `session:${current.id}`,
+              idempotencyKey: `session:${current.id}:${total}`,
+            })),
+        );
+        const ended = new Map(
+          (
+            await sessions.endSessions(
+              scope,
+              ending.map(({ pending, current, total, until }) => ({
+                id: current.id,
+                at: new Date(pending.at),
+                reason: pending.reason,
+                meteredSeconds: Math.max(total, current.metered_seconds),
+                lastBeatAt: new Date(until),
+              })),
+            )
+          ).map((row) => [row.id, row]),
+        );
+        const charges = await sessions.readCharges(
+          scope,
+          ending.map(({ current }) => current.id),
+        );
+        for (const { pending, current } of ending) {
+          const charge = charges.get(current.id)!;
+          const owed = owedSeconds({
+            status: 'ended',
+            meteredSeconds: charge.metered_seconds,
+            reportedSeconds: charge.reported,
+            forgivenSeconds: charge.forgiven_seconds,
+            chargedSeconds: Number(charge.charged),
+          });
+          // Most sessions owe nothing more: their metered time was just debited in full.
+          const unsettled =
+            owed > 0 || charge.unsettled_seconds !== 0
+              ? (await settleOwed(tx, current.id)).unsettledSeconds
+              : charge.unsettled_seconds;
+          const session = { ...toSession(ended.get(current.id)!), unsettledSeconds: unsettled };
+          await options.onEnded(current.app)?.(session, tx);
+          answers.push({ pending, session, endedNow: true });
+        }
+      });
+    } catch (error) {
+      // Not ended after all: every session taken goes back to the store as it was.
+      for (const live of taken.values()) await store.put(live).catch(() => undefined);
+      throw error;
+    }
+    for (const pending of refused) pending.reject(unknownSession());
+    for (const { pending, session, endedNow } of answers) {
+      if (session.status === 'ended') await store.remove(session.id);
+      if (!endedNow) {
+        pending.resolve(session);
+        continue;
+      }
+      writes?.inc({ kind: 'end' });
+      log.info(
+        { session: session.id, reason: pending.reason, metered: session.meteredSeconds },
+        'metered session ended',
+      );
+      void publish(session.userId, session.app, 'metering.ended', {
+        sessionId: session.id,
+        reason: session.endReason,
+        meteredSeconds: session.meteredSeconds,
+      }).then(() => pending.resolve(session));
+    }
+  }
+
   function endedAnswer(session: MeteredSession, warning = false): HeartbeatAnswer {
     return {
       status: 'ended',
@@ -507,7 +701,7 @@ export function createMetering(options: MeteringOptions) {
       reason: EndReason,
       options: { actor?: { userId: string }; arrivedAt?: number; sinceLastBeatMs?: number } = {},
     ): Promise<MeteredSession> {
-      return end(id, reason, Math.min(options.arrivedAt ?? now(), now()), {
+      return endSoon(id, reason, Math.min(options.arrivedAt ?? now(), now()), {
         actorId: options.actor?.userId,
         sinceLastBeatMs: options.sinceLastBeatMs,
       });
@@ -618,6 +812,7 @@ export function createMetering(options: MeteringOptions) {
     async stop(): Promise<void> {
       if (loop !== undefined) clearInterval(loop);
       loop = undefined;
+      await endsInFlight;
       await flushDue().catch((error: unknown) => log.error({ err: error }, 'metering: final flush failed'));
       if (store.shared) return;
       for (const id of await store.ids()) {

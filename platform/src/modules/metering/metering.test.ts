@@ -150,6 +150,76 @@ describe.each(stores)('metering with the %s store', (name, makeStore) => {
     expect(ended).toMatchObject({ status: 'ended', endReason: 'hung_up', meteredSeconds: 13 });
     expect(await debited(user.id)).toBe(13);
   });
+
+  it('bills a storm of concurrent hang-ups, a duplicate one and a heartbeat racing it each exactly once', async (ctx) => {
+    if (makeStore() === undefined) ctx.skip('Redis is not reachable');
+    const base = setup();
+    const { at } = base;
+    let clock = at(0);
+    // The app's hook runs once per ended session, inside the batch's transaction.
+    const hooked = new Map<string, number>();
+    const metering = createMetering({
+      database: server.ballast.database,
+      ledger: server.ballast.payments.ledger,
+      store: base.store,
+      log: server.ballast.log,
+      settings: { gapSeconds: 10, flushSeconds: 30, warningSeconds: 60 },
+      onEnded: () => async (session) => {
+        hooked.set(session.id, (hooked.get(session.id) ?? 0) + 1);
+      },
+      now: () => clock,
+    });
+    const count = 60;
+    const users = await Promise.all(Array.from({ length: count }, (_, i) => caller(`storm-${i}@example.com`)));
+    const calls = [];
+    for (const user of users) {
+      const { session } = await metering.start({ userId: user.id, app: 'metered', unit: 'seconds' });
+      calls.push({ user, session });
+    }
+    clock = at(5);
+    for (const { user, session } of calls) await metering.heartbeat(user.id, session.id, at(5));
+    clock = at(8);
+    const [racer, ...others] = calls;
+    const stranger = users[1]!;
+    // Every caller hangs up at once, 5 to 8 s in; the first one twice, with a heartbeat racing,
+    // and a stranger tries to hang up the first call too.
+    const [storm, duplicates, beat, intruder] = await Promise.all([
+      Promise.all(
+        others.map(({ user, session }, i) =>
+          metering.end(session.id, 'hung_up', { actor: { userId: user.id }, arrivedAt: at(5 + (i % 4)) }),
+        ),
+      ),
+      Promise.all(
+        [0, 1].map(() =>
+          metering.end(racer!.session.id, 'hung_up', {
+            actor: { userId: racer!.user.id },
+            arrivedAt: at(8),
+            sinceLastBeatMs: 0,
+          }),
+        ),
+      ),
+      metering.heartbeat(racer!.user.id, racer!.session.id, at(7.9)),
+      metering.end(racer!.session.id, 'hung_up', { actor: { userId: stranger.id } }).catch((error: unknown) => error),
+    ]);
+    expect(intruder).toMatchObject({ code: 'metering.unknown_session' });
+    storm.forEach((ended, i) => {
+      expect(ended).toMatchObject({ status: 'ended', endReason: 'hung_up', meteredSeconds: 5 + (i % 4) });
+    });
+    // Billed to the last heartbeat that landed: 7 s when the racing one was acknowledged, else 5.
+    const racerSeconds = beat.status === 'active' ? 7 : 5;
+    for (const ended of duplicates) expect(ended).toMatchObject({ status: 'ended', meteredSeconds: racerSeconds });
+    expect(await debited(racer!.user.id)).toBe(racerSeconds);
+    for (const [i, { user }] of others.entries()) expect(await debited(user.id)).toBe(5 + (i % 4));
+    expect([...hooked.values()].every((times) => times === 1)).toBe(true);
+    expect(hooked.size).toBe(count);
+    // Replayed hang-ups find the calls ended and take nothing more.
+    await Promise.all(
+      calls.map(({ user, session }) => metering.end(session.id, 'hung_up', { actor: { userId: user.id } })),
+    );
+    expect(await debited(racer!.user.id)).toBe(racerSeconds);
+    for (const [i, { user }] of others.entries()) expect(await debited(user.id)).toBe(5 + (i % 4));
+    expect(hooked.size).toBe(count);
+  });
 });
 
 describe('usage a provider reports', () => {
