@@ -106,7 +106,7 @@ export default tseslint.config(
   },
   {
     // Browser code: its own TypeScript project (DOM, JSX), and React's rules of hooks.
-    files: ['packages/ui/src/**/*.{ts,tsx}', 'platform/web/**/*.{ts,tsx}', 'apps/*/web/**/*.{ts,tsx}'],
+    files: ['packages/ui/src/**/*.{ts,tsx}', 'apps/*/web/**/*.{ts,tsx}'],
     languageOptions: {
       parserOptions: { projectService: false, project: ['./tsconfig.web.json'], tsconfigRootDir: import.meta.dirname },
     },

@@ -97,7 +97,7 @@ describe('the voice coach in a real browser', () => {
     page.on('pageerror', (error) => problems.push(`uncaught: ${error.message}`));
 
     await signIn(page, server.url, email);
-    await expect.poll(() => page.getByTestId('balance').textContent()).toBe('0:00');
+    await expect.poll(() => page.getByTestId('balance').textContent()).toBe('0 sec');
     expect(await page.getByRole('button', { name: 'Start call' }).isDisabled()).toBe(true);
     await page.getByText('You have no talk-time left').waitFor();
     await page.getByRole('note').filter({ hasText: 'TEST MODE' }).waitFor();
@@ -109,7 +109,7 @@ describe('the voice coach in a real browser', () => {
     await page.screenshot({ path: screenshotPath('coach-test-checkout.png') });
     await page.getByRole('button', { name: /Pay ₹499\.00 \(test\)/ }).click();
     await page.waitForURL(/\/coach\/\?paid=/);
-    await expect.poll(() => page.getByTestId('balance').textContent()).toBe('30:00');
+    await expect.poll(() => page.getByTestId('balance').textContent()).toBe('30 min');
     await expect.poll(() => page.getByTestId('purchases').textContent()).toContain('paid');
 
     // Call: heartbeats keep it alive past the 7 s gap, then we hang up.
@@ -118,10 +118,10 @@ describe('the voice coach in a real browser', () => {
     await page.getByText('Local voice mode').waitFor();
     await page.waitForTimeout(12_500);
     await page.screenshot({ path: screenshotPath('coach-call.png') });
-    expect(await page.getByTestId('call-elapsed').textContent()).toMatch(/^0:1[2-5]$/);
+    expect(await page.getByTestId('call-elapsed').textContent()).toMatch(/^1[2-5] sec$/);
     await page.getByRole('button', { name: 'Next question' }).click();
     await page.getByRole('button', { name: 'End call' }).click();
-    await page.getByText(/Call ended after 0:1\d\. You ended the call\./).waitFor();
+    await page.getByText(/Call ended after 1\d sec\. You ended the call\./).waitFor();
 
     const db = server.ballast.database.db;
     const session = await sql<{ metered_seconds: number; end_reason: string }>`select metered_seconds, end_reason
@@ -130,7 +130,7 @@ describe('the voice coach in a real browser', () => {
     expect(session.rows[0]!.metered_seconds).toBeGreaterThanOrEqual(12);
     await expect
       .poll(() => page.getByTestId('balance').textContent())
-      .toBe(`29:${String(60 - session.rows[0]!.metered_seconds).padStart(2, '0')}`);
+      .toBe(`29 min ${60 - session.rows[0]!.metered_seconds} sec`);
 
     // The care plan: emailed (development inbox) and shown in the app.
     const inbox = await context.newPage();
@@ -156,7 +156,7 @@ describe('the voice coach when things go wrong', () => {
       const user = await caller(server, email, 600);
       const page = await strict.newPage();
       await signIn(page, server.url, email);
-      await expect.poll(() => page.getByTestId('balance').textContent()).toBe('10:00');
+      await expect.poll(() => page.getByTestId('balance').textContent()).toBe('10 min');
       await page.getByRole('button', { name: 'Start call' }).click();
       await page.getByText('Microphone access was refused').waitFor();
       expect(await page.getByRole('button', { name: 'Start call' }).isEnabled()).toBe(true);
@@ -205,13 +205,13 @@ describe('the voice coach when things go wrong', () => {
       expect(await page.getByRole('heading', { name: 'On a call with your coach' }).isVisible()).toBe(true);
 
       // The balance runs out: the server ends the call and the page says why.
-      await page.getByText(/Call ended after 0:40\. .*talk-time ran out/i).waitFor({ timeout: 45_000 });
+      await page.getByText(/Call ended after 40 sec\. .*talk-time ran out/i).waitFor({ timeout: 45_000 });
       await page.screenshot({ path: screenshotPath('coach-ended-by-server.png'), fullPage: true });
       const db = web.ballast.database.db;
       const session = await sql<{ metered_seconds: number; end_reason: string }>`select metered_seconds, end_reason
         from platform.metered_session where user_id = ${user.id}::uuid`.execute(db);
       expect(session.rows).toEqual([{ metered_seconds: 40, end_reason: 'balance_exhausted' }]);
-      await expect.poll(() => page.getByTestId('balance').textContent()).toBe('0:00');
+      await expect.poll(() => page.getByTestId('balance').textContent()).toBe('0 sec');
     } finally {
       await context.close();
       await web?.close();
