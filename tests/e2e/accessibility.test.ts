@@ -270,3 +270,37 @@ describe('forms', () => {
     }
   });
 });
+
+describe('right-to-left', () => {
+  it('mirrors a page when the document is dir="rtl", from the same stylesheet', async (ctx) => {
+    if (unavailable !== undefined) ctx.skip(unavailable);
+    const context = await browser!.newContext({ viewport: viewports.phone });
+    const page = await context.newPage();
+    try {
+      await page.goto(`${server.url}/sign-in`, { waitUntil: 'networkidle' });
+      const edges = async () => {
+        const card = (await page.locator('.card').boundingBox())!;
+        const title = (await page.getByRole('link', { name: 'Create an account' }).boundingBox())!;
+        const show = (await page.getByRole('button', { name: 'Show password' }).boundingBox())!;
+        const input = (await page.getByLabel('Password', { exact: true }).boundingBox())!;
+        return { card, title, show, input };
+      };
+      const ltr = await edges();
+      // Left to right: the first link starts at the card's left, the Show button follows the input.
+      expect(ltr.title.x - ltr.card.x).toBeLessThan(40);
+      expect(ltr.card.x + ltr.card.width - (ltr.title.x + ltr.title.width)).toBeGreaterThan(100);
+      expect(ltr.show.x).toBeGreaterThan(ltr.input.x);
+
+      await page.evaluate("document.documentElement.setAttribute('dir', 'rtl')");
+      const rtl = await edges();
+      // Right to left: the first link starts at the card's right, the Show button before the input.
+      expect(rtl.card.x + rtl.card.width - (rtl.title.x + rtl.title.width)).toBeLessThan(40);
+      expect(rtl.title.x - rtl.card.x).toBeGreaterThan(100);
+      expect(rtl.show.x).toBeLessThan(rtl.input.x);
+      expect(Number(await page.evaluate('document.documentElement.scrollWidth'))).toBeLessThanOrEqual(390);
+      await page.screenshot({ path: screenshotPath('sign-in-rtl-phone.png'), fullPage: true });
+    } finally {
+      await context.close();
+    }
+  });
+});
