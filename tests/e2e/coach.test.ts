@@ -110,6 +110,9 @@ describe('the voice coach in a real browser', () => {
     await page.getByRole('button', { name: /Pay ₹499\.00 \(test\)/ }).click();
     await page.waitForURL(/\/coach\/\?paid=/);
     await expect.poll(() => page.getByTestId('balance').textContent()).toBe('30 min');
+    // The payment notice shows once: the address drops ?paid= so a reload does not repeat it.
+    await page.getByText('Payment received').waitFor();
+    await page.waitForURL((url) => url.pathname === '/coach/' && !url.searchParams.has('paid'));
     await expect.poll(() => page.getByTestId('purchases').textContent()).toContain('paid');
 
     // Call: heartbeats keep it alive past the 7 s gap, then we hang up.
@@ -136,7 +139,14 @@ describe('the voice coach in a real browser', () => {
     const inbox = await context.newPage();
     const plan = await waitForInbox(inbox, email, /care plan/i);
     expect(plan).toContain('Template plan');
-    expect(await waitForInbox(inbox, email, /Receipt/)).toContain('₹499.00');
+    const receipt = await waitForInbox(inbox, email, /Receipt/);
+    expect(receipt).toContain('₹499.00');
+    // The receipt's "Your purchases" link leads to the purchases on the coach's page.
+    const purchasesLink = /Your purchases: (\S+)/.exec(receipt)?.[1];
+    expect(purchasesLink).toBe(`${server.url}/coach/#purchases`);
+    const followed = await inbox.goto(purchasesLink!);
+    expect(followed?.status()).toBe(200);
+    await inbox.getByRole('heading', { name: 'Purchases' }).waitFor();
     await page.reload();
     await page.locator('.care-plan').first().waitFor();
     expect(await page.locator('.care-plan h3').first().textContent()).toBe('Your care plan (template)');

@@ -355,7 +355,15 @@ function CoachHome({ user }: { readonly user: User }) {
   const purchases = useLoad('/api/payments/coach/purchases', purchasesAnswer, version);
   const [buying, setBuying] = useState<string | undefined>(undefined);
   const [buyError, setBuyError] = useState<string | undefined>(undefined);
-  const paid = new URLSearchParams(location.search).get('paid');
+  // Read once: the notice shows on this load only, and the address loses `?paid=` so a reload or a
+  // bookmark does not announce the payment again.
+  const [paid] = useState(() => new URLSearchParams(location.search).get('paid'));
+  useEffect(() => {
+    if (paid === null) return;
+    const url = new URL(location.href);
+    url.searchParams.delete('paid');
+    history.replaceState(history.state, '', `${url.pathname}${url.search}${url.hash}`);
+  }, [paid]);
 
   // Care plans arrive a little after a call ends: look again for a while.
   useEffect(() => {
