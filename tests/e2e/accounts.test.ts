@@ -82,6 +82,8 @@ describe('accounts in a real browser', () => {
     await page.getByLabel('Password', { exact: true }).fill('analytical engine notes');
     await page.getByRole('button', { name: 'Create account' }).click();
     await page.getByRole('heading', { name: 'Check your inbox' }).waitFor();
+    // In development the page links the development inbox, where the email went.
+    expect(await page.getByTestId('dev-inbox-hint').getByRole('link').getAttribute('href')).toBe('/dev/inbox');
 
     const link = await linkFromInbox(page, email, /confirm/i);
     expect(link).toMatch(new RegExp(`^${server.url}/verify-email\\?token=`));

@@ -12,7 +12,7 @@ import { api, safeNext } from './api.ts';
 import { ErrorMessage, Field, Form, formText, Notice, PasswordField, SubmitButton, useSubmission } from './form.tsx';
 import { GoogleButton } from './google-button.tsx';
 import { formatDate } from './format.ts';
-import { Card, RequireUser } from './layout.tsx';
+import { Card, DevInboxHint, RequireUser } from './layout.tsx';
 import { rolesOf, useSession, type User } from './session.tsx';
 
 /** What the sign-in page offers, from `/api/auth/config`. */
@@ -108,6 +108,7 @@ export function RegisterPage({ role = query('role') ?? undefined }: { readonly r
       <Card title="Check your inbox">
         <Notice>{sent}</Notice>
         <p>Open the link in the email to confirm your address; it signs you in.</p>
+        <DevInboxHint />
       </Card>
     );
   }
@@ -183,7 +184,10 @@ export function ResetRequestPage() {
           </SubmitButton>
         </Form>
       ) : (
-        <Notice>{sent}</Notice>
+        <>
+          <Notice>{sent}</Notice>
+          <DevInboxHint />
+        </>
       )}
       <p className="form-links">
         <a href="/sign-in">Back to sign in</a>

@@ -10,7 +10,7 @@ export interface NavLink {
 const ADMIN_ROLE = 'platform:admin';
 
 /** What the server told the page about operator pages (data attributes on <html>). */
-function serverFlags(): { devInbox: boolean; apiDocs: boolean } {
+export function serverFlags(): { devInbox: boolean; apiDocs: boolean } {
   const data = typeof document === 'undefined' ? {} : document.documentElement.dataset;
   return { devInbox: data['devInbox'] === 'true', apiDocs: data['apiDocs'] === 'true' };
 }
@@ -99,6 +99,19 @@ export function Header({
         </nav>
       </header>
     </>
+  );
+}
+
+/**
+ * In development, where emails land in the development inbox instead of being sent: a line that
+ * links it, for the pages that say "check your inbox".
+ */
+export function DevInboxHint() {
+  if (!serverFlags().devInbox) return null;
+  return (
+    <p className="muted" data-testid="dev-inbox-hint">
+      Development server: emails are not sent but kept in the <a href="/dev/inbox">development inbox</a>.
+    </p>
   );
 }
 
