@@ -16,8 +16,8 @@ const apps = fs
 const otherApps = (self: string): string[] =>
   apps.filter((app) => app !== self).flatMap((app) => [`@ballast/${app}`, `@ballast/${app}/*`]);
 
-/** Browser code: the UI package, the platform's pages while they still live in platform/web, every app's web/. */
-const uiFolders = ['./packages/ui', './platform/web', './apps/*/web/**'];
+/** Browser code: the UI package (with the platform's own pages) and every app's web/. */
+const uiFolders = ['./packages/ui', './apps/*/web/**'];
 
 /**
  * The architecture's boundaries, checked on the resolved file of every import (so a relative path,
@@ -106,7 +106,7 @@ export default tseslint.config(
   },
   {
     // Browser code: its own TypeScript project (DOM, JSX), and React's rules of hooks.
-    files: ['packages/ui/src/**/*.{ts,tsx}', 'platform/web/**/*.{ts,tsx}', 'apps/*/web/**/*.{ts,tsx}'],
+    files: ['packages/ui/src/**/*.{ts,tsx}', 'apps/*/web/**/*.{ts,tsx}'],
     languageOptions: {
       parserOptions: { projectService: false, project: ['./tsconfig.web.json'], tsconfigRootDir: import.meta.dirname },
     },

@@ -9,7 +9,10 @@ import { defineConfig } from 'vite';
  * through Vite's manifest (see platform/src/kernel/http/web-pages.ts).
  */
 export const webEntries: Record<string, string> = {
-  platform: 'platform/web/main.tsx',
+  // The one stylesheet (tokens and components): linked by every page, React or server-rendered.
+  ballast: 'packages/ui/src/ballast.css',
+  // The platform's own pages (accounts, administration), which live in packages/ui.
+  platform: 'packages/ui/src/pages/main.tsx',
   // Every app with a web/ folder is an entry named after the app.
   ...Object.fromEntries(
     fs

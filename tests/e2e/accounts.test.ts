@@ -82,6 +82,8 @@ describe('accounts in a real browser', () => {
     await page.getByLabel('Password', { exact: true }).fill('analytical engine notes');
     await page.getByRole('button', { name: 'Create account' }).click();
     await page.getByRole('heading', { name: 'Check your inbox' }).waitFor();
+    // In development the page links the development inbox, where the email went.
+    expect(await page.getByTestId('dev-inbox-hint').getByRole('link').getAttribute('href')).toBe('/dev/inbox');
 
     const link = await linkFromInbox(page, email, /confirm/i);
     expect(link).toMatch(new RegExp(`^${server.url}/verify-email\\?token=`));
@@ -106,7 +108,7 @@ describe('accounts in a real browser', () => {
     await page.getByRole('heading', { name: 'Sign in to continue' }).waitFor();
 
     await signIn(page, email, 'not my password');
-    await expect.poll(() => page.getByRole('alert').textContent()).toBe('Email or password is incorrect');
+    await expect.poll(() => page.getByRole('alert').textContent()).toBe('Email or password is incorrect.');
     await page.screenshot({ path: screenshotPath('sign-in-refused.png') });
 
     await page.getByLabel('Password', { exact: true }).fill('analytical engine notes');
@@ -143,7 +145,7 @@ describe('accounts in a real browser', () => {
     await expect.poll(() => page.getByRole('alert').textContent()).toContain('already been used');
 
     await signIn(page, email, 'analytical engine notes');
-    await expect.poll(() => page.getByRole('alert').textContent()).toBe('Email or password is incorrect');
+    await expect.poll(() => page.getByRole('alert').textContent()).toBe('Email or password is incorrect.');
     await page.getByLabel('Password', { exact: true }).fill('difference engine draft');
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.waitForURL(`${server.url}/account`);

@@ -97,7 +97,7 @@ describe('the voice coach in a real browser', () => {
     page.on('pageerror', (error) => problems.push(`uncaught: ${error.message}`));
 
     await signIn(page, server.url, email);
-    await expect.poll(() => page.getByTestId('balance').textContent()).toBe('0:00');
+    await expect.poll(() => page.getByTestId('balance').textContent()).toBe('0 sec');
     expect(await page.getByRole('button', { name: 'Start call' }).isDisabled()).toBe(true);
     await page.getByText('You have no talk-time left').waitFor();
     await page.getByRole('note').filter({ hasText: 'TEST MODE' }).waitFor();
@@ -109,7 +109,10 @@ describe('the voice coach in a real browser', () => {
     await page.screenshot({ path: screenshotPath('coach-test-checkout.png') });
     await page.getByRole('button', { name: /Pay ₹499\.00 \(test\)/ }).click();
     await page.waitForURL(/\/coach\/\?paid=/);
-    await expect.poll(() => page.getByTestId('balance').textContent()).toBe('30:00');
+    await expect.poll(() => page.getByTestId('balance').textContent()).toBe('30 min');
+    // The payment notice shows once: the address drops ?paid= so a reload does not repeat it.
+    await page.getByText('Payment received').waitFor();
+    await page.waitForURL((url) => url.pathname === '/coach/' && !url.searchParams.has('paid'));
     await expect.poll(() => page.getByTestId('purchases').textContent()).toContain('paid');
 
     // Call: heartbeats keep it alive past the 7 s gap, then we hang up.
@@ -118,10 +121,10 @@ describe('the voice coach in a real browser', () => {
     await page.getByText('Local voice mode').waitFor();
     await page.waitForTimeout(12_500);
     await page.screenshot({ path: screenshotPath('coach-call.png') });
-    expect(await page.getByTestId('call-elapsed').textContent()).toMatch(/^0:1[2-5]$/);
+    expect(await page.getByTestId('call-elapsed').textContent()).toMatch(/^1[2-5] sec$/);
     await page.getByRole('button', { name: 'Next question' }).click();
     await page.getByRole('button', { name: 'End call' }).click();
-    await page.getByText(/Call ended after 0:1\d\. You ended the call\./).waitFor();
+    await page.getByText(/Call ended after 1\d sec\. You ended the call\./).waitFor();
 
     const db = server.ballast.database.db;
     const session = await sql<{ metered_seconds: number; end_reason: string }>`select metered_seconds, end_reason
@@ -130,13 +133,20 @@ describe('the voice coach in a real browser', () => {
     expect(session.rows[0]!.metered_seconds).toBeGreaterThanOrEqual(12);
     await expect
       .poll(() => page.getByTestId('balance').textContent())
-      .toBe(`29:${String(60 - session.rows[0]!.metered_seconds).padStart(2, '0')}`);
+      .toBe(`29 min ${60 - session.rows[0]!.metered_seconds} sec`);
 
     // The care plan: emailed (development inbox) and shown in the app.
     const inbox = await context.newPage();
     const plan = await waitForInbox(inbox, email, /care plan/i);
     expect(plan).toContain('Template plan');
-    expect(await waitForInbox(inbox, email, /Receipt/)).toContain('₹499.00');
+    const receipt = await waitForInbox(inbox, email, /Receipt/);
+    expect(receipt).toContain('₹499.00');
+    // The receipt's "Your purchases" link leads to the purchases on the coach's page.
+    const purchasesLink = /Your purchases: (\S+)/.exec(receipt)?.[1];
+    expect(purchasesLink).toBe(`${server.url}/coach/#purchases`);
+    const followed = await inbox.goto(purchasesLink!);
+    expect(followed?.status()).toBe(200);
+    await inbox.getByRole('heading', { name: 'Purchases' }).waitFor();
     await page.reload();
     await page.locator('.care-plan').first().waitFor();
     expect(await page.locator('.care-plan h3').first().textContent()).toBe('Your care plan (template)');
@@ -156,7 +166,7 @@ describe('the voice coach when things go wrong', () => {
       const user = await caller(server, email, 600);
       const page = await strict.newPage();
       await signIn(page, server.url, email);
-      await expect.poll(() => page.getByTestId('balance').textContent()).toBe('10:00');
+      await expect.poll(() => page.getByTestId('balance').textContent()).toBe('10 min');
       await page.getByRole('button', { name: 'Start call' }).click();
       await page.getByText('Microphone access was refused').waitFor();
       expect(await page.getByRole('button', { name: 'Start call' }).isEnabled()).toBe(true);
@@ -205,13 +215,13 @@ describe('the voice coach when things go wrong', () => {
       expect(await page.getByRole('heading', { name: 'On a call with your coach' }).isVisible()).toBe(true);
 
       // The balance runs out: the server ends the call and the page says why.
-      await page.getByText(/Call ended after 0:40\. .*talk-time ran out/i).waitFor({ timeout: 45_000 });
+      await page.getByText(/Call ended after 40 sec\. .*talk-time ran out/i).waitFor({ timeout: 45_000 });
       await page.screenshot({ path: screenshotPath('coach-ended-by-server.png'), fullPage: true });
       const db = web.ballast.database.db;
       const session = await sql<{ metered_seconds: number; end_reason: string }>`select metered_seconds, end_reason
         from platform.metered_session where user_id = ${user.id}::uuid`.execute(db);
       expect(session.rows).toEqual([{ metered_seconds: 40, end_reason: 'balance_exhausted' }]);
-      await expect.poll(() => page.getByTestId('balance').textContent()).toBe('0:00');
+      await expect.poll(() => page.getByTestId('balance').textContent()).toBe('0 sec');
     } finally {
       await context.close();
       await web?.close();

@@ -23,23 +23,28 @@ function openPage(url: string) {
 }
 
 describe('the home page in a real browser', () => {
-  it('lists the four apps, links the docs and health pages, and runs without JavaScript errors', async (ctx) => {
+  it('lists the four apps with one way into each available one, keeps the operator links in the footer, and runs without JavaScript errors', async (ctx) => {
     if (unavailable !== undefined) ctx.skip(unavailable);
     const { page, problems } = await openPage(server.url);
     expect(await page.title()).toBe('Ballast');
     const cards = page.locator('.app-card h3');
     expect(await cards.allTextContents()).toEqual(['Voice coach', 'AI assistant', 'Complaint desk', 'AI interviewer']);
     expect(await page.locator('.app-card .badge').allTextContents()).toEqual([
-      'available',
       'coming soon',
       'coming soon',
       'coming soon',
     ]);
     expect(await page.locator('.app-card[data-app="coach"] h3 a').getAttribute('href')).toBe('/coach/');
+    expect(await page.getByRole('link', { name: 'Open voice coach' }).getAttribute('href')).toBe('/coach/');
+    // No administrator yet: the page says so and links the setup.
+    expect(await page.getByRole('link', { name: 'Create the first administrator' }).getAttribute('href')).toBe(
+      '/setup',
+    );
     await page.locator('#readiness[data-state="ok"]').waitFor();
     expect(await page.locator('#readiness').textContent()).toBe('ready');
     for (const href of ['/docs', '/healthz', '/readyz', '/metrics']) {
-      expect(await page.locator(`main a[href="${href}"]`).count()).toBeGreaterThan(0);
+      expect(await page.locator(`main a[href="${href}"]`).count()).toBe(0);
+      expect(await page.locator(`footer a[href="${href}"]`).count()).toBe(1);
     }
     await page.screenshot({ path: screenshotPath('home.png'), fullPage: true });
     expect(problems).toEqual([]);
@@ -78,7 +83,7 @@ describe('the home page in a real browser', () => {
   it('opens the API docs under the same content security policy, without errors', async (ctx) => {
     if (unavailable !== undefined) ctx.skip(unavailable);
     const { page, problems } = await openPage(server.url);
-    await page.locator('main a[href="/docs"]').click();
+    await page.locator('footer a[href="/docs"]').click();
     await page.waitForURL(/\/docs/);
     await page.locator('.swagger-ui .info .title').waitFor();
     expect(await page.locator('.swagger-ui .info .title').textContent()).toContain('Ballast API');

@@ -41,9 +41,9 @@ export async function openPage(browser: Browser, url: string): Promise<{ page: P
   return { page, problems };
 }
 
-/** Where a test's screenshot goes (test-results/, git-ignored). */
+/** Where a test's screenshot goes: SCREENSHOT_DIR, else test-results/ (git-ignored). */
 export function screenshotPath(name: string): string {
-  const dir = path.join(projectRoot, 'test-results');
+  const dir = process.env['SCREENSHOT_DIR'] ?? path.join(projectRoot, 'test-results');
   fs.mkdirSync(dir, { recursive: true });
   return path.join(dir, name);
 }

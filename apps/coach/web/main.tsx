@@ -6,6 +6,8 @@ import {
   buyPack,
   connectRealtime,
   ErrorMessage,
+  formatDate,
+  formatDateTime,
   formatDuration,
   formatMoney,
   Layout,
@@ -353,7 +355,15 @@ function CoachHome({ user }: { readonly user: User }) {
   const purchases = useLoad('/api/payments/coach/purchases', purchasesAnswer, version);
   const [buying, setBuying] = useState<string | undefined>(undefined);
   const [buyError, setBuyError] = useState<string | undefined>(undefined);
-  const paid = new URLSearchParams(location.search).get('paid');
+  // Read once: the notice shows on this load only, and the address loses `?paid=` so a reload or a
+  // bookmark does not announce the payment again.
+  const [paid] = useState(() => new URLSearchParams(location.search).get('paid'));
+  useEffect(() => {
+    if (paid === null) return;
+    const url = new URL(location.href);
+    url.searchParams.delete('paid');
+    history.replaceState(history.state, '', `${url.pathname}${url.search}${url.hash}`);
+  }, [paid]);
 
   // Care plans arrive a little after a call ends: look again for a while.
   useEffect(() => {
@@ -375,6 +385,7 @@ function CoachHome({ user }: { readonly user: User }) {
 
   return (
     <div className="coach">
+      <h1 className="page-title">Voice coach</h1>
       <section className="card balance" aria-labelledby="balance-title">
         <h2 id="balance-title">Talk-time</h2>
         <p className="balance-figure" data-testid="balance">
@@ -408,7 +419,7 @@ function CoachHome({ user }: { readonly user: User }) {
         {(plans.data?.carePlans ?? []).map((plan) => (
           <article key={plan.sessionId} className="care-plan" data-source={plan.source}>
             <h3>{plan.title}</h3>
-            <p className="muted">{new Date(plan.createdAt).toLocaleString()}</p>
+            <p className="muted">{formatDateTime(plan.createdAt)}</p>
             <p className="plan-body">{plan.body}</p>
           </article>
         ))}
@@ -416,34 +427,58 @@ function CoachHome({ user }: { readonly user: User }) {
       <section className="card" aria-labelledby="history-title">
         <h2 id="history-title">Call history</h2>
         {calls.data?.calls.length === 0 ? <p className="muted">No calls yet.</p> : null}
-        <table className="data-table">
-          <tbody>
-            {(calls.data?.calls ?? []).map((item) => (
-              <tr key={item.id}>
-                <td>{new Date(item.startedAt).toLocaleString()}</td>
-                <td>{formatDuration(item.meteredSeconds)}</td>
-                <td>{item.status === 'active' ? 'in progress' : (item.endReasonText ?? '')}</td>
+        {calls.data?.calls.length === 0 ? null : (
+          <table className="data-table" data-collapse>
+            <thead>
+              <tr>
+                <th scope="col">Started</th>
+                <th scope="col">Length</th>
+                <th scope="col">How it ended</th>
               </tr>
-            ))}
-          </tbody>
-        </table>
+            </thead>
+            <tbody>
+              {(calls.data?.calls ?? []).map((item) => (
+                <tr key={item.id}>
+                  <td data-label="Started">{formatDateTime(item.startedAt)}</td>
+                  <td data-label="Length">{formatDuration(item.meteredSeconds)}</td>
+                  <td data-label="How it ended">
+                    {item.status === 'active' ? 'in progress' : (item.endReasonText ?? '')}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
       </section>
       <section className="card" aria-labelledby="purchases-title" id="purchases">
         <h2 id="purchases-title">Purchases</h2>
         {purchases.data?.purchases.length === 0 ? <p className="muted">No purchases yet.</p> : null}
-        <table className="data-table" data-testid="purchases">
-          <tbody>
-            {(purchases.data?.purchases ?? []).map((item) => (
-              <tr key={item.id}>
-                <td>{new Date(item.createdAt).toLocaleString()}</td>
-                <td>{item.pack}</td>
-                <td>{formatMoney(item.amountMinor, item.currency)}</td>
-                <td>{item.status}</td>
-                <td className="muted">{item.paymentId ?? ''}</td>
+        {purchases.data?.purchases.length === 0 ? null : (
+          <table className="data-table" data-testid="purchases" data-collapse>
+            <thead>
+              <tr>
+                <th scope="col">Date</th>
+                <th scope="col">Pack</th>
+                <th scope="col">Price</th>
+                <th scope="col">Status</th>
+                <th scope="col">Payment reference</th>
               </tr>
-            ))}
-          </tbody>
-        </table>
+            </thead>
+            <tbody>
+              {(purchases.data?.purchases ?? []).map((item) => (
+                <tr key={item.id}>
+                  <td data-label="Date">{formatDate(item.createdAt)}</td>
+                  <td data-label="Pack">{item.pack}</td>
+                  <td data-label="Price">{formatMoney(item.amountMinor, item.currency)}</td>
+                  <td data-label="Status">{item.status}</td>
+                  <td data-label="Payment reference" className="muted">
+                    {item.paymentId ?? ''}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
       </section>
     </div>
   );

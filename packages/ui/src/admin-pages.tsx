@@ -6,6 +6,7 @@ import { api, ApiError } from './api.ts';
 import { ErrorMessage, formText, Notice } from './form.tsx';
 import { RequireUser } from './layout.tsx';
 import type { User } from './session.tsx';
+import { formatDateTime } from './format.ts';
 
 type ManageableRole = Parsed<typeof manageableRole>;
 
@@ -52,12 +53,12 @@ function UserRow({
   const held = new Set(user.roles.map((grant) => grant.role));
   return (
     <tr data-user={user.email} data-disabled={user.disabled || undefined}>
-      <td>
+      <td data-label="User">
         <strong>{user.displayName ?? user.email}</strong>
         {user.displayName === null ? null : <div className="muted">{user.email}</div>}
         {user.emailVerified ? null : <div className="muted">email not confirmed</div>}
       </td>
-      <td>
+      <td data-label="Roles">
         <ul className="role-list">
           {user.roles.map((grant) => (
             <li key={grant.role}>
@@ -117,7 +118,7 @@ function UserRow({
           </form>
         ) : null}
       </td>
-      <td>
+      <td data-label="Account">
         {user.disabled ? (
           <span className="badge" data-state="fail">
             disabled
@@ -127,7 +128,7 @@ function UserRow({
         )}
       </td>
       {canDisable ? (
-        <td>
+        <td data-label="Actions">
           <button
             type="button"
             className="button"
@@ -217,7 +218,7 @@ export function AdminUsersPage() {
               </p>
             ) : null}
             {users.status === 'ready' && users.value.length > 0 ? (
-              <table className="data-table">
+              <table className="data-table" data-collapse>
                 <thead>
                   <tr>
                     <th scope="col">User</th>
@@ -331,7 +332,7 @@ export function AdminAuditPage() {
             {events.status === 'ready' && events.value.length === 0 ? <p className="muted">No entries match.</p> : null}
             {events.status === 'ready' && events.value.length > 0 ? (
               <div className="table-scroll">
-                <table className="data-table" data-testid="audit-table">
+                <table className="data-table" data-testid="audit-table" data-collapse>
                   <thead>
                     <tr>
                       <th scope="col">When</th>
@@ -345,16 +346,20 @@ export function AdminAuditPage() {
                   <tbody>
                     {events.value.map((event) => (
                       <tr key={event.id}>
-                        <td>
-                          <time dateTime={event.at.toISOString()}>{new Date(event.at).toLocaleString()}</time>
+                        <td data-label="When">
+                          <time dateTime={event.at.toISOString()}>{formatDateTime(event.at)}</time>
                         </td>
-                        <td>{event.actorEmail ?? event.actorId ?? '—'}</td>
-                        <td>
+                        <td data-label="Who">{event.actorEmail ?? event.actorId ?? '—'}</td>
+                        <td data-label="Action">
                           <code>{event.action}</code>
                         </td>
-                        <td>{event.targetType === null ? '—' : `${event.targetType} ${event.targetId ?? ''}`}</td>
-                        <td title={event.userAgent ?? undefined}>{event.ip ?? '—'}</td>
-                        <td className="change">
+                        <td data-label="Target">
+                          {event.targetType === null ? '—' : `${event.targetType} ${event.targetId ?? ''}`}
+                        </td>
+                        <td data-label="From" title={event.userAgent ?? undefined}>
+                          {event.ip ?? '—'}
+                        </td>
+                        <td data-label="Change" className="change">
                           {event.before === null && event.after === null ? (
                             compact(event.details)
                           ) : (

@@ -9,9 +9,10 @@ import {
 } from '@ballast/contracts/auth';
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { api, safeNext } from './api.ts';
-import { ErrorMessage, Field, formText, Notice, SubmitButton, useSubmission } from './form.tsx';
+import { ErrorMessage, Field, Form, formText, Notice, PasswordField, SubmitButton, useSubmission } from './form.tsx';
 import { GoogleButton } from './google-button.tsx';
-import { Card, RequireUser } from './layout.tsx';
+import { formatDate } from './format.ts';
+import { Card, DevInboxHint, RequireUser } from './layout.tsx';
 import { rolesOf, useSession, type User } from './session.tsx';
 
 /** What the sign-in page offers, from `/api/auth/config`. */
@@ -61,8 +62,8 @@ export function SignInPage({ defaultNext = '/account' }: { readonly defaultNext?
           No administrator exists yet: <a href="/setup">create the first administrator</a>.
         </Notice>
       ) : null}
-      <form
-        noValidate
+      <Form
+        submission={submission}
         onSubmit={submission.run(async (form) => {
           const { user } = await api(
             'POST',
@@ -78,12 +79,12 @@ export function SignInPage({ defaultNext = '/account' }: { readonly defaultNext?
         id="sign-in-form"
       >
         <Field label="Email" name="email" type="email" autoComplete="username" required />
-        <Field label="Password" name="password" type="password" autoComplete="current-password" required />
+        <PasswordField label="Password" name="password" autoComplete="current-password" required />
         <ErrorMessage>{submission.error ?? googleError}</ErrorMessage>
         <SubmitButton busy={submission.busy} busyLabel="Signing in…">
           Sign in
         </SubmitButton>
-      </form>
+      </Form>
       {config?.googleClientId ? (
         <>
           <p className="divider">or</p>
@@ -107,14 +108,15 @@ export function RegisterPage({ role = query('role') ?? undefined }: { readonly r
       <Card title="Check your inbox">
         <Notice>{sent}</Notice>
         <p>Open the link in the email to confirm your address; it signs you in.</p>
+        <DevInboxHint />
       </Card>
     );
   }
   return (
     <Card title="Create an account">
-      <form
+      <Form
         id="register-form"
-        noValidate
+        submission={submission}
         onSubmit={submission.run(async (form) => {
           const displayName = formText(form, 'displayName').trim();
           const answer = await api(
@@ -131,30 +133,21 @@ export function RegisterPage({ role = query('role') ?? undefined }: { readonly r
           setSent(answer.message);
         })}
       >
-        <Field label="Name" name="displayName" autoComplete="name" error={submission.fields['displayName']} />
-        <Field
-          label="Email"
-          name="email"
-          type="email"
-          autoComplete="email"
-          required
-          error={submission.fields['email']}
-        />
-        <Field
+        <Field label="Name" name="displayName" autoComplete="name" />
+        <Field label="Email" name="email" type="email" autoComplete="email" required />
+        <PasswordField
           label="Password"
           name="password"
-          type="password"
           autoComplete="new-password"
           required
           minLength={8}
           hint={PASSWORD_HINT}
-          error={submission.fields['password']}
         />
         <ErrorMessage>{submission.error}</ErrorMessage>
         <SubmitButton busy={submission.busy} busyLabel="Creating…">
           Create account
         </SubmitButton>
-      </form>
+      </Form>
       <p className="form-links">
         <a href="/sign-in">I already have an account</a>
       </p>
@@ -168,9 +161,9 @@ export function ResetRequestPage() {
   return (
     <Card title="Reset your password">
       {sent === undefined ? (
-        <form
+        <Form
           id="reset-request-form"
-          noValidate
+          submission={submission}
           onSubmit={submission.run(async (form) => {
             const answer = await api(
               'POST',
@@ -189,9 +182,12 @@ export function ResetRequestPage() {
           <SubmitButton busy={submission.busy} busyLabel="Sending…">
             Email me a link
           </SubmitButton>
-        </form>
+        </Form>
       ) : (
-        <Notice>{sent}</Notice>
+        <>
+          <Notice>{sent}</Notice>
+          <DevInboxHint />
+        </>
       )}
       <p className="form-links">
         <a href="/sign-in">Back to sign in</a>
@@ -201,6 +197,7 @@ export function ResetRequestPage() {
 }
 
 export function ResetConfirmPage() {
+  const session = useSession();
   const submission = useSubmission();
   const [done, setDone] = useState<string | undefined>(undefined);
   const token = query('token');
@@ -215,9 +212,9 @@ export function ResetConfirmPage() {
   return (
     <Card title="Choose a new password">
       {done === undefined ? (
-        <form
+        <Form
           id="reset-form"
-          noValidate
+          submission={submission}
           onSubmit={submission.run(async (form) => {
             const answer = await api(
               'POST',
@@ -229,17 +226,17 @@ export function ResetConfirmPage() {
               resetAnswer,
             );
             setDone(answer.message);
+            // A new password signs every session out, this browser's too: the header must say so.
+            void session.refresh();
           })}
         >
-          <Field
+          <PasswordField
             label="New password"
             name="password"
-            type="password"
             autoComplete="new-password"
             required
             minLength={8}
             hint={PASSWORD_HINT}
-            error={submission.fields['password']}
           />
           <ErrorMessage>{submission.error}</ErrorMessage>
           <SubmitButton busy={submission.busy} busyLabel="Saving…">
@@ -250,7 +247,7 @@ export function ResetConfirmPage() {
               <a href="/reset">Ask for a new link</a>
             </p>
           ) : null}
-        </form>
+        </Form>
       ) : (
         <>
           <Notice>{done}</Notice>
@@ -314,9 +311,9 @@ function ChangePasswordForm() {
   const submission = useSubmission();
   const [saved, setSaved] = useState(false);
   return (
-    <form
+    <Form
       id="password-form"
-      noValidate
+      submission={submission}
       onSubmit={submission.run(async (form, element) => {
         const { user } = await api(
           'POST',
@@ -333,23 +330,14 @@ function ChangePasswordForm() {
       })}
     >
       <h2>Change password</h2>
-      <Field
-        label="Current password"
-        name="currentPassword"
-        type="password"
-        autoComplete="current-password"
-        required
-        error={submission.fields['currentPassword']}
-      />
-      <Field
+      <PasswordField label="Current password" name="currentPassword" autoComplete="current-password" required />
+      <PasswordField
         label="New password"
         name="newPassword"
-        type="password"
         autoComplete="new-password"
         required
         minLength={8}
         hint={PASSWORD_HINT}
-        error={submission.fields['newPassword']}
       />
       <ErrorMessage>{submission.error}</ErrorMessage>
       {saved && submission.error === undefined ? (
@@ -358,7 +346,7 @@ function ChangePasswordForm() {
       <SubmitButton busy={submission.busy} busyLabel="Saving…">
         Change password
       </SubmitButton>
-    </form>
+    </Form>
   );
 }
 
@@ -398,7 +386,7 @@ export function AccountPage() {
                 ))}
               </dd>
               <dt>Member since</dt>
-              <dd>{new Date(user.createdAt).toLocaleDateString()}</dd>
+              <dd>{formatDate(user.createdAt)}</dd>
             </dl>
             <ChangePasswordForm />
             <h2>Sign out</h2>
@@ -468,9 +456,9 @@ export function SetupPage() {
         This page works once: it creates the platform administrator, who can then approve people and manage roles.
         Afterwards it disappears.
       </p>
-      <form
+      <Form
         id="setup-form"
-        noValidate
+        submission={submission}
         onSubmit={submission.run(async (form) => {
           const displayName = formText(form, 'displayName').trim();
           const { user } = await api(
@@ -488,29 +476,20 @@ export function SetupPage() {
         })}
       >
         <Field label="Name" name="displayName" autoComplete="name" />
-        <Field
-          label="Email"
-          name="email"
-          type="email"
-          autoComplete="email"
-          required
-          error={submission.fields['email']}
-        />
-        <Field
+        <Field label="Email" name="email" type="email" autoComplete="email" required />
+        <PasswordField
           label="Password"
           name="password"
-          type="password"
           autoComplete="new-password"
           required
           minLength={8}
           hint={PASSWORD_HINT}
-          error={submission.fields['password']}
         />
         <ErrorMessage>{submission.error}</ErrorMessage>
         <SubmitButton busy={submission.busy} busyLabel="Creating…">
           Create administrator
         </SubmitButton>
-      </form>
+      </Form>
     </Card>
   );
 }

@@ -63,18 +63,3 @@ export async function buyPack(
   });
   return api('POST', `/api/payments/${app}/orders/${order.orderId}/confirm`, answer, confirmOrderAnswer);
 }
-
-/** 49900 INR → "₹499.00". */
-export function formatMoney(amountMinor: number, currency: string): string {
-  return new Intl.NumberFormat('en-IN', { style: 'currency', currency }).format(amountMinor / 100);
-}
-
-/** 1800 → "30:00"; 3725 → "1:02:05". */
-export function formatDuration(totalSeconds: number): string {
-  const seconds = Math.max(0, Math.floor(totalSeconds));
-  const h = Math.floor(seconds / 3600);
-  const m = Math.floor((seconds % 3600) / 60);
-  const s = seconds % 60;
-  const pad = (n: number) => String(n).padStart(2, '0');
-  return h > 0 ? `${h}:${pad(m)}:${pad(s)}` : `${m}:${pad(s)}`;
-}

@@ -8,8 +8,21 @@ export {
   type Session,
   type SessionState,
 } from './session.tsx';
-export { Field, ErrorMessage, Notice, SubmitButton, formText, useSubmission, type Submission } from './form.tsx';
-export { Layout, Card, RequireUser, type NavLink } from './layout.tsx';
+export {
+  Field,
+  PasswordField,
+  Form,
+  ErrorMessage,
+  Notice,
+  SubmitButton,
+  formText,
+  asSentence,
+  fieldProblem,
+  useSubmission,
+  type FieldProps,
+  type Submission,
+} from './form.tsx';
+export { Layout, Header, Card, RequireUser, type NavLink } from './layout.tsx';
 export { GoogleButton } from './google-button.tsx';
 export {
   SignInPage,
@@ -27,5 +40,6 @@ export {
 export { AdminUsersPage, AdminAuditPage } from './admin-pages.tsx';
 export { mount } from './mount.tsx';
 export { connectRealtime, type RealtimeClient, type ConnectionState } from './realtime.ts';
-export { buyPack, formatMoney, formatDuration, type CreatedOrder, type CheckoutAnswer } from './checkout.ts';
+export { buyPack, type CreatedOrder, type CheckoutAnswer } from './checkout.ts';
+export { formatDate, formatDateTime, formatDuration, formatMoney, formatNumber, type FormatOptions } from './format.ts';
 export { TestCheckoutPage, TestModeBanner } from './test-checkout.tsx';

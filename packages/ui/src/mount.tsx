@@ -1,7 +1,6 @@
 import { StrictMode, type ReactNode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { SessionProvider } from './session.tsx';
-import './ui.css';
 
 /** Renders a page into the server's shell (`<div id="root">`), inside the session provider. */
 export function mount(page: ReactNode): void {

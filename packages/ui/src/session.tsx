@@ -43,11 +43,26 @@ export function SessionProvider({ children }: { readonly children: ReactNode }) 
 
   useEffect(() => {
     let current = true;
-    void loadSession().then((loaded) => {
-      if (current) setState(loaded);
-    });
+    const load = () => {
+      void loadSession().then((loaded) => {
+        if (current) setState(loaded);
+      });
+    };
+    load();
+    // Another tab may have signed in or out (an email link, a password reset): ask again when
+    // this page is shown again, so the header never shows a stale user.
+    const onVisible = () => {
+      if (document.visibilityState === 'visible') load();
+    };
+    const onPageShow = (event: PageTransitionEvent) => {
+      if (event.persisted) load();
+    };
+    document.addEventListener('visibilitychange', onVisible);
+    window.addEventListener('pageshow', onPageShow);
     return () => {
       current = false;
+      document.removeEventListener('visibilitychange', onVisible);
+      window.removeEventListener('pageshow', onPageShow);
     };
   }, []);
 

@@ -2,7 +2,7 @@ import type { Parsed } from '@ballast/contracts';
 import { confirmOrderAnswer, purchasesAnswer, testPayAnswer, type purchase } from '@ballast/contracts/payments';
 import { useEffect, useState, type ReactNode } from 'react';
 import { api, safeNext } from './api.ts';
-import { formatMoney } from './checkout.ts';
+import { formatMoney } from './format.ts';
 import { ErrorMessage } from './form.tsx';
 import { Card, RequireUser } from './layout.tsx';
 

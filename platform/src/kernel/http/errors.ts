@@ -3,6 +3,7 @@ import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } fro
 import { AppError, errorKinds, type ErrorKind, type FieldError } from '#platform/kernel/errors/errors.ts';
 import { databaseUnavailable, isDatabaseUnavailable } from '#platform/kernel/db/connection-errors.ts';
 import { html, page } from './html.ts';
+import { chromeOf } from './web-pages.ts';
 
 /** An RFC 9457 problem document, as Ballast answers every error. */
 export interface Problem {
@@ -106,12 +107,12 @@ export function sendError(error: AppError, request: FastifyRequest, reply: Fasti
   for (const [name, value] of Object.entries(error.headers ?? {})) void reply.header(name, value);
   void reply.code(problem.status);
   if (wantsHtml(request)) {
-    return reply.type('text/html; charset=utf-8').send(errorPage(problem));
+    return reply.type('text/html; charset=utf-8').send(errorPage(problem, request));
   }
   return reply.type('application/problem+json; charset=utf-8').send(JSON.stringify(problem));
 }
 
-function errorPage(problem: Problem): string {
+function errorPage(problem: Problem, request: FastifyRequest): string {
   const heading = problem.status === 404 ? 'This page does not exist' : problem.title;
   const explanation =
     problem.status === 404
@@ -120,6 +121,7 @@ function errorPage(problem: Problem): string {
         ? 'Something went wrong on our side. It has been logged; please try again in a moment.'
         : problem.detail;
   return page({
+    chrome: chromeOf(request),
     title: `${problem.status} ${problem.title} · Ballast`,
     body: html`<section class="error-page">
       <p class="error-status">${problem.status}</p>

@@ -34,31 +34,92 @@ export function html(strings: TemplateStringsArray, ...values: Interpolation[]):
   return new SafeHtml(out);
 }
 
+/**
+ * What every page's frame needs besides its content: the shared stylesheet from the web build,
+ * who is signed in (so the header is current on every load) and which operator pages exist.
+ */
+export interface PageChrome {
+  /** Addresses of the one stylesheet (packages/ui) in the web build; empty when it is not built. */
+  readonly styles: readonly string[];
+  /** The signed-in user, or null. */
+  readonly user: { readonly email: string; readonly roles: readonly string[] } | null;
+  /** The address being shown, to mark the current link. */
+  readonly path: string;
+  /** The development inbox exists (never in production). */
+  readonly devInbox: boolean;
+  /** The API docs are served at /docs. */
+  readonly apiDocs: boolean;
+}
+
+/** The platform administrator's role, who sees the operator navigation. */
+export const ADMIN_ROLE = 'platform:admin';
+
 export interface PageOptions {
   readonly title: string;
   readonly body: SafeHtml;
+  readonly chrome: PageChrome;
+  /** Below the content, outside <main>. */
+  readonly footer?: SafeHtml;
   readonly scripts?: readonly string[];
   readonly lang?: string;
 }
 
-/** A whole page in Ballast's shell: stylesheet, header, content. Scripts are external (CSP). */
+function navLink(chrome: PageChrome, href: string, label: string): SafeHtml {
+  return html`<a href="${href}" ${chrome.path === href ? new SafeHtml('aria-current="page"') : ''}>${label}</a>`;
+}
+
+/**
+ * The header every page shares, server-rendered or React (packages/ui renders the same markup):
+ * skip link, brand, the operator links for an administrator, and who is signed in.
+ */
+export function header(chrome: PageChrome): SafeHtml {
+  const admin = chrome.user?.roles.includes(ADMIN_ROLE) === true;
+  return html`<a class="skip-link" href="#main">Skip to content</a>
+    <header class="topbar">
+      <a class="brand" href="/"><span class="brand-mark" aria-hidden="true"></span>Ballast</a>
+      <nav aria-label="Main">
+        ${
+          admin
+            ? html`<div class="nav-group nav-admin" role="group" aria-label="Operations">
+                ${navLink(chrome, '/admin/users', 'Users')} ${navLink(chrome, '/admin/audit', 'Audit')}
+                ${navLink(chrome, '/admin/tasks', 'Tasks')}
+                ${chrome.devInbox ? navLink(chrome, '/dev/inbox', 'Inbox') : ''}
+                ${chrome.apiDocs ? navLink(chrome, '/docs', 'API docs') : ''}
+              </div>`
+            : ''
+        }
+        <div class="nav-group">
+          ${
+            chrome.user === null
+              ? html`<a href="/sign-in?next=${encodeURIComponent(chrome.path)}">Sign in</a>`
+              : html`<a
+                  class="account-link"
+                  href="/account"
+                  ${chrome.path === '/account' ? new SafeHtml('aria-current="page"') : ''}
+                  >${chrome.user.email}</a
+                >`
+          }
+        </div>
+      </nav>
+    </header>`;
+}
+
+/** A whole page in Ballast's shell: the shared stylesheet, header, content. Scripts are external (CSP). */
 export function page(options: PageOptions): string {
   return `<!doctype html>${
-    html`<html lang="${options.lang ?? 'en'}">
+    html`<html lang="${options.lang ?? 'en'}" dir="ltr">
       <head>
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <title>${options.title}</title>
-        <link rel="stylesheet" href="/assets/ballast.css" />
+        ${options.chrome.styles.map((href) => html`<link rel="stylesheet" href="${href}" />`)}
         <link rel="icon" href="/assets/favicon.svg" type="image/svg+xml" />
         ${(options.scripts ?? []).map((src) => html`<script type="module" src="${src}"></script>`)}
       </head>
       <body>
-        <header class="topbar">
-          <a class="brand" href="/"><span class="brand-mark" aria-hidden="true"></span>Ballast</a>
-          <nav><a href="/docs">API docs</a><a href="/readyz">Health</a><a href="/account">Account</a></nav>
-        </header>
-        <main>${options.body}</main>
+        ${header(options.chrome)}
+        <main id="main" tabindex="-1">${options.body}</main>
+        ${options.footer ?? ''}
       </body>
     </html>`.value
   }\n`;

@@ -89,7 +89,7 @@ describe('security headers', () => {
       await get('/healthz'),
       await get('/nope'),
       await get('/'),
-      await get('/assets/ballast.css'),
+      await get('/assets/favicon.svg'),
     ]) {
       expect(response.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
       expect(response.headers.get('x-content-type-options')).toBe('nosniff');

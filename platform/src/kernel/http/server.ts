@@ -103,6 +103,12 @@ export async function createServer(options: CreateServerOptions): Promise<Fastif
   app.setSerializerCompiler(serializerCompiler);
   registerTextGuard(app);
   app.decorateRequest('user', null);
+  // Every page's frame (shared stylesheet, operator links), error pages included.
+  app.decorate('webChrome', {
+    build: options.web.build,
+    devInbox: !config.isProduction,
+    apiDocs: config.http.apiDocs,
+  });
   app.setErrorHandler(handleError);
   app.setNotFoundHandler(handleNotFound);
   app.addHook('onRequest', async (request, reply) => {

@@ -15,7 +15,12 @@ describe('web pages', () => {
   it('links an entry’s script, its stylesheets and the chunks it imports, from the Vite manifest', () => {
     const dir = makeTempDir();
     writeManifest(dir, {
-      'platform/web/main.tsx': {
+      'packages/ui/src/ballast.css': {
+        file: 'assets/ballast-xyz.css',
+        name: 'ballast',
+        isEntry: true,
+      },
+      'packages/ui/src/pages/main.tsx': {
         file: 'assets/platform-abc.js',
         name: 'platform',
         isEntry: true,
@@ -28,6 +33,10 @@ describe('web pages', () => {
     const shell = renderShell(build, { title: 'Sign in <& co>', entry: 'platform' })!;
     expect(shell).toContain('<title>Sign in &lt;&amp; co&gt;</title>');
     expect(shell).toContain('<script type="module" src="/assets/web/assets/platform-abc.js"></script>');
+    // The one shared stylesheet first, then the entry's own.
+    expect(shell.indexOf('/assets/web/assets/ballast-xyz.css')).toBeGreaterThan(0);
+    expect(shell.indexOf('/assets/web/assets/ballast-xyz.css')).toBeLessThan(shell.indexOf('platform-abc.css'));
+    expect(build.sharedStyles).toEqual(['/assets/web/assets/ballast-xyz.css']);
     expect(shell).toContain('<link rel="stylesheet" href="/assets/web/assets/platform-abc.css" />');
     expect(shell).toContain('<link rel="stylesheet" href="/assets/web/assets/shared.css" />');
     expect(shell).toContain('<link rel="modulepreload" href="/assets/web/assets/react-def.js" />');
@@ -35,8 +44,10 @@ describe('web pages', () => {
     expect(renderShell(build, { title: 'x', entry: 'coach' })).toBeUndefined();
   });
 
-  it('knows when nothing is built', () => {
-    expect(loadWebBuild(makeTempDir()).built).toBe(false);
+  it('knows when nothing is built, and then links no stylesheet', () => {
+    const build = loadWebBuild(makeTempDir());
+    expect(build.built).toBe(false);
+    expect(build.sharedStyles).toEqual([]);
   });
 
   it('allows Google Identity Services in the page CSP only when Google sign-in is configured', () => {

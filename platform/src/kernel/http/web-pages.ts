@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import fastifyStatic from '@fastify/static';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '#platform/kernel/errors/errors.ts';
-import { html } from './html.ts';
+import { header, html, type PageChrome } from './html.ts';
 
 /** Where `vite build` (vite.config.ts at the repository root) writes the browser code. */
 export const defaultWebDir = path.resolve(import.meta.dirname, '../../../../dist/web');
@@ -19,8 +19,16 @@ interface ManifestChunk {
 export interface WebBuild {
   /** Script and stylesheets of an entry (`platform`, `coach`, ...), or undefined when not built. */
   assetsOf(entry: string): { script: string; styles: string[]; preloads: string[] } | undefined;
+  /**
+   * Addresses of the one stylesheet every page links (the `ballast` entry, packages/ui's
+   * tokens and components), or none when the build is missing.
+   */
+  readonly sharedStyles: readonly string[];
   readonly built: boolean;
 }
+
+/** The build's entry that is the shared stylesheet (vite.config.ts). */
+export const SHARED_STYLESHEET_ENTRY = 'ballast';
 
 /** Reads the manifest once; a missing build is not an error until a page is asked for. */
 export function loadWebBuild(dir: string = defaultWebDir): WebBuild {
@@ -38,8 +46,10 @@ export function loadWebBuild(dir: string = defaultWebDir): WebBuild {
     const name = (chunk as { name?: string }).name ?? source;
     byName.set(name, chunk);
   }
+  const shared = byName.get(SHARED_STYLESHEET_ENTRY);
   return {
     built: byName.size > 0,
+    sharedStyles: shared?.file.endsWith('.css') === true ? [`/assets/web/${shared.file}`] : [],
     assetsOf(entry) {
       const chunk = byName.get(entry);
       if (chunk === undefined) return undefined;
@@ -67,31 +77,72 @@ export interface WebPage {
   readonly entry: string;
 }
 
+/** What the server knows once for every page's frame (decorated on the server as `webChrome`). */
+export interface WebChrome {
+  readonly build: WebBuild;
+  readonly devInbox: boolean;
+  readonly apiDocs: boolean;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    webChrome: WebChrome | undefined;
+  }
+}
+
+/** The frame of a page for this request: shared stylesheet, signed-in user, operator links. */
+export function chromeOf(request: FastifyRequest): PageChrome {
+  const chrome = request.server.webChrome;
+  return {
+    styles: chrome?.build.sharedStyles ?? [],
+    user: request.user,
+    path: (request.url.split('?')[0] ?? '/').replace(/(.)\/+$/, '$1'),
+    devInbox: chrome?.devInbox ?? false,
+    apiDocs: chrome?.apiDocs ?? false,
+  };
+}
+
 /**
- * The HTML shell of a React page: Ballast's stylesheet, the entry's own files, and a root the
- * script renders into. No inline script or style, so the strict CSP holds.
+ * The HTML shell of a React page: the shared stylesheet, the entry's own files, the header as the
+ * server sees it (the page's script re-renders it live), and a root the script renders into. No
+ * inline script or style, so the strict CSP holds. The operator links the header may offer are
+ * told to the script in data attributes.
  */
-export function renderShell(build: WebBuild, page: WebPage, lang = 'en'): string | undefined {
+export function renderShell(build: WebBuild, page: WebPage, chrome?: PageChrome, lang = 'en'): string | undefined {
   const assets = build.assetsOf(page.entry);
   if (assets === undefined) return undefined;
   const asset = (file: string) => `/assets/web/${file}`;
   return `<!doctype html>${
-    html`<html lang="${lang}">
+    html`<html
+      lang="${lang}"
+      dir="ltr"
+      data-dev-inbox="${String(chrome?.devInbox ?? false)}"
+      data-api-docs="${String(chrome?.apiDocs ?? false)}"
+    >
       <head>
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <title>${page.title}</title>
         <link rel="icon" href="/assets/favicon.svg" type="image/svg+xml" />
-        <link rel="stylesheet" href="/assets/ballast.css" />
-        ${assets.styles.map((file) => html`<link rel="stylesheet" href="${asset(file)}" />`)}
+        ${build.sharedStyles.map(
+          // React Aria adds a <style> tag (touch-action for pressable elements) unless an element
+          // with this id exists; the strict CSP would refuse that tag, so the shared stylesheet,
+          // which holds the same rule, takes the id.
+          (href) => html`<link rel="stylesheet" href="${href}" id="react-aria-pressable-style" />`,
+        )}
+        ${assets.styles
+          .map(asset)
+          .filter((href) => !build.sharedStyles.includes(href))
+          .map((href) => html`<link rel="stylesheet" href="${href}" />`)}
         ${assets.preloads.map((file) => html`<link rel="modulepreload" href="${asset(file)}" />`)}
         <script type="module" src="${asset(assets.script)}"></script>
       </head>
       <body>
         <div id="root">
-          <noscript
-            ><main><p>This page needs JavaScript. Please enable it and reload.</p></main></noscript
-          >
+          ${chrome === undefined ? '' : header(chrome)}
+          <main id="main" tabindex="-1">
+            <noscript><p>This page needs JavaScript. Please enable it and reload.</p></noscript>
+          </main>
         </div>
       </body>
     </html>`.value
@@ -100,7 +151,7 @@ export function renderShell(build: WebBuild, page: WebPage, lang = 'en'): string
 
 /** Sends a page's shell, or a clear 503 when the web build is missing. */
 export function sendShell(reply: FastifyReply, build: WebBuild, page: WebPage): FastifyReply {
-  const shell = renderShell(build, page);
+  const shell = renderShell(build, page, chromeOf(reply.request));
   if (shell === undefined) {
     throw new AppError(
       'unavailable',

@@ -6,6 +6,7 @@ import type { DB } from '#platform/db/platform.db.ts';
 import type { Config } from '#platform/kernel/config/load-config.ts';
 import { AppError } from '#platform/kernel/errors/errors.ts';
 import { html, page, type SafeHtml } from '#platform/kernel/http/html.ts';
+import { chromeOf } from '#platform/kernel/http/web-pages.ts';
 import { listDevInbox } from './providers/dev-inbox.ts';
 
 export interface DevInboxRoutesOptions {
@@ -31,7 +32,7 @@ export async function devInboxRoutes(server: FastifyInstance, options: DevInboxR
     if (options.config.isProduction) throw new AppError('not_found', 'http.not_found', 'Not found');
   });
 
-  app.get('/dev/inbox', { schema: { hide: true } }, async (_request, reply) => {
+  app.get('/dev/inbox', { schema: { hide: true } }, async (request, reply) => {
     const messages = await listDevInbox(options.db);
     const body = html`<section>
       <h1>Development inbox</h1>
@@ -59,7 +60,9 @@ export async function devInboxRoutes(server: FastifyInstance, options: DevInboxR
         )}
       </ol>
     </section>`;
-    return reply.type('text/html; charset=utf-8').send(page({ title: 'Development inbox · Ballast', body }));
+    return reply
+      .type('text/html; charset=utf-8')
+      .send(page({ title: 'Development inbox · Ballast', body, chrome: chromeOf(request) }));
   });
 
   app.get(

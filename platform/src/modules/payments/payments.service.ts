@@ -178,7 +178,8 @@ export function createPaymentsService(options: PaymentsServiceOptions) {
           units: Number(order.units),
           unit: order.unit,
           amount: formatMoney(price.amountMinor, price.currency),
-          link: `${options.publicUrl}/${order.app}/purchases`,
+          // The app page's purchases section (there is no /<app>/purchases page).
+          link: `${options.publicUrl}/${order.app}/#purchases`,
         },
       });
       log.info({ order: order.id, app: order.app, via }, 'payment credited');

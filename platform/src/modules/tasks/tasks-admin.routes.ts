@@ -5,6 +5,7 @@ import { adminGuard } from '#platform/modules/auth/admin-guard.ts';
 import type { Config } from '#platform/kernel/config/load-config.ts';
 import { AppError } from '#platform/kernel/errors/errors.ts';
 import { html, page, type SafeHtml } from '#platform/kernel/http/html.ts';
+import { chromeOf } from '#platform/kernel/http/web-pages.ts';
 import type { TaskEngine, ThroughputPoint } from './task-engine.ts';
 
 export interface TasksAdminOptions {
@@ -79,13 +80,13 @@ export async function tasksAdminRoutes(server: FastifyInstance, options: TasksAd
   const { tasks } = options;
   app.addHook('onRequest', adminGuard(options.config));
 
-  app.get('/admin/tasks', { schema: { hide: true } }, async (_request, reply) => {
+  app.get('/admin/tasks', { schema: { hide: true } }, async (request, reply) => {
     const [stats, dead, points] = await Promise.all([tasks.stats(), tasks.deadLetters(), tasks.throughput(60)]);
     const body = html`<section>
       <h1>Background tasks</h1>
       ${throughputChart(points)}
       <h2>Queues</h2>
-      <table class="data">
+      <table class="data" data-collapse>
         <thead>
           <tr>
             <th scope="col">Task</th>
@@ -110,15 +111,15 @@ export async function tasksAdminRoutes(server: FastifyInstance, options: TasksAd
           ${stats.map(
             (queue) =>
               html`<tr data-task="${queue.task}">
-                <th scope="row"><code>${queue.task}</code></th>
-                <td>${queue.waiting}</td>
-                <td>${queue.scheduled}</td>
-                <td>${queue.active}</td>
-                <td>${queue.completed}</td>
-                <td>${queue.failed}</td>
-                <td>${queue.deadLetters}</td>
-                <td>${duration(queue.oldestWaitingSeconds)}</td>
-                <td>${(queue.failureRate * 100).toFixed(1)}%</td>
+                <th data-label="Task" scope="row"><code>${queue.task}</code></th>
+                <td data-label="Waiting">${queue.waiting}</td>
+                <td data-label="Scheduled">${queue.scheduled}</td>
+                <td data-label="Running">${queue.active}</td>
+                <td data-label="Completed">${queue.completed}</td>
+                <td data-label="Failed">${queue.failed}</td>
+                <td data-label="Dead letters">${queue.deadLetters}</td>
+                <td data-label="Oldest waiting">${duration(queue.oldestWaitingSeconds)}</td>
+                <td data-label="Failure rate (1 h)">${(queue.failureRate * 100).toFixed(1)}%</td>
               </tr>`,
           )}
         </tbody>
@@ -127,7 +128,7 @@ export async function tasksAdminRoutes(server: FastifyInstance, options: TasksAd
       ${
         dead.length === 0
           ? html`<p class="muted">None: every task that failed was retried successfully.</p>`
-          : html`<table class="data">
+          : html`<table class="data" data-collapse>
               <thead>
                 <tr>
                   <th scope="col">Task</th>
@@ -142,11 +143,11 @@ export async function tasksAdminRoutes(server: FastifyInstance, options: TasksAd
                 ${dead.map(
                   (letter) =>
                     html`<tr data-dead-letter="${letter.id}">
-                      <td><code>${letter.task}</code></td>
-                      <td>${letter.failedAt.toISOString()}</td>
-                      <td>${letter.attempts}</td>
-                      <td>${letter.lastError}</td>
-                      <td><code>${JSON.stringify(letter.payload).slice(0, 200)}</code></td>
+                      <td data-label="Task"><code>${letter.task}</code></td>
+                      <td data-label="Failed at">${letter.failedAt.toISOString()}</td>
+                      <td data-label="Attempts">${letter.attempts}</td>
+                      <td data-label="Last error">${letter.lastError}</td>
+                      <td data-label="Payload"><code>${JSON.stringify(letter.payload).slice(0, 200)}</code></td>
                       <td class="actions">
                         <form method="post" action="/admin/tasks/dead/${letter.id}/retry">
                           <button type="submit">Retry</button>
@@ -161,7 +162,9 @@ export async function tasksAdminRoutes(server: FastifyInstance, options: TasksAd
             </table>`
       }
     </section>`;
-    return reply.type('text/html; charset=utf-8').send(page({ title: 'Background tasks · Ballast', body }));
+    return reply
+      .type('text/html; charset=utf-8')
+      .send(page({ title: 'Background tasks · Ballast', body, chrome: chromeOf(request) }));
   });
 
   for (const action of ['retry', 'discard'] as const) {

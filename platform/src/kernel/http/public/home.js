@@ -1,5 +1,7 @@
-// Shows live readiness on the home page; the page works without it.
+// Shows live readiness in the home page's footer, and the first-run notice while no
+// administrator exists; the page works without it.
 const badge = document.getElementById('readiness');
+const setupNotice = document.getElementById('setup-notice');
 
 async function refresh() {
   try {
@@ -16,7 +18,19 @@ async function refresh() {
   }
 }
 
+async function checkSetup() {
+  try {
+    const response = await fetch('/api/auth/config', { headers: { accept: 'application/json' } });
+    if (!response.ok) return;
+    const config = await response.json();
+    if (config.setupRequired === true) setupNotice.hidden = false;
+  } catch {
+    // The notice stays hidden; sign-in says the same.
+  }
+}
+
 if (badge) {
   void refresh();
   setInterval(refresh, 15000);
 }
+if (setupNotice) void checkSetup();

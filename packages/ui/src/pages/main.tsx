@@ -1,6 +1,7 @@
 // The platform's own pages: accounts (sign-in, registration, reset, email confirmation, account,
-// approval) and administration (users, audit trail). The server answers each path with the same
-// shell; this picks the page.
+// approval) and administration (users, audit trail). They live in packages/ui, never in the
+// platform, which only serves the built entry ("platform"). The server answers each path with the
+// same shell; this picks the page.
 import {
   AccountPage,
   AdminAuditPage,
@@ -15,9 +16,7 @@ import {
   SignInPage,
   TestCheckoutPage,
   VerifyEmailPage,
-  useSession,
-  rolesOf,
-} from '@ballast/ui';
+} from '../index.ts';
 import type { ReactNode } from 'react';
 
 const pages: Record<string, () => ReactNode> = {
@@ -35,18 +34,10 @@ const pages: Record<string, () => ReactNode> = {
 };
 
 function PlatformPage() {
-  const session = useSession();
-  const admin = session.state.status === 'signed-in' && rolesOf(session.state.user).active.includes('platform:admin');
-  const nav = admin
-    ? [
-        { href: '/admin/users', label: 'Users' },
-        { href: '/admin/audit', label: 'Audit' },
-      ]
-    : [];
   const path = location.pathname.replace(/\/+$/, '') || '/';
   const page = pages[path];
   return (
-    <Layout nav={nav}>
+    <Layout>
       {page === undefined ? (
         <section className="card narrow">
           <h1>This page does not exist</h1>
