@@ -245,6 +245,10 @@ describe('operators', () => {
     const api = (await (await fetch(`${server.url}/admin/api/tasks`)).json()) as { queues: { task: string }[] };
     expect(api.queues.map((queue) => queue.task).sort()).toEqual([
       'platform.deliver-notification',
+      'platform.hash-stored-file',
+      'platform.parse-document',
+      'platform.purge-stored-files',
+      'platform.sweep-stored-files',
       'probe.flaky',
       'probe.record',
       'probe.send-receipt',
