@@ -1,10 +1,7 @@
 // The voice coach: balance and talk-time packs, the call with a live timer, history, care plans
-// and purchases. Talks to /api/coach and /api/payments/coach, and heartbeats over /realtime.
+// and purchases. Talks to /api/coach and /api/payments/coach; the call itself is useCall() (use-call.ts).
 import {
-  api,
-  ApiError,
   buyPack,
-  connectRealtime,
   ErrorMessage,
   formatDate,
   formatDateTime,
@@ -15,335 +12,18 @@ import {
   Notice,
   RequireUser,
   TestModeBanner,
-  type RealtimeClient,
   type User,
 } from '@ballast/ui';
-import type { Parsed, z } from '@ballast/contracts';
+import type { Parsed } from '@ballast/contracts';
 import { balanceAnswer, packsAnswer, purchasesAnswer, type pack } from '@ballast/contracts/payments';
-import { useCallback, useEffect, useRef, useState } from 'react';
-import {
-  callAnswer,
-  callsAnswer,
-  carePlansAnswer,
-  heartbeatAnswer,
-  startCallAnswer,
-  type callView,
-} from '../shared/api.ts';
-import { endReasonText, HEARTBEAT_SECONDS, type VoiceSetup } from '../shared/calls.ts';
+import { useCallback, useEffect, useState } from 'react';
+import { callsAnswer, carePlansAnswer } from '../shared/api.ts';
+import { CallPanel } from './call-panel.tsx';
+import { useCall } from './use-call.ts';
+import { useLoad } from './use-load.ts';
 import './coach.css';
 
 type Pack = Parsed<typeof pack>;
-type CallView = Parsed<typeof callView>;
-type Heartbeat = Parsed<typeof heartbeatAnswer>;
-
-type Phase =
-  | { readonly kind: 'idle' }
-  | { readonly kind: 'starting' }
-  | {
-      readonly kind: 'live';
-      readonly call: CallView;
-      readonly voice: VoiceSetup;
-      readonly startedAt: number;
-      readonly remaining: number;
-      readonly warning: boolean;
-      readonly connection: 'live' | 'lost' | 'recovered';
-    }
-  | { readonly kind: 'ended'; readonly reason: string; readonly metered: number };
-
-function useLoad<Schema extends z.ZodType>(
-  path: string,
-  answer: Schema,
-  version: number,
-): { data: Parsed<Schema> | undefined; error: string | undefined } {
-  const [state, setState] = useState<{ data: Parsed<Schema> | undefined; error: string | undefined }>({
-    data: undefined,
-    error: undefined,
-  });
-  useEffect(() => {
-    let current = true;
-    api('GET', path, undefined, answer)
-      .then((data) => current && setState({ data, error: undefined }))
-      .catch((error: unknown) => current && setState({ data: undefined, error: (error as Error).message }));
-    return () => {
-      current = false;
-    };
-  }, [path, answer, version]);
-  return state;
-}
-
-/** Plays the coach's lines with the browser's speech synthesis (local voice mode). */
-function speak(text: string): void {
-  if (!('speechSynthesis' in window)) return;
-  window.speechSynthesis.speak(new SpeechSynthesisUtterance(text));
-}
-
-function CallPanel({
-  balance,
-  owed,
-  onChanged,
-}: {
-  readonly balance: number;
-  /** Talk-time earlier calls used beyond the balance: taken from the next pack before a call starts. */
-  readonly owed: number;
-  readonly onChanged: () => void;
-}) {
-  const [phase, setPhase] = useState<Phase>({ kind: 'idle' });
-  const [error, setError] = useState<string | undefined>(undefined);
-  const [now, setNow] = useState(() => Date.now());
-  const audio = useRef<AudioContext | null>(null);
-  const stream = useRef<MediaStream | null>(null);
-  const socket = useRef<RealtimeClient | null>(null);
-  const beat = useRef<ReturnType<typeof setInterval> | null>(null);
-  const transcript = useRef<{ role: 'user' | 'agent'; text: string }[]>([]);
-  const agent = useRef<{ endSession(): Promise<void> } | null>(null);
-  const line = useRef(0);
-  /** When the answer to the last heartbeat came (this page's clock): hang-ups are billed up to that plus what followed. */
-  const lastAck = useRef<number | null>(null);
-
-  const stopMedia = useCallback(() => {
-    if (beat.current !== null) clearInterval(beat.current);
-    beat.current = null;
-    socket.current?.close();
-    socket.current = null;
-    for (const track of stream.current?.getTracks() ?? []) track.stop();
-    stream.current = null;
-    if ('speechSynthesis' in window) window.speechSynthesis.cancel();
-    void agent.current?.endSession().catch(() => undefined);
-    agent.current = null;
-  }, []);
-
-  useEffect(() => stopMedia, [stopMedia]);
-  useEffect(() => {
-    if (phase.kind !== 'live') return;
-    const timer = setInterval(() => setNow(Date.now()), 250);
-    return () => clearInterval(timer);
-  }, [phase.kind]);
-
-  const finish = useCallback(
-    (reason: string, metered: number) => {
-      stopMedia();
-      setPhase({ kind: 'ended', reason, metered });
-      onChanged();
-    },
-    [stopMedia, onChanged],
-  );
-
-  const applyBeat = useCallback(
-    (answer: Heartbeat) => {
-      lastAck.current = performance.now();
-      if (answer.status === 'ended') {
-        finish(endReasonText[answer.endReason ?? ''] ?? 'The call ended.', answer.meteredSeconds);
-        return;
-      }
-      setPhase((current) =>
-        current.kind === 'live' ? { ...current, remaining: answer.remainingSeconds, warning: answer.warning } : current,
-      );
-    },
-    [finish],
-  );
-
-  const start = async () => {
-    setError(undefined);
-    // iOS Safari plays audio only from a context created or resumed inside the tap itself.
-    audio.current ??= new AudioContext();
-    void audio.current.resume();
-    setPhase({ kind: 'starting' });
-    try {
-      stream.current = await navigator.mediaDevices.getUserMedia({ audio: true });
-    } catch {
-      setPhase({ kind: 'idle' });
-      setError(
-        'Microphone access was refused. Allow the microphone for this site in your browser settings, then try again.',
-      );
-      return;
-    }
-    let started: { call: CallView; voice: VoiceSetup };
-    try {
-      started = await api('POST', '/api/coach/calls', {}, startCallAnswer);
-    } catch (caught) {
-      stopMedia();
-      setPhase({ kind: 'idle' });
-      setError(
-        caught instanceof ApiError && caught.code === 'coach.insufficient_talktime'
-          ? 'You have no talk-time left: buy a pack to start a call.'
-          : (caught as Error).message,
-      );
-      return;
-    }
-    const { call, voice } = started;
-    transcript.current = [];
-    line.current = 0;
-    lastAck.current = performance.now();
-    setPhase({
-      kind: 'live',
-      call,
-      voice,
-      startedAt: call.startedAt.getTime(),
-      remaining: call.remainingSeconds,
-      warning: false,
-      connection: 'live',
-    });
-    const live = connectRealtime('coach');
-    socket.current = live;
-    let wasLost = false;
-    live.onState((state) => {
-      if (state === 'closed') wasLost = true;
-      setPhase((current) =>
-        current.kind !== 'live'
-          ? current
-          : {
-              ...current,
-              connection:
-                state === 'open' ? (wasLost ? 'recovered' : 'live') : state === 'closed' ? 'lost' : current.connection,
-            },
-      );
-    });
-    live.on('metering.ended', (data) => {
-      const ended = data as { sessionId: string; reason: string; meteredSeconds: number };
-      if (ended.sessionId === call.id) finish(endReasonText[ended.reason] ?? 'The call ended.', ended.meteredSeconds);
-    });
-    live.on('metering.warning', (data) => {
-      const warned = data as { sessionId: string; remainingSeconds: number };
-      if (warned.sessionId === call.id)
-        setPhase((current) => (current.kind === 'live' ? { ...current, warning: true } : current));
-    });
-    const heartbeat = async () => {
-      try {
-        // The live socket first; plain HTTP when it is down.
-        const answer =
-          live.state === 'open'
-            ? heartbeatAnswer.parse(await live.request('call.heartbeat', { sessionId: call.id }))
-            : await api('POST', `/api/coach/calls/${call.id}/heartbeat`, {}, heartbeatAnswer);
-        applyBeat(answer);
-      } catch {
-        try {
-          applyBeat(await api('POST', `/api/coach/calls/${call.id}/heartbeat`, {}, heartbeatAnswer));
-        } catch {
-          setPhase((current) => (current.kind === 'live' ? { ...current, connection: 'lost' } : current));
-          wasLost = true;
-        }
-      }
-    };
-    beat.current = setInterval(() => void heartbeat(), HEARTBEAT_SECONDS * 1000);
-    void heartbeat();
-    if (voice.mode === 'elevenlabs') {
-      // ElevenLabs' official browser SDK, on the signed URL the server asked for (the key never
-      // reaches the browser). The server knows the conversation the URL opens and bills the call
-      // from ElevenLabs' record of it; the session id rides along for operators reading the agent's logs.
-      try {
-        const { Conversation } = await import('@elevenlabs/client');
-        agent.current = await Conversation.startSession({
-          signedUrl: voice.signedUrl,
-          connectionType: 'websocket',
-          dynamicVariables: { ballast_session_id: call.id },
-          onError: (message: string) => setError(`Voice agent: ${message}`),
-        });
-      } catch (caught) {
-        setError(`The voice agent could not be reached (${(caught as Error).message}); the call stays open.`);
-      }
-    }
-    if (voice.mode === 'local') {
-      const first = voice.lines[0];
-      if (first !== undefined) {
-        transcript.current.push({ role: 'agent', text: first });
-        speak(first);
-      }
-    }
-  };
-
-  const nextLine = () => {
-    if (phase.kind !== 'live' || phase.voice.mode !== 'local') return;
-    line.current = Math.min(line.current + 1, phase.voice.lines.length - 1);
-    const text = phase.voice.lines[line.current]!;
-    transcript.current.push({ role: 'agent', text });
-    speak(text);
-  };
-
-  const hangUp = async () => {
-    if (phase.kind !== 'live') return;
-    try {
-      const sinceLastBeatMs = lastAck.current === null ? undefined : Math.round(performance.now() - lastAck.current);
-      const { call } = await api(
-        'POST',
-        `/api/coach/calls/${phase.call.id}/end`,
-        {
-          transcript: transcript.current,
-          sinceLastBeatMs,
-        },
-        callAnswer,
-      );
-      finish(call.endReasonText ?? 'You ended the call.', call.meteredSeconds);
-    } catch (caught) {
-      setError((caught as Error).message);
-    }
-  };
-
-  if (phase.kind === 'live') {
-    const elapsed = Math.max(0, Math.floor((now - phase.startedAt) / 1000));
-    const remaining = Math.max(0, phase.call.maxSeconds - elapsed);
-    return (
-      <section className="card call live" aria-labelledby="call-title">
-        <h2 id="call-title">On a call with your coach</h2>
-        {phase.voice.mode === 'local' ? (
-          <p className="test-mode-banner" role="note">
-            Local voice mode: no ElevenLabs key on this server. Your browser speaks the coach’s lines; your microphone
-            is on.
-          </p>
-        ) : null}
-        <p className="timer" aria-live="off">
-          <span data-testid="call-elapsed">{formatDuration(elapsed)}</span>
-          <span className="muted"> · </span>
-          <span data-testid="call-remaining">{formatDuration(remaining)}</span> left
-        </p>
-        {phase.warning ? (
-          <ErrorMessage>Less than a minute of talk-time left: the call ends when it runs out.</ErrorMessage>
-        ) : null}
-        {phase.connection === 'lost' ? (
-          <ErrorMessage>Connection lost: reconnecting… The call continues for 10 seconds.</ErrorMessage>
-        ) : null}
-        {phase.connection === 'recovered' ? <Notice>Connection recovered.</Notice> : null}
-        <p className="call-actions">
-          {phase.voice.mode === 'local' ? (
-            <button type="button" className="button" onClick={nextLine}>
-              Next question
-            </button>
-          ) : null}
-          <button type="button" className="button" data-variant="danger" onClick={() => void hangUp()}>
-            End call
-          </button>
-        </p>
-      </section>
-    );
-  }
-
-  return (
-    <section className="card call" aria-labelledby="call-title">
-      <h2 id="call-title">Talk with your coach</h2>
-      {phase.kind === 'ended' ? (
-        <Notice>
-          Call ended after {formatDuration(phase.metered)}. {phase.reason} Your care plan will arrive by email shortly.
-        </Notice>
-      ) : null}
-      <ErrorMessage>{error}</ErrorMessage>
-      {owed > 0 ? (
-        <p className="muted" data-testid="owed">
-          An earlier call ran {formatDuration(owed)} past your talk-time. It is taken from your talk-time before your
-          next call starts.
-        </p>
-      ) : null}
-      {balance <= 0 ? <p className="muted">You have no talk-time left. Buy a pack below to start a call.</p> : null}
-      <button
-        type="button"
-        className="button big"
-        data-variant="primary"
-        disabled={phase.kind === 'starting' || balance <= 0}
-        onClick={() => void start()}
-      >
-        {phase.kind === 'starting' ? 'Connecting…' : 'Start call'}
-      </button>
-    </section>
-  );
-}
 
 function CoachHome({ user }: { readonly user: User }) {
   const [version, setVersion] = useState(0);
@@ -382,6 +62,7 @@ function CoachHome({ user }: { readonly user: User }) {
       .finally(() => setBuying(undefined));
   };
   const seconds = balance.data?.balance ?? 0;
+  const call = useCall({ onChanged: refresh });
 
   return (
     <div className="coach">
@@ -410,7 +91,7 @@ function CoachHome({ user }: { readonly user: User }) {
           ))}
         </ul>
       </section>
-      <CallPanel balance={seconds} owed={calls.data?.unsettledSeconds ?? 0} onChanged={refresh} />
+      <CallPanel call={call} balance={seconds} owed={calls.data?.unsettledSeconds ?? 0} />
       <section className="card" aria-labelledby="plans-title">
         <h2 id="plans-title">Care plans</h2>
         {plans.data?.carePlans.length === 0 ? (
