@@ -115,6 +115,21 @@ describe('the voice coach in a real browser', () => {
     await page.waitForURL((url) => url.pathname === '/coach/' && !url.searchParams.has('paid'));
     await expect.poll(() => page.getByTestId('purchases').textContent()).toContain('paid');
 
+    // Before the first call: what the coach is and what a call is like, the microphone, what is kept,
+    // what happens when the time runs out; and the safety lines.
+    const about = (await page.getByTestId('about-calls').textContent()) ?? '';
+    expect(about).toContain('microphone');
+    expect(about).toContain('no recording of your voice');
+    expect(about).toContain('when it runs out the call ends');
+    expect(await page.getByTestId('safety-note').first().textContent()).toMatch(/not medical advice.*emergency/);
+    await page.screenshot({ path: screenshotPath('coach-before-call.png'), fullPage: true });
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.screenshot({ path: screenshotPath('coach-before-call-phone.png'), fullPage: true });
+    // With talk-time to spend, starting a call is the first thing on the page.
+    const startCall = (await page.getByRole('button', { name: 'Start call' }).boundingBox())!;
+    expect(startCall.y + startCall.height).toBeLessThanOrEqual(844);
+    await page.setViewportSize({ width: 1280, height: 720 });
+
     // Call: heartbeats keep it alive past the 7 s gap, then we hang up.
     await page.getByRole('button', { name: 'Start call' }).click();
     await page.getByRole('heading', { name: 'On a call with your coach' }).waitFor();
@@ -122,6 +137,21 @@ describe('the voice coach in a real browser', () => {
     await page.waitForTimeout(12_500);
     await page.screenshot({ path: screenshotPath('coach-call.png') });
     expect(await page.getByTestId('call-elapsed').textContent()).toMatch(/^1[2-5] sec$/);
+    // The time left counts down in the call panel only (the balance figure gives way), and the panel
+    // comes first on the page, on a phone too.
+    expect(await page.getByTestId('call-remaining').textContent()).toMatch(/^29 min 4\d sec$/);
+    expect(await page.getByTestId('balance').count()).toBe(0);
+    await page.getByTestId('balance-on-call').waitFor();
+    const callTop = (await page.locator('.call.live').boundingBox())!.y;
+    expect(callTop).toBeLessThan((await page.locator('.balance').boundingBox())!.y);
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.screenshot({ path: screenshotPath('coach-call-phone.png') });
+    expect(await page.getByRole('button', { name: 'End call' }).isVisible()).toBe(true);
+    const endCall = (await page.getByRole('button', { name: 'End call' }).boundingBox())!;
+    expect(endCall.y).toBeGreaterThanOrEqual(0);
+    expect(endCall.y + endCall.height).toBeLessThanOrEqual(844);
+    expect(Number(await page.evaluate('document.documentElement.scrollWidth'))).toBeLessThanOrEqual(390);
+    await page.setViewportSize({ width: 1280, height: 720 });
     await page.getByRole('button', { name: 'Next question' }).click();
     await page.getByRole('button', { name: 'End call' }).click();
     await page.getByText(/Call ended after 1\d sec\. You ended the call\./).waitFor();
@@ -139,6 +169,8 @@ describe('the voice coach in a real browser', () => {
     const inbox = await context.newPage();
     const plan = await waitForInbox(inbox, email, /care plan/i);
     expect(plan).toContain('Template plan');
+    expect(plan).toContain('not medical advice');
+    expect(plan).toContain('findahelpline.com');
     const receipt = await waitForInbox(inbox, email, /Receipt/);
     expect(receipt).toContain('₹499.00');
     // The receipt's "Your purchases" link leads to the purchases on the coach's page.
@@ -150,6 +182,8 @@ describe('the voice coach in a real browser', () => {
     await page.reload();
     await page.locator('.care-plan').first().waitFor();
     expect(await page.locator('.care-plan h3').first().textContent()).toBe('Your care plan (template)');
+    await page.getByRole('region', { name: 'Care plans' }).getByTestId('safety-note').waitFor();
+    expect(await page.getByTestId('about-calls').count()).toBe(0);
     await page.screenshot({ path: screenshotPath('coach-after-call.png'), fullPage: true });
     expect(problems).toEqual([]);
     await context.close();

@@ -29,3 +29,11 @@ export const LOCAL_COACH_LINES = [
   'Good. Let us make that your first step. How will you know you have done it?',
   'I will put this into your care plan. Is there anything else you would like to talk about?',
 ] as const;
+
+/** Shown on the coach page, under every care plan and in care-plan emails. */
+export const SAFETY_LINES = {
+  notMedicalAdvice:
+    'The coach is an AI, not a doctor or therapist: what it says and your care plans are not medical advice.',
+  crisis:
+    'If you are in crisis or thinking of harming yourself, call your local emergency number now (112 in India and Europe, 911 in the US) or find a free helpline at findahelpline.com.',
+} as const;

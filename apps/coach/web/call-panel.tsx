@@ -7,14 +7,16 @@ export function CallPanel({
   call,
   balance,
   owed,
+  firstCall,
 }: {
   readonly call: CallState;
   readonly balance: number;
   readonly owed: number;
+  readonly firstCall: boolean;
 }) {
   return isOnCall(call.phase) ? (
     <LiveCall call={call} phase={call.phase} />
   ) : (
-    <CallStart call={call} balance={balance} owed={owed} />
+    <CallStart call={call} balance={balance} owed={owed} firstCall={firstCall} />
   );
 }

@@ -1,11 +1,20 @@
 // The call under way: time used and left, warnings, connection state, and the call's buttons.
 import { ErrorMessage, formatDuration, Notice } from '@ballast/ui';
+import { useEffect, useRef } from 'react';
 import type { CallState, OnCall } from './use-call.ts';
 
 export function LiveCall({ call, phase }: { readonly call: CallState; readonly phase: OnCall }) {
+  // The start button the person pressed is gone: bring the call into view and put focus on it.
+  const title = useRef<HTMLHeadingElement>(null);
+  useEffect(() => {
+    title.current?.scrollIntoView({ block: 'start' });
+    title.current?.focus({ preventScroll: true });
+  }, []);
   return (
     <section className="card call live" aria-labelledby="call-title">
-      <h2 id="call-title">On a call with your coach</h2>
+      <h2 id="call-title" ref={title} tabIndex={-1}>
+        On a call with your coach
+      </h2>
       {phase.voice.mode === 'local' ? (
         <p className="test-mode-banner" role="note">
           Local voice mode: no ElevenLabs key on this server. Your browser speaks the coach’s lines; your microphone is

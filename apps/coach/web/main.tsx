@@ -19,7 +19,8 @@ import { balanceAnswer, packsAnswer, purchasesAnswer, type pack } from '@ballast
 import { useCallback, useEffect, useState } from 'react';
 import { callsAnswer, carePlansAnswer } from '../shared/api.ts';
 import { CallPanel } from './call-panel.tsx';
-import { useCall } from './use-call.ts';
+import { SafetyNote } from './safety-note.tsx';
+import { isOnCall, useCall } from './use-call.ts';
 import { useLoad } from './use-load.ts';
 import './coach.css';
 
@@ -63,15 +64,34 @@ function CoachHome({ user }: { readonly user: User }) {
   };
   const seconds = balance.data?.balance ?? 0;
   const call = useCall({ onChanged: refresh });
+  // During a call the panel comes first and is the one place where time counts down; with talk-time
+  // to spend it comes first too (starting a call is then the page's main action, on a phone as well).
+  const onCall = isOnCall(call.phase);
+  const callFirst = onCall || seconds > 0;
+  const panel = (
+    <CallPanel
+      call={call}
+      balance={seconds}
+      owed={calls.data?.unsettledSeconds ?? 0}
+      firstCall={calls.data?.calls.length === 0}
+    />
+  );
 
   return (
     <div className="coach">
       <h1 className="page-title">Voice coach</h1>
+      {callFirst ? panel : null}
       <section className="card balance" aria-labelledby="balance-title">
         <h2 id="balance-title">Talk-time</h2>
-        <p className="balance-figure" data-testid="balance">
-          {balance.data === undefined ? '…' : formatDuration(seconds)}
-        </p>
+        {onCall ? (
+          <p className="muted" data-testid="balance-on-call">
+            In use: the time left is counted down in your call above.
+          </p>
+        ) : (
+          <p className="balance-figure" data-testid="balance">
+            {balance.data === undefined ? '…' : formatDuration(seconds)}
+          </p>
+        )}
         {paid !== null ? (
           <Notice>Payment received: your talk-time is topped up. A receipt is on its way.</Notice>
         ) : null}
@@ -91,7 +111,7 @@ function CoachHome({ user }: { readonly user: User }) {
           ))}
         </ul>
       </section>
-      <CallPanel call={call} balance={seconds} owed={calls.data?.unsettledSeconds ?? 0} />
+      {callFirst ? null : panel}
       <section className="card" aria-labelledby="plans-title">
         <h2 id="plans-title">Care plans</h2>
         {plans.data?.carePlans.length === 0 ? (
@@ -104,6 +124,7 @@ function CoachHome({ user }: { readonly user: User }) {
             <p className="plan-body">{plan.body}</p>
           </article>
         ))}
+        {(plans.data?.carePlans.length ?? 0) > 0 ? <SafetyNote /> : null}
       </section>
       <section className="card" aria-labelledby="history-title">
         <h2 id="history-title">Call history</h2>
