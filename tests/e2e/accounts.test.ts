@@ -97,6 +97,44 @@ describe('accounts in a real browser', () => {
     await page.context().close();
   });
 
+  it('keeps `next` through registration, a resent confirmation and the email link', async (ctx) => {
+    if (unavailable !== undefined) ctx.skip(unavailable);
+    const page = await newPage();
+    const who = 'grace@example.com';
+    await page.goto(`${server.url}/sign-in?next=${encodeURIComponent('/coach/?from=start')}`);
+    await page.getByRole('link', { name: 'Create an account' }).click();
+    await page.waitForURL(/\/register\?next=/);
+    await page.getByLabel('Email', { exact: true }).fill(who);
+    await page.getByLabel('Password', { exact: true }).fill('compiler flow chart');
+    await page.getByRole('button', { name: 'Create account' }).click();
+    await page.getByRole('heading', { name: 'Check your inbox' }).waitFor();
+    await page.getByRole('button', { name: 'Resend confirmation email' }).click();
+    await page
+      .getByText('If an unconfirmed account uses this address, a new confirmation link is on its way.')
+      .waitFor();
+    await page.screenshot({ path: screenshotPath('register-resent.png'), fullPage: true });
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.screenshot({ path: screenshotPath('register-resent-mobile.png'), fullPage: true });
+
+    // Two links now; the newest confirms and leads back to where the person started.
+    const messages = page.locator(`.inbox-message[data-recipient="${who}"]`).filter({ hasText: /confirm/i });
+    const deadline = Date.now() + 30_000;
+    while ((await messages.count()) < 2) {
+      if (Date.now() > deadline) throw new Error('no second confirmation email within 30 s');
+      await page.goto(`${server.url}/dev/inbox`);
+      await page.waitForTimeout(300);
+    }
+    const links = await Promise.all(
+      [0, 1].map(async (index) => (await messages.nth(index).locator('.body a').first().getAttribute('href'))!),
+    );
+    for (const link of links) expect(link).toContain(`next=${encodeURIComponent('/coach/?from=start')}`);
+    await page.goto(links[0]!);
+    await page.getByText('Your email address is confirmed and you are signed in.').waitFor();
+    await page.getByRole('link', { name: 'Continue' }).click();
+    await page.waitForURL(`${server.url}/coach/?from=start`);
+    await page.context().close();
+  });
+
   it('signs out everywhere, then signs in again (and refuses a wrong password)', async (ctx) => {
     if (unavailable !== undefined) ctx.skip(unavailable);
     const page = await newPage();
@@ -138,11 +176,15 @@ describe('accounts in a real browser', () => {
     await page.getByRole('button', { name: 'Set new password' }).click();
     await page.getByText('Your password is changed. Sign in with the new one.').waitFor();
 
-    // The link works once.
+    // The link works once, and says so on load, before anyone types a password.
     await page.goto(link);
-    await page.getByLabel('New password', { exact: true }).fill('a third passphrase here');
-    await page.getByRole('button', { name: 'Set new password' }).click();
     await expect.poll(() => page.getByRole('alert').textContent()).toContain('already been used');
+    expect(await page.getByLabel('New password', { exact: true }).count()).toBe(0);
+    await page.screenshot({ path: screenshotPath('reset-used-link.png'), fullPage: true });
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.screenshot({ path: screenshotPath('reset-used-link-mobile.png'), fullPage: true });
+    await page.getByRole('link', { name: 'Ask for a new link' }).click();
+    await page.waitForURL(`${server.url}/reset`);
 
     await signIn(page, email, 'analytical engine notes');
     await expect.poll(() => page.getByRole('alert').textContent()).toBe('Email or password is incorrect.');

@@ -9,6 +9,14 @@ const email = z.email().max(254);
 const newPassword = z.string().max(MAX_PASSWORD_LENGTH * 4);
 const displayName = z.string().trim().min(1).max(100);
 const oneTimeToken = z.string().min(10).max(200);
+/**
+ * Where to go once the address is confirmed: a path on this site (`/coach?x=1`), never another
+ * host (`//evil.example`, `https://...`); the confirmation link carries it back.
+ */
+const nextPath = z
+  .string()
+  .max(500)
+  .regex(/^\/(?![/\\])[^\s]*$/, 'must be a path on this site, starting with a single /');
 
 /** One role a user holds or asked for. */
 export const roleGrant = z.object({ role: z.string(), status: z.enum(['active', 'pending']) });
@@ -43,6 +51,7 @@ export const registerBody = z.object({
   password: newPassword,
   displayName: displayName.optional(),
   role: z.string().max(100).optional(),
+  next: nextPath.optional(),
 });
 export const registerAnswer = messageAnswer;
 
@@ -63,6 +72,11 @@ export const resetRequestBody = z.object({ email: z.string().max(254) });
 export const resetRequestAnswer = messageAnswer;
 export const resetBody = z.object({ token: oneTimeToken, password: newPassword });
 export const resetAnswer = messageAnswer;
+/** Whether a reset link can still be used, asked before the page shows the form. */
+export const resetLinkBody = z.object({ token: oneTimeToken });
+export const resetLinkAnswer = z.object({ state: z.enum(['valid', 'unknown', 'used', 'expired']) });
+export const resendConfirmationBody = z.object({ email: z.string().max(254), next: nextPath.optional() });
+export const resendConfirmationAnswer = messageAnswer;
 
 export const googleSignInBody = z.object({ credential: z.string().min(10).max(8192) });
 

@@ -2,7 +2,9 @@ import type { Parsed } from '@ballast/contracts';
 import {
   authConfigAnswer,
   registerAnswer,
+  resendConfirmationAnswer,
   resetAnswer,
+  resetLinkAnswer,
   resetRequestAnswer,
   signInAnswer,
   userAnswer,
@@ -99,16 +101,58 @@ export function SignInPage({ defaultNext = '/account' }: { readonly defaultNext?
   );
 }
 
-/** Registration; `role` (or `?role=` in the address) asks for an app role at the same time. */
-export function RegisterPage({ role = query('role') ?? undefined }: { readonly role?: string | undefined }) {
+/**
+ * "Resend confirmation": a new link for an address not confirmed yet. With `email` known (just
+ * registered) it is one button; otherwise it asks for the address. The answer is the same for any
+ * address.
+ */
+export function ResendConfirmation({ email, next }: { readonly email?: string; readonly next?: string | undefined }) {
   const submission = useSubmission();
   const [sent, setSent] = useState<string | undefined>(undefined);
+  if (sent !== undefined) return <Notice>{sent}</Notice>;
+  return (
+    <Form
+      id="resend-confirmation-form"
+      submission={submission}
+      onSubmit={submission.run(async (form) => {
+        const answer = await api(
+          'POST',
+          '/api/auth/resend-confirmation',
+          { email: email ?? formText(form, 'email'), ...(next === undefined ? {} : { next }) },
+          resendConfirmationAnswer,
+        );
+        setSent(answer.message);
+      })}
+    >
+      {email === undefined ? (
+        <Field label="Email" name="email" type="email" autoComplete="email" required />
+      ) : (
+        <p>No email after a few minutes? Check your spam folder, or send it again.</p>
+      )}
+      <ErrorMessage>{submission.error}</ErrorMessage>
+      <SubmitButton busy={submission.busy} busyLabel="Sending…">
+        Resend confirmation email
+      </SubmitButton>
+    </Form>
+  );
+}
+
+/**
+ * Registration; `role` (or `?role=` in the address) asks for an app role at the same time, and
+ * `?next=` rides in the confirmation link, so the confirmed user lands back where they started.
+ */
+export function RegisterPage({ role = query('role') ?? undefined }: { readonly role?: string | undefined }) {
+  const submission = useSubmission();
+  const [sent, setSent] = useState<{ message: string; email: string } | undefined>(undefined);
+  const asked = query('next');
+  const next = asked === null ? undefined : safeNext(asked, '/account');
   if (sent !== undefined) {
     return (
       <Card title="Check your inbox">
-        <Notice>{sent}</Notice>
+        <Notice>{sent.message}</Notice>
         <p>Open the link in the email to confirm your address; it signs you in.</p>
         <DevInboxHint />
+        <ResendConfirmation email={sent.email} next={next} />
       </Card>
     );
   }
@@ -119,18 +163,20 @@ export function RegisterPage({ role = query('role') ?? undefined }: { readonly r
         submission={submission}
         onSubmit={submission.run(async (form) => {
           const displayName = formText(form, 'displayName').trim();
+          const email = formText(form, 'email');
           const answer = await api(
             'POST',
             '/api/auth/register',
             {
-              email: formText(form, 'email'),
+              email,
               password: formText(form, 'password'),
               ...(displayName === '' ? {} : { displayName }),
               ...(role === undefined ? {} : { role }),
+              ...(next === undefined ? {} : { next }),
             },
             registerAnswer,
           );
-          setSent(answer.message);
+          setSent({ message: answer.message, email });
         })}
       >
         <Field label="Name" name="displayName" autoComplete="name" />
@@ -149,7 +195,9 @@ export function RegisterPage({ role = query('role') ?? undefined }: { readonly r
         </SubmitButton>
       </Form>
       <p className="form-links">
-        <a href="/sign-in">I already have an account</a>
+        <a href={next === undefined ? '/sign-in' : `/sign-in?next=${encodeURIComponent(next)}`}>
+          I already have an account
+        </a>
       </p>
     </Card>
   );
@@ -196,16 +244,51 @@ export function ResetRequestPage() {
   );
 }
 
+/** What the reset page says of a link it cannot use, by the link's state. */
+const UNUSABLE_RESET_LINK = {
+  unknown: 'This reset link is not valid. Open the link from the email again, or ask for a new one.',
+  used: 'This reset link has already been used or is no longer valid (a newer link or a password change spends it).',
+  expired: 'This reset link has expired: links work for 30 minutes.',
+} as const;
+
 export function ResetConfirmPage() {
   const session = useSession();
   const submission = useSubmission();
   const [done, setDone] = useState<string | undefined>(undefined);
   const token = query('token');
+  // Asked on load, so a used or expired link says so before anyone types a new password.
+  const [linkState, setLinkState] = useState<Parsed<typeof resetLinkAnswer>['state'] | 'checking' | 'unchecked'>(
+    'checking',
+  );
+  useEffect(() => {
+    if (token === null) return;
+    api('POST', '/api/auth/reset/check', { token }, resetLinkAnswer)
+      .then(({ state }) => setLinkState(state))
+      // A link too malformed to check, or no answer: the form still refuses it with the reason.
+      .catch(() => setLinkState('unchecked'));
+  }, [token]);
   if (token === null) {
     return (
       <Card title="Choose a new password">
         <ErrorMessage>This link is incomplete. Open the link from the email again, or ask for a new one.</ErrorMessage>
         <a href="/reset">Ask for a new link</a>
+      </Card>
+    );
+  }
+  if (linkState === 'checking') {
+    return (
+      <Card title="Choose a new password">
+        <p className="muted">Checking your link…</p>
+      </Card>
+    );
+  }
+  if (done === undefined && (linkState === 'unknown' || linkState === 'used' || linkState === 'expired')) {
+    return (
+      <Card title="Choose a new password">
+        <ErrorMessage>{UNUSABLE_RESET_LINK[linkState]}</ErrorMessage>
+        <a className="button" data-variant="primary" href="/reset">
+          Ask for a new link
+        </a>
       </Card>
     );
   }
@@ -298,8 +381,9 @@ export function VerifyEmailPage({ defaultNext = '/account' }: { readonly default
         <>
           <ErrorMessage>{state.message}</ErrorMessage>
           <p>
-            <a href="/sign-in">Sign in</a> or <a href="/register">register again</a> to get a new link.
+            Ask for a new confirmation link, or <a href="/sign-in">sign in</a> if your address is confirmed.
           </p>
+          <ResendConfirmation next={query('next') === null ? undefined : safeNext(query('next'), '/account')} />
         </>
       ) : null}
     </Card>

@@ -12,6 +12,7 @@ import {
   newOneTimeToken,
   oneTimeTokenState,
   type OneTimePurpose,
+  type OneTimeTokenState,
 } from './one-time-token.ts';
 import { assertStrongPassword } from './password-policy.ts';
 import { hashPassword, verifyPassword } from './passwords.ts';
@@ -150,7 +151,13 @@ export function createAccounts(options: AccountsOptions) {
   }
 
   async function register(
-    input: { email: string; password: string; displayName?: string | undefined; role?: string | undefined },
+    input: {
+      email: string;
+      password: string;
+      displayName?: string | undefined;
+      role?: string | undefined;
+      next?: string | undefined;
+    },
     origin: AuditOrigin,
   ): Promise<void> {
     const started = performance.now();
@@ -188,13 +195,7 @@ export function createAccounts(options: AccountsOptions) {
       if (role !== undefined) {
         await users.requestRole(on, user.id, role.name, role.requiresApproval ? 'pending' : 'active');
       }
-      const token = await issueOneTimeToken(on, user.id, 'verify');
-      await notify.send('platform.verify-email', {
-        to: { userId: user.id, email },
-        data: { link: `${options.publicUrl}/verify-email?token=${token}` },
-        idempotencyKey: `verify:${user.id}:${hashOneTimeToken(token).slice(0, 16)}`,
-        tx,
-      });
+      await sendConfirmation(on, tx, { id: user.id, email }, input.next);
       await audit.record(
         {
           actor: { id: user.id, email },
@@ -206,6 +207,55 @@ export function createAccounts(options: AccountsOptions) {
         tx,
       );
       if (role?.requiresApproval === true) await approvals.requestApproval(tx, role, user);
+    });
+    await answerNoSoonerThan(started);
+  }
+
+  /**
+   * Emails a new confirmation link; `next` (a path the contract has checked) rides along, so the
+   * confirmed user lands where they started.
+   */
+  async function sendConfirmation(
+    on: Kysely<DB>,
+    tx: Tx,
+    user: { readonly id: string; readonly email: string },
+    next: string | undefined,
+  ): Promise<void> {
+    const token = await issueOneTimeToken(on, user.id, 'verify');
+    const query = new URLSearchParams({ token });
+    if (next !== undefined) query.set('next', next);
+    await notify.send('platform.verify-email', {
+      to: { userId: user.id, email: user.email },
+      data: { link: `${options.publicUrl}/verify-email?${query.toString()}` },
+      idempotencyKey: `verify:${user.id}:${hashOneTimeToken(token).slice(0, 16)}`,
+      tx,
+    });
+  }
+
+  /**
+   * A new confirmation link for an account whose address is not confirmed yet. Answers the same,
+   * no sooner, whether the address is unknown, confirmed or disabled: nobody learns who has an account.
+   */
+  async function resendConfirmation(
+    input: { email: string; next?: string | undefined },
+    origin: AuditOrigin,
+  ): Promise<void> {
+    const started = performance.now();
+    const email = normaliseEmail(input.email);
+    await database.transaction(async (tx) => {
+      const on = tx.view<DB>('platform');
+      const row = await users.findUser(on, { email });
+      const eligible = row !== undefined && row.disabled_at === null && row.email_verified_at === null;
+      if (eligible) await sendConfirmation(on, tx, { id: row.id, email: row.email }, input.next);
+      await audit.record(
+        {
+          ...(eligible ? { actor: { id: row.id, email: row.email }, target: { type: 'user', id: row.id } } : {}),
+          action: 'auth.confirmation_resent',
+          details: { email, sent: eligible },
+          ...origin,
+        },
+        tx,
+      );
     });
     await answerNoSoonerThan(started);
   }
@@ -292,6 +342,11 @@ export function createAccounts(options: AccountsOptions) {
     await answerNoSoonerThan(started);
   }
 
+  /** Where a reset link stands (valid, unknown, used, expired), without using it. */
+  async function resetLinkState(token: string): Promise<OneTimeTokenState> {
+    return oneTimeTokenState(await users.findOneTimeToken(db, hashOneTimeToken(token), 'reset'));
+  }
+
   async function resetPassword(input: { token: string; password: string }, origin: AuditOrigin): Promise<void> {
     assertStrongPassword(input.password, 'body.password');
     const hashed = await hashPassword(input.password);
@@ -330,8 +385,10 @@ export function createAccounts(options: AccountsOptions) {
     me,
     register,
     verifyEmail,
+    resendConfirmation,
     changePassword,
     requestReset,
+    resetLinkState,
     resetPassword,
   };
 }

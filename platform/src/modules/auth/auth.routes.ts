@@ -174,6 +174,28 @@ export async function authRoutes(server: FastifyInstance, options: AuthHttpOptio
   );
 
   app.post(
+    '/api/auth/resend-confirmation',
+    {
+      config: {
+        ...publicAccess,
+        ...rateLimit({ name: 'resend-confirmation', max: 3, windowMs: 3_600_000, by: 'email' }),
+      },
+      schema: {
+        tags: ['auth'],
+        summary: 'Email a new confirmation link to an unconfirmed account (same answer for any address)',
+        body: contract.resendConfirmationBody,
+        response: { 202: contract.resendConfirmationAnswer },
+      },
+    },
+    async (request, reply) => {
+      await auth.resendConfirmation(request.body, originOf(request));
+      return reply.status(202).send({
+        message: 'If an unconfirmed account uses this address, a new confirmation link is on its way.',
+      });
+    },
+  );
+
+  app.post(
     '/api/auth/sign-in',
     {
       config: {
@@ -279,6 +301,20 @@ export async function authRoutes(server: FastifyInstance, options: AuthHttpOptio
       await auth.requestReset(request.body.email, originOf(request));
       return reply.status(202).send({ message: 'If an account uses this address, a reset link is on its way.' });
     },
+  );
+
+  app.post(
+    '/api/auth/reset/check',
+    {
+      config: { ...publicAccess, ...rateLimit({ name: 'reset-check', max: 30, windowMs: 3_600_000, by: 'ip' }) },
+      schema: {
+        tags: ['auth'],
+        summary: 'Whether a reset link can still be used (valid, unknown, used or expired); does not use it',
+        body: contract.resetLinkBody,
+        response: { 200: contract.resetLinkAnswer },
+      },
+    },
+    async (request) => ({ state: await auth.resetLinkState(request.body.token) }),
   );
 
   app.post(

@@ -178,10 +178,44 @@ describe('accounts', () => {
     expect(short.body['detail']).toContain('at least 8 characters');
   });
 
+  it('resends a confirmation link to an unconfirmed account only, answering the same for any address', async () => {
+    const password = 'lighthouse keeper logbook';
+    await call('POST', '/api/auth/register', { body: { email: 'unconfirmed@example.com', password } });
+    await signUp('confirmed@example.com');
+    const resend = (email: string, next?: string) =>
+      call('POST', '/api/auth/resend-confirmation', { body: { email, ...(next === undefined ? {} : { next }) } });
+    const answers = await Promise.all([
+      resend('unconfirmed@example.com', '/desk?from=email'),
+      resend('confirmed@example.com'),
+      resend('nobody@example.com'),
+    ]);
+    for (const answer of answers) expect([answer.status, answer.body]).toEqual([answers[0].status, answers[0].body]);
+    expect(answers[0].status).toBe(202);
+    // The unconfirmed account gets a second link that carries `next`; the confirmed one gets none.
+    const [, second] = await waitForEmails(server.ballast.database, 'unconfirmed@example.com', /Confirm your email/, 2);
+    expect(second).toContain(`next=${encodeURIComponent('/desk?from=email')}`);
+    expect(await waitForEmails(server.ballast.database, 'confirmed@example.com', /Confirm your email/)).toHaveLength(1);
+    const verified = await call('POST', '/api/auth/verify-email', { body: { token: linkToken(second!) } });
+    expect(verified.status).toBe(200);
+    // Another host is no place to go next, and the address is rate limited.
+    expect((await resend('unconfirmed@example.com', '//evil.example/x')).body).toMatchObject({ status: 400 });
+    expect((await resend('unconfirmed@example.com', 'https://evil.example/')).status).toBe(400);
+    await resend('unconfirmed@example.com');
+    await resend('unconfirmed@example.com');
+    expect((await resend('unconfirmed@example.com')).status).toBe(429);
+    expect((await resend('nobody@example.com')).status).toBe(202);
+  });
+
   it('resets a password by a single-use emailed link, revoking earlier tokens', async () => {
     const { token } = await signUp('meera@example.com');
     await call('POST', '/api/auth/reset-request', { body: { email: 'meera@example.com' } });
     const resetToken = linkToken(await inbox('meera@example.com', /Reset your password/));
+    const linkState = async (token: string) => (await call('POST', '/api/auth/reset/check', { body: { token } })).body;
+    // The page asks before showing the form; asking does not use the link.
+    expect(await linkState(resetToken)).toEqual({ state: 'valid' });
+    expect(await linkState(resetToken)).toEqual({ state: 'valid' });
+    expect(await linkState('never-issued-token-000')).toEqual({ state: 'unknown' });
+    expect((await call('POST', '/api/auth/reset/check', { body: { token: 'x' } })).status).toBe(400);
     const reset = await call('POST', '/api/auth/reset', {
       body: { token: resetToken, password: 'a brand new passphrase' },
     });
@@ -191,6 +225,7 @@ describe('accounts', () => {
       body: { token: resetToken, password: 'yet another passphrase' },
     });
     expect(reused.body).toMatchObject({ status: 400, code: 'auth.used_reset_token' });
+    expect(await linkState(resetToken)).toEqual({ state: 'used' });
     expect(
       (
         await call('POST', '/api/auth/sign-in', {
@@ -205,6 +240,7 @@ describe('accounts', () => {
     await sql`update platform.one_time_token set expires_at = now() - interval '1 minute' where purpose = 'reset' and used_at is null`.execute(
       server.ballast.database.db,
     );
+    expect((await linkState(second)).state).toMatch(/^(expired|used)$/);
     const expired = await call('POST', '/api/auth/reset', { body: { token: second, password: 'too late passphrase' } });
     expect(expired.body).toMatchObject({
       status: 400,

@@ -335,6 +335,20 @@ export async function lockOneTimeToken(
     .executeTakeFirst();
 }
 
+/** A one-time token by hash and purpose, without locking it (to tell a page whether it is usable). */
+export async function findOneTimeToken(
+  db: Kysely<DB>,
+  hash: string,
+  purpose: OneTimePurpose,
+): Promise<StoredOneTimeToken | undefined> {
+  return db
+    .selectFrom('one_time_token')
+    .select(['expires_at as expiresAt', 'used_at as usedAt', now().as('now')])
+    .where('token_hash', '=', hash)
+    .where('purpose', '=', purpose)
+    .executeTakeFirst();
+}
+
 export async function markOneTimeTokenUsed(db: Kysely<DB>, hash: string): Promise<void> {
   await db.updateTable('one_time_token').set({ used_at: now() }).where('token_hash', '=', hash).execute();
 }
