@@ -240,6 +240,43 @@ describe('accounts in a real browser', () => {
     await admin.screenshot({ path: screenshotPath('admin-audit.png'), fullPage: true });
   });
 
+  it('follows every link in every email of the development inbox to a page that answers 200', async (ctx) => {
+    if (unavailable !== undefined) ctx.skip(unavailable);
+    const page = await newPage();
+    await page.goto(`${server.url}/dev/inbox`);
+    const messages = page.locator('.inbox-message');
+    expect(await messages.count()).toBeGreaterThan(5);
+    // Every email names its product and links the notification settings in its footer.
+    for (const body of await messages.locator('.body').allTextContents()) {
+      expect(body).toMatch(/\nBallast\n/);
+      expect(body).toContain(`${server.url}/account#notifications`);
+    }
+    const anchors = await page.locator('.inbox-message .body a').all();
+    const links = [...new Set(await Promise.all(anchors.map(async (anchor) => (await anchor.getAttribute('href'))!)))];
+    expect(links.length).toBeGreaterThan(5);
+    for (const link of links) {
+      expect(link.startsWith(server.url), link).toBe(true);
+      const answer = await page.request.get(link, { maxRedirects: 0 });
+      expect([link, answer.status()]).toEqual([link, 200]);
+    }
+
+    // The footer's link leads to the notification settings, which work.
+    await signIn(page, email, 'difference engine draft');
+    await page.waitForURL(`${server.url}/account`);
+    await page.goto(`${server.url}/account#notifications`);
+    await page.getByRole('heading', { name: 'Notifications' }).waitFor();
+    const carePlans = page.getByLabel('Care plan ready (coach): Email');
+    expect(await carePlans.isChecked()).toBe(true);
+    await carePlans.uncheck();
+    await page.reload();
+    await expect.poll(() => page.getByLabel('Care plan ready (coach): Email').isChecked()).toBe(false);
+    expect(await page.getByLabel('Verify email (account): Email').isDisabled()).toBe(true);
+    await page.screenshot({ path: screenshotPath('account-notifications.png'), fullPage: true });
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.screenshot({ path: screenshotPath('account-notifications-mobile.png'), fullPage: true });
+    await page.context().close();
+  });
+
   it('ran every page without a script error or a CSP violation', (ctx) => {
     if (unavailable !== undefined) ctx.skip(unavailable);
     // Expected refusals (wrong password, used link, 404 after setup) are answers, not errors.

@@ -9,6 +9,7 @@ import {
   signInAnswer,
   userAnswer,
 } from '@ballast/contracts/auth';
+import { preferencesAnswer } from '@ballast/contracts/notify';
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { api, safeNext } from './api.ts';
 import { ErrorMessage, Field, Form, formText, Notice, PasswordField, SubmitButton, useSubmission } from './form.tsx';
@@ -434,6 +435,92 @@ function ChangePasswordForm() {
   );
 }
 
+type Preference = Parsed<typeof preferencesAnswer>['preferences'][number];
+
+const CHANNEL_NAMES = { in_app: 'In the app', email: 'Email', sms: 'Text message' } as const;
+
+/** `coach.care-plan-ready` → "Care plan ready (coach)"; `platform.*` → "… (account)". */
+function notificationName(type: string): string {
+  const dot = type.indexOf('.');
+  const app = type.slice(0, dot);
+  const what = type.slice(dot + 1).replace(/-/g, ' ');
+  return `${what.charAt(0).toUpperCase()}${what.slice(1)} (${app === 'platform' ? 'account' : app})`;
+}
+
+/**
+ * The account page's "Notifications" section (`/account#notifications`, linked from every email's
+ * footer): each notification type on each channel, switched on or off at once.
+ */
+function NotificationSettings() {
+  const [preferences, setPreferences] = useState<readonly Preference[] | undefined>(undefined);
+  const [error, setError] = useState<string | undefined>(undefined);
+  useEffect(() => {
+    api('GET', '/api/notifications/preferences', undefined, preferencesAnswer)
+      .then((answer) => {
+        setPreferences(answer.preferences);
+        // Linked from emails as /account#notifications: the section appears after loading.
+        if (location.hash === '#notifications') {
+          requestAnimationFrame(() => document.getElementById('notifications')?.scrollIntoView());
+        }
+      })
+      .catch((failure: unknown) => setError(failure instanceof Error ? failure.message : String(failure)));
+  }, []);
+  const change = (preference: Preference, enabled: boolean) => {
+    setError(undefined);
+    // Shown at once; the answer (or a refusal, which puts the saved settings back) follows.
+    setPreferences((current) =>
+      current?.map((item) =>
+        item.type === preference.type && item.channel === preference.channel ? { ...item, enabled } : item,
+      ),
+    );
+    api(
+      'PUT',
+      '/api/notifications/preferences',
+      { type: preference.type, channel: preference.channel, enabled },
+      preferencesAnswer,
+    )
+      .then((answer) => setPreferences(answer.preferences))
+      .catch((failure: unknown) => {
+        setError(failure instanceof Error ? failure.message : String(failure));
+        // Put back what is saved.
+        void api('GET', '/api/notifications/preferences', undefined, preferencesAnswer).then((answer) =>
+          setPreferences(answer.preferences),
+        );
+      });
+  };
+  return (
+    <section id="notifications" aria-labelledby="notifications-title">
+      <h2 id="notifications-title">Notifications</h2>
+      <p>Choose which messages you get. Account, security and payment messages are always sent.</p>
+      <ErrorMessage>{error}</ErrorMessage>
+      {preferences === undefined ? (
+        <p className="muted">Loading…</p>
+      ) : (
+        <ul className="preferences" data-testid="notification-settings">
+          {preferences.map((preference) => {
+            const id = `pref-${preference.type}-${preference.channel}`.replace(/[^a-zA-Z0-9_-]/g, '-');
+            return (
+              <li key={id}>
+                <input
+                  type="checkbox"
+                  id={id}
+                  checked={preference.enabled}
+                  disabled={preference.mandatory}
+                  onChange={(event) => change(preference, event.currentTarget.checked)}
+                />{' '}
+                <label htmlFor={id}>
+                  {notificationName(preference.type)}: {CHANNEL_NAMES[preference.channel]}
+                  {preference.mandatory ? ' (always sent)' : ''}
+                </label>
+              </li>
+            );
+          })}
+        </ul>
+      )}
+    </section>
+  );
+}
+
 export function AccountPage() {
   const session = useSession();
   return (
@@ -473,6 +560,7 @@ export function AccountPage() {
               <dd>{formatDate(user.createdAt)}</dd>
             </dl>
             <ChangePasswordForm />
+            <NotificationSettings />
             <h2>Sign out</h2>
             <p>Signing out ends every session of this account, on every device.</p>
             <button

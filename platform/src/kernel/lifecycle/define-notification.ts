@@ -16,6 +16,11 @@ export interface RenderedNotification {
   readonly sms?: string;
   /** Where the in-app notification leads, e.g. `/coach/plans/123`. */
   readonly link?: string;
+  /**
+   * The app the message is about, when a platform notification speaks for one (a receipt for a
+   * coach pack): its title names the product in the email. Defaults to the type's prefix.
+   */
+  readonly app?: string;
 }
 
 /** A kind of notification: its data, its channels, and its template. */

@@ -70,24 +70,54 @@ export interface CreateNotifierOptions {
   readonly push: (userId: string, notification: InAppNotification) => Promise<void>;
   /** Retries of a delivery before it is dead-lettered. */
   readonly retries?: number;
+  /** The site's public address: the email footer links its notification settings. */
+  readonly publicUrl: string;
+  /** Each app's title by name: an email about an app carries its name; others say Ballast. */
+  readonly productNames?: ReadonlyMap<string, string>;
 }
 
-/** Ballast's email layout around a notification's HTML content. */
-export function emailLayout(rendered: RenderedNotification): string {
+/** The product name of emails that are not about one app. */
+export const PLATFORM_PRODUCT = 'Ballast';
+
+/** What every email says around its content: which product sent it, and where its settings are. */
+export interface EmailFrame {
+  /** The product's name (an app's title, or the platform's). */
+  readonly product: string;
+  /** The notification settings page (the account page's section). */
+  readonly settingsLink: string;
+  /** Sent whatever the preferences (account and payment emails): the footer says so. */
+  readonly mandatory: boolean;
+}
+
+/** The plain-text footer of an email. */
+export function emailFooterText(frame: EmailFrame): string {
+  const which = frame.mandatory
+    ? 'This email is about your account, so it is always sent. Choose which other emails you get'
+    : 'Choose which emails you get';
+  return `--\n${frame.product}\n${which}: ${frame.settingsLink}`;
+}
+
+/** Ballast's email layout around a notification's HTML content, with the product name and footer. */
+export function emailLayout(rendered: RenderedNotification, frame: EmailFrame): string {
   const content =
     rendered.html ??
     rendered.text
       .split(/\n{2,}/)
       .map((paragraph) => `<p>${escapeHtml(paragraph).replace(/\n/g, '<br />')}</p>`)
       .join('\n');
+  const which = frame.mandatory
+    ? 'This email is about your account, so it is always sent.'
+    : 'You get this email because of your notification settings.';
   return `<!doctype html>
 <html lang="en">
   <head><meta charset="utf-8" /><meta name="viewport" content="width=device-width" /><title>${escapeHtml(rendered.title)}</title></head>
   <body style="margin:0;padding:24px;background:#f6f7f9;font-family:system-ui,sans-serif;color:#1b2a3a">
     <div style="max-width:560px;margin:0 auto;background:#fff;border-radius:8px;padding:24px">
+      <p class="product" style="margin:0 0 12px;font-weight:700;color:#1e3354">${escapeHtml(frame.product)}</p>
       <h1 style="font-size:20px;margin:0 0 16px">${escapeHtml(rendered.title)}</h1>
       ${content}
     </div>
+    <p class="footer" style="max-width:560px;margin:16px auto 0;font-size:13px;color:#4a5666">${escapeHtml(frame.product)} · ${which} <a href="${escapeHtml(frame.settingsLink)}" style="color:#1e3354">Notification settings</a></p>
   </body>
 </html>`;
 }
@@ -199,6 +229,11 @@ export function createNotifier(options: CreateNotifierOptions): Notifier {
         });
       }
       const rendered = definition.render(parsed.data);
+      const frame: EmailFrame = {
+        product: options.productNames?.get(rendered.app ?? type.slice(0, type.indexOf('.'))) ?? PLATFORM_PRODUCT,
+        settingsLink: `${options.publicUrl}/account#notifications`,
+        mandatory: definition.mandatory,
+      };
       const run = async (tx: Tx): Promise<{ channels: Channel[] }> => {
         const q = tx.view<DB>('platform');
         const userId = message.to.userId;
@@ -235,8 +270,8 @@ export function createNotifier(options: CreateNotifierOptions): Notifier {
             channel,
             recipient,
             subject: channel === 'email' ? rendered.title : null,
-            text: channel === 'sms' ? (rendered.sms ?? rendered.text) : rendered.text,
-            html: channel === 'email' ? emailLayout(rendered) : null,
+            text: channel === 'sms' ? (rendered.sms ?? rendered.text) : `${rendered.text}\n\n${emailFooterText(frame)}`,
+            html: channel === 'email' ? emailLayout(rendered, frame) : null,
           });
           if (id !== undefined) await options.enqueue(deliveryTask, { deliveryId: id }, { tx, dedupeKey: key });
           sent.push(channel);

@@ -8,6 +8,7 @@ import { defineModule } from '#platform/kernel/lifecycle/module.ts';
 import { devInboxRoutes } from './dev-inbox.routes.ts';
 import { createNotifier, type Notifier, type Recipient } from './notifier.ts';
 import { notifySettings } from './notify.settings.ts';
+import { preferencesRoutes } from './preferences.routes.ts';
 import { createDevInboxSenders } from './providers/dev-inbox.ts';
 import { createSmtpSender } from './providers/smtp.ts';
 import { createTwilioSender } from './providers/twilio.ts';
@@ -107,6 +108,8 @@ export const notifyModule = defineModule({
           ? devInbox.sms
           : createTwilioSender({ ...settings.twilio, service: ctx.external('twilio') }),
       emailFrom: settings.emailFrom,
+      publicUrl: ctx.config.http.publicUrl,
+      productNames: new Map(ctx.apps.map((app) => [app.name, app.title])),
       enqueue: (task, payload, options) => deps.tasks.enqueue(task, payload, options),
       push: async (userId, notification) => {
         // A platform notification reaches the user in whichever app they have open.
@@ -119,7 +122,10 @@ export const notifyModule = defineModule({
     return {
       service: notifier,
       tasks: [notifier.deliveryTask],
-      routes: (server) => server.register(devInboxRoutes, { config: ctx.config, db: platformTables }),
+      routes: async (server) => {
+        await server.register(devInboxRoutes, { config: ctx.config, db: platformTables });
+        await server.register(preferencesRoutes, { notifier });
+      },
       forApp: (app) => (notice, message) => {
         assertOwnedBy(app.name, 'notifications', notice.type);
         return notifier.send(notice.type, message);

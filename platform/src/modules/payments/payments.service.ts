@@ -122,6 +122,8 @@ export function createPaymentsService(options: PaymentsServiceOptions) {
   const { database, ledger, provider, log } = options;
   const db = database.view<DB>('platform');
 
+  const testMode = provider.name === 'test' || isRazorpayTestKey(provider.keyId);
+
   function catalogOf(app: string): PaymentCatalog {
     const catalog = options.catalogs.get(app);
     if (catalog === undefined) throw new AppError('not_found', 'payments.unknown_app', `${app} sells nothing`);
@@ -180,6 +182,8 @@ export function createPaymentsService(options: PaymentsServiceOptions) {
           amount: formatMoney(price.amountMinor, price.currency),
           // The app page's purchases section (there is no /<app>/purchases page).
           link: `${options.publicUrl}/${order.app}/#purchases`,
+          app: order.app,
+          testMode,
         },
       });
       log.info({ order: order.id, app: order.app, via }, 'payment credited');
@@ -192,7 +196,7 @@ export function createPaymentsService(options: PaymentsServiceOptions) {
     provider,
     mode: provider.name,
     /** Payments move no money (the local test gateway, or a Razorpay test key): pages say so. */
-    testMode: provider.name === 'test' || isRazorpayTestKey(provider.keyId),
+    testMode,
     catalogOf,
 
     async balance(actor: Pick<Actor, 'id'>, app: string): Promise<{ balance: number; unit: string }> {

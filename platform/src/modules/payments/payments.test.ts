@@ -111,6 +111,18 @@ describe('payments with Razorpay', () => {
     expect(again.body).toMatchObject({ status: 'paid', credited: false, balance: 1800 });
     expect(await ledgerOf(user.id)).toEqual([{ kind: 'purchase', amount: 1800 }]);
     expect(await receipts(user.id)).toBe(1);
+    // A test key moves no money: the receipt says TEST in its subject and body, under the app's name.
+    const emailed = await sql<{ subject: string; text_body: string; html_body: string }>`select subject, text_body,
+      html_body from platform.notification_delivery where recipient = 'buyer@example.com' and channel = 'email'
+      and type = 'platform.payment-receipt'`.execute(db);
+    expect(emailed.rows).toHaveLength(1);
+    const receipt = emailed.rows[0]!;
+    expect(receipt.subject).toMatch(/^TEST Receipt: 30 minutes for/);
+    expect(receipt.text_body).toMatch(/^TEST payment: no money moved\./);
+    expect(receipt.html_body).toContain('TEST payment: no money moved.');
+    expect(receipt.html_body).toContain(`>${coach.title}</p>`);
+    expect(receipt.text_body).toContain(`${coach.title}\nThis email is about your account`);
+    expect(receipt.text_body).toMatch(/Choose which other emails you get: \S+\/account#notifications$/);
     const purchases = await call('GET', '/api/payments/coach/purchases', user);
     expect(purchases.body['purchases']).toMatchObject([{ status: 'paid', units: 1800, amountMinor: 49_900 }]);
   });
