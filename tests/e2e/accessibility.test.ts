@@ -33,7 +33,16 @@ const signedOutPages = [
   '/no/such/page',
   '/dev/inbox',
 ];
-const adminPages = ['/', '/account', '/admin/users', '/admin/audit', '/admin/tasks', '/dev/inbox', '/coach/'];
+const adminPages = [
+  '/',
+  '/account',
+  '/welcome',
+  '/admin/users',
+  '/admin/audit',
+  '/admin/tasks',
+  '/dev/inbox',
+  '/coach/',
+];
 const personPages = ['/', '/account', '/coach/', '/awaiting-approval', '/admin/users'];
 
 beforeAll(async () => {

@@ -212,6 +212,17 @@ describe('accounts in a real browser', () => {
     await admin.getByLabel('Email', { exact: true }).fill('root@example.com');
     await admin.getByLabel('Password', { exact: true }).fill('first administrator key');
     await admin.getByRole('button', { name: 'Create administrator' }).click();
+    // A welcome with next steps: try the products, where emails go, invite people.
+    await admin.waitForURL(`${server.url}/welcome`);
+    await admin.getByRole('heading', { name: /Ballast is set up/ }).waitFor();
+    expect(await admin.getByRole('link', { name: 'Try Voice coach' }).getAttribute('href')).toBe('/coach/');
+    expect(await admin.getByRole('link', { name: 'development inbox' }).getAttribute('href')).toBe('/dev/inbox');
+    expect(await admin.getByRole('link', { name: 'registration page' }).getAttribute('href')).toBe('/register');
+    await admin.screenshot({ path: screenshotPath('welcome.png'), fullPage: true });
+    await admin.setViewportSize({ width: 390, height: 844 });
+    await admin.screenshot({ path: screenshotPath('welcome-mobile.png'), fullPage: true });
+    await admin.setViewportSize({ width: 1280, height: 720 });
+    await admin.getByRole('link', { name: 'Go to Users' }).click();
     await admin.waitForURL(`${server.url}/admin/users`);
     const row = admin.locator('tr[data-user="trader@example.com"]');
     await row.getByRole('button', { name: 'Approve' }).click();

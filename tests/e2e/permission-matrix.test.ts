@@ -29,6 +29,8 @@ const platformRows: PermissionRows = {
   'POST /api/auth/password': 'user',
   'POST /api/auth/reset-request': 'public',
   'POST /api/auth/reset': 'public',
+  'POST /api/auth/reset/check': 'public',
+  'POST /api/auth/resend-confirmation': 'public',
   'POST /api/auth/google': 'public',
   'GET /api/auth/setup': 'public',
   'POST /api/auth/setup': 'public',
@@ -39,6 +41,8 @@ const platformRows: PermissionRows = {
   'POST /api/auth/admin/users/:id/roles': 'user',
   'POST /api/auth/admin/users/:id/disable': 'admin',
   'POST /api/auth/admin/users/:id/enable': 'admin',
+  'GET /api/notifications/preferences': 'user',
+  'PUT /api/notifications/preferences': 'user',
   'GET /api/audit': 'admin',
   'GET /api/audit.csv': 'admin',
   'GET /realtime': 'public',
@@ -72,6 +76,7 @@ const platformRows: PermissionRows = {
   'GET /verify-email': 'public',
   'GET /account': 'public',
   'GET /awaiting-approval': 'public',
+  'GET /welcome': 'public',
   'GET /setup': 'public',
 };
 

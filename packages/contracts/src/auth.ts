@@ -44,7 +44,12 @@ export const jwksAnswer = z.object({
 });
 
 /** What the sign-in page offers. */
-export const authConfigAnswer = z.object({ googleClientId: z.string().nullable(), setupRequired: z.boolean() });
+export const authConfigAnswer = z.object({
+  googleClientId: z.string().nullable(),
+  setupRequired: z.boolean(),
+  /** The products people can use now (the welcome after setup offers each). */
+  products: z.array(z.object({ name: z.string(), title: z.string(), summary: z.string() })).readonly(),
+});
 
 export const registerBody = z.object({
   email,

@@ -15,7 +15,7 @@ import { api, safeNext } from './api.ts';
 import { ErrorMessage, Field, Form, formText, Notice, PasswordField, SubmitButton, useSubmission } from './form.tsx';
 import { GoogleButton } from './google-button.tsx';
 import { formatDate } from './format.ts';
-import { Card, DevInboxHint, RequireUser } from './layout.tsx';
+import { Card, DevInboxHint, RequireUser, serverFlags } from './layout.tsx';
 import { rolesOf, useSession, type User } from './session.tsx';
 
 /** What the sign-in page offers, from `/api/auth/config`. */
@@ -26,7 +26,7 @@ export function useAuthConfig(): AuthConfig | undefined {
   useEffect(() => {
     api('GET', '/api/auth/config', undefined, authConfigAnswer)
       .then(setConfig)
-      .catch(() => setConfig({ googleClientId: null, setupRequired: false }));
+      .catch(() => setConfig({ googleClientId: null, setupRequired: false, products: [] }));
   }, []);
   return config;
 }
@@ -644,7 +644,7 @@ export function SetupPage() {
             userAnswer,
           );
           session.setUser(user);
-          location.assign('/admin/users');
+          location.assign('/welcome');
         })}
       >
         <Field label="Name" name="displayName" autoComplete="name" />
@@ -663,5 +663,61 @@ export function SetupPage() {
         </SubmitButton>
       </Form>
     </Card>
+  );
+}
+
+/** After setup: what to do next (try the products, where emails go, invite people). */
+export function WelcomePage() {
+  const config = useAuthConfig();
+  const devInbox = serverFlags().devInbox;
+  return (
+    <RequireUser>
+      {(user) => (
+        <section className="card" aria-labelledby="welcome-title">
+          <h1 id="welcome-title">
+            Welcome{user.displayName === null ? '' : `, ${user.displayName}`}: Ballast is set up
+          </h1>
+          <p>You are the platform administrator. Three things to do next:</p>
+          <h2>1. Try the products</h2>
+          {config === undefined ? (
+            <p className="muted">Loading…</p>
+          ) : config.products.length === 0 ? (
+            <p>No product is available yet.</p>
+          ) : (
+            <ul className="next-steps" data-testid="welcome-products">
+              {config.products.map((product) => (
+                <li key={product.name}>
+                  <a href={`/${product.name}/`}>Try {product.title}</a>: {product.summary}
+                </li>
+              ))}
+            </ul>
+          )}
+          <h2>2. Where emails go</h2>
+          {devInbox ? (
+            <p>
+              This development server sends no email: every message (confirmations, resets, receipts) waits in the{' '}
+              <a href="/dev/inbox">development inbox</a>. Set <code>SMTP_URL</code> to send real email.
+            </p>
+          ) : (
+            <p>
+              Emails go out through the SMTP server in <code>SMTP_URL</code>, from the address in{' '}
+              <code>EMAIL_FROM</code>. Each person chooses which ones they get in their{' '}
+              <a href="/account#notifications">notification settings</a>.
+            </p>
+          )}
+          <h2>3. Invite people</h2>
+          <p>
+            Send people the <a href="/register">registration page</a>; they confirm their address by email. Roles that
+            need approval wait for you in <a href="/admin/users">Users</a>, and every change is in the{' '}
+            <a href="/admin/audit">audit trail</a>.
+          </p>
+          <p className="form-links">
+            <a className="button" data-variant="primary" href="/admin/users">
+              Go to Users
+            </a>
+          </p>
+        </section>
+      )}
+    </RequireUser>
   );
 }

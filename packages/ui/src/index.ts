@@ -33,6 +33,7 @@ export {
   AccountPage,
   AwaitingApprovalPage,
   SetupPage,
+  WelcomePage,
   useAuthConfig,
   landingFor,
   type AuthConfig,

@@ -16,6 +16,7 @@ import {
   SignInPage,
   TestCheckoutPage,
   VerifyEmailPage,
+  WelcomePage,
 } from '../index.ts';
 import type { ReactNode } from 'react';
 
@@ -28,6 +29,7 @@ const pages: Record<string, () => ReactNode> = {
   '/account': () => <AccountPage />,
   '/awaiting-approval': () => <AwaitingApprovalPage />,
   '/setup': () => <SetupPage />,
+  '/welcome': () => <WelcomePage />,
   '/admin/users': () => <AdminUsersPage />,
   '/admin/audit': () => <AdminAuditPage />,
   '/payments/test-checkout': () => <TestCheckoutPage />,

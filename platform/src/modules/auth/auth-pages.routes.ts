@@ -12,6 +12,7 @@ export const accountPages = {
   '/verify-email': 'Confirm your email',
   '/account': 'Your account',
   '/awaiting-approval': 'Awaiting approval',
+  '/welcome': 'Welcome',
   '/admin/users': 'Users',
   '/admin/audit': 'Audit trail',
 } as const;

@@ -95,7 +95,10 @@ export const authModule = defineModule({
       service: auth,
       identify: (server) => registerAuthentication(server, { config, auth }),
       routes: async (server) => {
-        await server.register(authRoutes, { config, auth });
+        const products = ctx.apps
+          .filter((app) => app.status === 'available')
+          .map((app) => ({ name: app.name, title: app.title, summary: app.summary }));
+        await server.register(authRoutes, { config, auth, products });
         await server.register(accountPageRoutes, { build: ctx.web, auth });
       },
       contentSources: googleClientId === undefined ? {} : googleContentSources,

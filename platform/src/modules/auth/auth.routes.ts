@@ -21,6 +21,8 @@ const unsafeMethods = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 export interface AuthHttpOptions {
   readonly config: Config;
   readonly auth: AuthService;
+  /** The available apps, offered after setup. */
+  readonly products?: readonly { readonly name: string; readonly title: string; readonly summary: string }[];
 }
 
 /** The CSRF token of a session: an HMAC of its token id, so it cannot be made without the secret. */
@@ -119,7 +121,11 @@ export async function authRoutes(server: FastifyInstance, options: AuthHttpOptio
       config: publicAccess,
       schema: { tags: ['auth'], summary: 'What the sign-in page offers', response: { 200: contract.authConfigAnswer } },
     },
-    async () => ({ googleClientId: config.auth.googleClientId ?? null, setupRequired: await auth.setupRequired() }),
+    async () => ({
+      googleClientId: config.auth.googleClientId ?? null,
+      setupRequired: await auth.setupRequired(),
+      products: options.products ?? [],
+    }),
   );
 
   app.post(
