@@ -162,12 +162,33 @@ export interface ModuleDefinition<
   readonly notifications?: readonly NotificationDefinition[];
   /** Start-up rules beyond single settings (they may look at what others declare); every problem is listed at once. */
   readonly checkStartup?: (config: Config, declared: Declarations) => StartupProblem[];
+  /**
+   * What `ballast doctor` probes for this module on a deployment, without creating the module
+   * (nothing is served, nothing is written but probe objects it removes again).
+   */
+  readonly doctor?: (probe: DoctorProbe) => readonly DoctorCheck[] | Promise<readonly DoctorCheck[]>;
   readonly create: (
     ctx: ModuleContext<Settings>,
     deps: Pick<PlatformServices, Deps>,
   ) =>
     | ModuleParts<PlatformServices[Name], ModulePort<Name>>
     | Promise<ModuleParts<PlatformServices[Name], ModulePort<Name>>>;
+}
+
+/** One line of `ballast doctor`: a probe's outcome, the reason, and the fix when it is not a pass. */
+export interface DoctorCheck {
+  readonly name: string;
+  readonly status: 'pass' | 'warn' | 'fail';
+  readonly message: string;
+  readonly fix?: string;
+}
+
+/** What a module's doctor probe is given: the deployment's settings and apps. */
+export interface DoctorProbe {
+  readonly config: Config;
+  readonly apps: readonly AppDefinition[];
+  /** NODE_ENV=production: what is fine on a laptop may be a warning or a failure here. */
+  readonly production: boolean;
 }
 
 /** The port a module gives apps, when it gives one. */
@@ -181,6 +202,11 @@ export interface AnyModule {
   readonly migrations?: string;
   readonly notifications?: readonly NotificationDefinition[];
   readonly checkStartup?: (config: Config, declared: Declarations) => StartupProblem[];
+  /**
+   * What `ballast doctor` probes for this module on a deployment, without creating the module
+   * (nothing is served, nothing is written but probe objects it removes again).
+   */
+  readonly doctor?: (probe: DoctorProbe) => readonly DoctorCheck[] | Promise<readonly DoctorCheck[]>;
   readonly create: (
     ctx: ModuleContext<never>,
     deps: never,

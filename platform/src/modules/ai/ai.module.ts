@@ -1,5 +1,6 @@
 import type { TableMap } from '#platform/kernel/db/database.ts';
 import type { StartupProblem } from '#platform/kernel/errors/errors.ts';
+import { aiDoctor } from './ai.doctor.ts';
 import { defineModule } from '#platform/kernel/lifecycle/module.ts';
 import { aiSettings } from './ai.settings.ts';
 import { createAiService, resolveAiChoice, type AiChoice, type AiClient, type AiService } from './ai.service.ts';
@@ -48,6 +49,7 @@ function missingKey(provider: string, setting: string, who: string): StartupProb
 export const aiModule = defineModule({
   name: 'ai',
   dependsOn: [],
+  doctor: aiDoctor,
   settings: aiSettings,
   checkStartup: (config, declared) => {
     const problems: StartupProblem[] = [];

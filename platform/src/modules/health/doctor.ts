@@ -11,19 +11,11 @@ import { findPendingMigrations } from '#platform/kernel/db/migrations.ts';
 import { createLogger } from '#platform/kernel/logging/logger.ts';
 import { migrationSetsFor, settingsModulesOf } from '#platform/kernel/lifecycle/loader.ts';
 import { platformModules } from '#platform/modules/index.ts';
-import { resolveAiChoice } from '#platform/modules/ai/ai.service.ts';
 import { diskCheck } from '#platform/kernel/lifecycle/checks.ts';
 import { describeTrustProxy } from '#platform/kernel/http/trust-proxy.ts';
-import { createBlobStore } from '#platform/modules/storage/storage.module.ts';
-import { probeStore } from '#platform/modules/storage/storage.service.ts';
+import { orderModules, type DoctorCheck } from '#platform/kernel/lifecycle/module.ts';
 
-/** The outcome of one doctor probe. */
-export interface DoctorCheck {
-  readonly name: string;
-  readonly status: 'pass' | 'warn' | 'fail';
-  readonly message: string;
-  readonly fix?: string;
-}
+export type { DoctorCheck } from '#platform/kernel/lifecycle/module.ts';
 
 export interface DoctorReport {
   readonly environment: string;
@@ -109,8 +101,6 @@ export async function runDoctor(options: RunDoctorOptions): Promise<DoctorReport
     await checkDatabase(config, options.apps, production, add);
   }
   await checkRedis(config, production, add);
-  checkPayments(config, options.apps, production, add);
-  checkAi(config, options.apps, production, add);
 
   try {
     const detail = await diskCheck(config.dataDir).run();
@@ -129,39 +119,11 @@ export async function runDoctor(options: RunDoctorOptions): Promise<DoctorReport
       fix: 'set DATA_DIR to a folder the Ballast user can write',
     });
   }
-  await checkStorage(config, production, add);
-  return finish(environment, checks);
-}
-
-/** Writes, reads back and deletes a probe object where uploaded files live (the folder or the bucket). */
-async function checkStorage(config: Config, production: boolean, add: Add): Promise<void> {
-  const target = config.storage.target;
-  const where = target.driver === 'local' ? target.directory : `s3://${target.bucket}/${target.prefix}`;
-  const store = createBlobStore(target);
-  try {
-    const detail = await probeStore(store);
-    add({ name: 'storage', status: 'pass', message: `${where}: ${detail}` });
-    if (production && target.driver === 'local') {
-      add({
-        name: 'storage',
-        status: 'warn',
-        message: 'uploaded files are kept on this machine’s disk: one node only, back up DATA_DIR',
-        fix: 'set STORAGE_URL=s3://<bucket> (AWS S3, MinIO or R2)',
-      });
-    }
-  } catch (error) {
-    add({
-      name: 'storage',
-      status: 'fail',
-      message: `${where}: could not write, read and delete a probe object: ${(error as Error).message.split('\n')[0]}`,
-      fix:
-        target.driver === 'local'
-          ? 'make STORAGE_URL a folder the Ballast user can write'
-          : 'check the bucket name, STORAGE_S3_ENDPOINT, the credentials and that they may put, get and delete objects',
-    });
-  } finally {
-    await store.close();
+  // Each module's own probes (storage, payments, ai, ...), in dependency order.
+  for (const module of orderModules(platformModules)) {
+    for (const check of (await module.doctor?.({ config, apps: options.apps, production })) ?? []) add(check);
   }
+  return finish(environment, checks);
 }
 
 function finish(environment: string, checks: DoctorCheck[]): DoctorReport {
@@ -361,40 +323,6 @@ async function checkRedis(config: Config, production: boolean, add: Add): Promis
   }
 }
 
-/** Test payments move no money yet credit balances: in production only a staging site may take them. */
-function checkPayments(config: Config, apps: readonly AppDefinition[], production: boolean, add: Add): void {
-  const sellers = apps.filter((app) => app.payments !== undefined).map((app) => app.name);
-  if (sellers.length === 0) {
-    add({ name: 'payments', status: 'pass', message: 'no app sells anything' });
-    return;
-  }
-  const { razorpay, testMode, allowTestModeInProduction } = config.payments;
-  const selling = `${sellers.join(', ')} sell${sellers.length === 1 ? 's' : ''}`;
-  if (!testMode) {
-    add({ name: 'payments', status: 'pass', message: `${selling} through Razorpay with live keys` });
-    return;
-  }
-  const gateway =
-    razorpay === undefined ? 'the local test gateway (no Razorpay keys)' : 'Razorpay test mode (an rzp_test_ key)';
-  if (!production) {
-    add({ name: 'payments', status: 'pass', message: `${selling} through ${gateway}: no money moves` });
-  } else if (allowTestModeInProduction) {
-    add({
-      name: 'payments',
-      status: 'warn',
-      message: `staging: ${selling} through ${gateway}; payments move no money yet credit balances, and pages show a test-mode banner`,
-      fix: 'set Razorpay live keys and remove PAYMENTS_TEST_MODE before real customers arrive',
-    });
-  } else {
-    add({
-      name: 'payments',
-      status: 'fail',
-      message: `${selling} through ${gateway} in production: anyone could buy credit with payments that move no money`,
-      fix: 'set RAZORPAY_KEY_ID (rzp_live_...), RAZORPAY_KEY_SECRET and RAZORPAY_WEBHOOK_SECRET; on a staging site, PAYMENTS_TEST_MODE=true and ALLOW_TEST_PAYMENTS_IN_PRODUCTION=true',
-    });
-  }
-}
-
 /** Renders the report for a terminal. */
 export function formatDoctorReport(report: DoctorReport): string {
   const lines = [
@@ -411,30 +339,4 @@ export function formatDoctorReport(report: DoctorReport): string {
     `${count('pass')} passed, ${count('warn')} warnings, ${count('fail')} failed: ${report.ready ? 'ready' : 'NOT READY'}`,
   );
   return `${lines.join('\n')}\n`;
-}
-
-/**
- * Which LLM each app answers with. Local mode works (labelled, deterministic) but is no model:
- * a production site running it is told so. The provider is not called (that would cost tokens).
- */
-function checkAi(config: Config, apps: readonly AppDefinition[], production: boolean, add: Add): void {
-  const local: string[] = [];
-  const remote: string[] = [];
-  for (const app of apps) {
-    const choice = resolveAiChoice(config.ai, app.ai?.(config.apps[app.name]));
-    if (choice.provider === 'local') local.push(app.name);
-    else remote.push(`${app.name}: ${choice.provider} (${choice.model})`);
-  }
-  const uses = remote.length === 0 ? '' : `${remote.join(', ')}`;
-  if (local.length === 0) {
-    add({ name: 'ai', status: 'pass', message: uses === '' ? 'no app' : uses });
-    return;
-  }
-  const localLine = `${local.join(', ')} in local mode (no LLM: extractive answers and templates, labelled)`;
-  add({
-    name: 'ai',
-    status: production ? 'warn' : 'pass',
-    message: [uses, localLine].filter((part) => part !== '').join('; '),
-    ...(production ? { fix: 'set AI_PROVIDER and AI_API_KEY (or <APP>_AI_PROVIDER and <APP>_AI_API_KEY)' } : {}),
-  });
 }

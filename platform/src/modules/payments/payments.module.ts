@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import type { TableMap } from '#platform/kernel/db/database.ts';
+import { paymentsDoctor } from './payments.doctor.ts';
 import { defineModule } from '#platform/kernel/lifecycle/module.ts';
 import { createLedger, type Ledger } from './ledger.ts';
 import { paymentReceiptNotice } from './payments.notifications.ts';
@@ -53,6 +54,7 @@ declare module '#platform/kernel/lifecycle/define-app.ts' {
 export const paymentsModule = defineModule({
   name: 'payments',
   dependsOn: ['auth', 'notify', 'audit'],
+  doctor: paymentsDoctor,
   settings: paymentsSettings,
   migrations: new URL('./migrations/', import.meta.url).pathname,
   notifications: [paymentReceiptNotice],

@@ -5,12 +5,11 @@ import type { StartupProblem } from '#platform/kernel/errors/errors.ts';
 import { defineSchedule, defineTask } from '#platform/kernel/lifecycle/define-task.ts';
 import { defineModule } from '#platform/kernel/lifecycle/module.ts';
 import { isActiveContent } from './file-rules.ts';
-import { createLocalBlobStore } from './providers/local.ts';
-import { createS3BlobStore } from './providers/s3.ts';
-import type { BlobStore } from './providers/blob-store.ts';
+import { createBlobStore } from './providers/create.ts';
+import { storageDoctor } from './storage.doctor.ts';
 import { storageRoutes, type DeclaredUse } from './storage.routes.ts';
 import { createStorage, type DownloadLink, type Storage, type StoredFile } from './storage.service.ts';
-import { storageSettings, type StorageTarget } from './storage.settings.ts';
+import { storageSettings } from './storage.settings.ts';
 
 export type { StoredFile, DownloadLink } from './storage.service.ts';
 
@@ -79,11 +78,6 @@ declare module '#platform/kernel/lifecycle/define-app.ts' {
   }
 }
 
-/** Creates the blob store a target names. */
-export function createBlobStore(target: StorageTarget): BlobStore {
-  return target.driver === 'local' ? createLocalBlobStore(target.directory) : createS3BlobStore(target);
-}
-
 const useName = /^[a-z][a-z0-9-]{0,59}$/;
 
 /**
@@ -96,6 +90,7 @@ export const storageModule = defineModule({
   dependsOn: ['auth', 'tasks'],
   settings: storageSettings,
   migrations: new URL('./migrations/', import.meta.url).pathname,
+  doctor: storageDoctor,
   checkStartup: (_config, declared) => {
     const problems: StartupProblem[] = [];
     for (const app of declared.apps) {
