@@ -5,7 +5,7 @@ import type { CoachContext } from './server/coach.service.ts';
 import type { DB as CoachDB } from './server/coach.db.ts';
 import { coachSettings, type CoachSettings } from './settings.ts';
 import { settleCallTask } from './tasks/settle-call.task.ts';
-import { onCallEnded, writeCarePlanTask } from './tasks/write-care-plan.task.ts';
+import { onCallsEnded, writeCarePlanTask } from './tasks/write-care-plan.task.ts';
 
 const heartbeat = z.object({ sessionId: z.uuid() });
 
@@ -33,7 +33,7 @@ export default defineApp<CoachSettings, CoachDB>({
       currency: pack.currency,
     })),
   }),
-  metering: { unit: 'seconds', onEnded: onCallEnded },
+  metering: { unit: 'seconds', onEnded: onCallsEnded },
   // Care plans are written by the coach's own LLM choice (COACH_AI_*), else the AI_* default.
   ai: (settings) => settings.ai,
   // The browser talks to the ElevenLabs agent directly (signed URL) when it is configured.

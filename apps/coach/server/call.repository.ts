@@ -80,6 +80,11 @@ export function createCallRepository(db: Kysely<CoachDB>) {
     async call(sessionId: string, tx: Kysely<CoachDB> = db): Promise<CallRow | undefined> {
       return calls(tx).where('session_id', '=', sessionId).executeTakeFirst();
     },
+    /** The calls of these sessions (those that have one), in one statement. */
+    async callsOf(sessionIds: readonly string[], tx: Kysely<CoachDB> = db): Promise<CallRow[]> {
+      if (sessionIds.length === 0) return [];
+      return calls(tx).where('session_id', 'in', sessionIds).execute();
+    },
     /** Holds the call's row until `tx` ends: one start at a time opens its conversations. */
     async lockCall(tx: Kysely<CoachDB>, sessionId: string): Promise<void> {
       await tx.selectFrom('call').select('session_id').where('session_id', '=', sessionId).forUpdate().execute();

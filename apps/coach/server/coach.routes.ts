@@ -103,13 +103,15 @@ export async function coachRoutes(app: Router, ctx: CoachContext): Promise<void>
     },
     async (request, reply) => {
       const arrived = arrivedAt(reply);
-      const call = await coach.calls.call(request.params.id);
-      if (call === undefined || call.user_id !== request.user!.id) {
-        throw new AppError('not_found', 'coach.unknown_call', 'No such call');
-      }
+      // Only a hang-up that carries what was said needs the call's row; a plain one goes straight
+      // to metering, which refuses another user's call (and answers a storm of them in batches).
       const transcript = request.body?.transcript;
-      if (transcript !== undefined && transcript.length > 0 && call.voice_mode === 'local') {
-        await coach.calls.saveTranscript(call.session_id, transcript);
+      if (transcript !== undefined && transcript.length > 0) {
+        const call = await coach.calls.call(request.params.id);
+        if (call === undefined || call.user_id !== request.user!.id) {
+          throw new AppError('not_found', 'coach.unknown_call', 'No such call');
+        }
+        if (call.voice_mode === 'local') await coach.calls.saveTranscript(call.session_id, transcript);
       }
       const session = await ctx.metering.end(request.params.id, 'hung_up', {
         actor: { userId: request.user!.id },

@@ -16,6 +16,7 @@ const MAX_DELAY_SECONDS = 15 * 60;
 export const settleCallTask = defineTask({
   name: 'coach.settle-call',
   payload: z.object({ sessionId: z.uuid(), attempt: z.number().int().min(1) }),
+  dedupeKey: ({ sessionId, attempt }) => `settle-call:${sessionId}:${attempt}`,
   retries: 5,
   retryDelaySeconds: 30,
   handler: async ({ sessionId, attempt }, ctx: TaskContext<CoachContext>) => {
@@ -34,7 +35,7 @@ export const settleCallTask = defineTask({
     await ctx.tasks.enqueue(
       settleCallTask,
       { sessionId, attempt: attempt + 1 },
-      { runAt: new Date(Date.now() + delaySeconds * 1000), dedupeKey: `settle-call:${sessionId}:${attempt + 1}` },
+      { runAt: new Date(Date.now() + delaySeconds * 1000) },
     );
   },
 });

@@ -11,6 +11,8 @@ import { settleCallTask } from './settle-call.task.ts';
 export const writeCarePlanTask = defineTask({
   name: 'coach.write-care-plan',
   payload: z.object({ sessionId: z.uuid() }),
+  // One plan per call, however often its end is retried.
+  dedupeKey: ({ sessionId }) => `care-plan:${sessionId}`,
   retries: 4,
   retryDelaySeconds: 10,
   handler: async ({ sessionId }, ctx: TaskContext<CoachContext>) => {
@@ -52,23 +54,26 @@ export const writeCarePlanTask = defineTask({
 });
 
 /**
- * Called in the transaction that ends a session: the care plan task commits with it, and for an
- * ElevenLabs call the task that asks ElevenLabs what was really talked (whether or not the browser
- * heartbeated, and whether or not the post-call webhook ever comes).
+ * Called in the transaction that ends sessions (one, or a storm of hang-ups settled together): the
+ * care plan tasks commit with them, and for each ElevenLabs call the task that asks ElevenLabs what
+ * was really talked (whether or not the browser heartbeated, and whether or not the post-call
+ * webhook ever comes). A few statements for the whole batch, not a few per call.
  */
-export async function onCallEnded(session: MeteredSession, tx: Tx, ctx: CoachContext): Promise<void> {
-  await ctx.tasks.enqueue(writeCarePlanTask, { sessionId: session.id }, { tx, dedupeKey: `care-plan:${session.id}` });
-  const call = await coachService(ctx).calls.call(session.id, ctx.within(tx));
+export async function onCallsEnded(sessions: readonly MeteredSession[], tx: Tx, ctx: CoachContext): Promise<void> {
+  const ids = sessions.map((session) => session.id);
+  await ctx.tasks.enqueueMany(
+    writeCarePlanTask,
+    ids.map((sessionId) => ({ sessionId })),
+    { tx },
+  );
   const elevenLabs = ctx.settings.elevenLabs;
-  if (call?.voice_mode === 'elevenlabs' && elevenLabs !== undefined) {
-    await ctx.tasks.enqueue(
-      settleCallTask,
-      { sessionId: session.id, attempt: 1 },
-      {
-        tx,
-        runAt: new Date(Date.now() + elevenLabs.settleAfterSeconds * 1000),
-        dedupeKey: `settle-call:${session.id}:1`,
-      },
-    );
-  }
+  if (elevenLabs === undefined) return;
+  const calls = await coachService(ctx).calls.callsOf(ids, ctx.within(tx));
+  const settle = calls.filter((call) => call.voice_mode === 'elevenlabs').map((call) => call.session_id);
+  if (settle.length === 0) return;
+  await ctx.tasks.enqueueMany(
+    settleCallTask,
+    settle.map((sessionId) => ({ sessionId, attempt: 1 })),
+    { tx, runAt: new Date(Date.now() + elevenLabs.settleAfterSeconds * 1000) },
+  );
 }

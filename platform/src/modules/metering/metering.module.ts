@@ -60,12 +60,14 @@ declare module '#platform/kernel/lifecycle/define-app.ts' {
   interface AppOptions<Settings, DB extends TableMap> {
     /**
      * Metered sessions (calls billed from heartbeats) in `unit`, debited from the balance the app's
-     * payments credit. `onEnded` runs inside the transaction that ends a session: enqueue follow-up
-     * work there with `{ tx }`.
+     * payments credit. `onEnded` runs inside the transaction that ends sessions, with every session
+     * of this app it ended (one, or hundreds when a storm of hang-ups is settled together): enqueue
+     * follow-up work there with `{ tx }`, in a few statements for the whole list
+     * (`ctx.tasks.enqueueMany`), not a few per session.
      */
     readonly metering?: {
       readonly unit: string;
-      readonly onEnded?: (session: MeteredSession, tx: Tx, ctx: AppContext<Settings, DB>) => Promise<void>;
+      readonly onEnded?: (sessions: readonly MeteredSession[], tx: Tx, ctx: AppContext<Settings, DB>) => Promise<void>;
     };
   }
 }
@@ -98,7 +100,7 @@ export const meteringModule = defineModule({
         const appContext = contexts.get(app);
         return hook === undefined || appContext === undefined
           ? undefined
-          : (session, tx) => hook(session, tx, appContext);
+          : (sessions, tx) => hook(sessions, tx, appContext);
       },
     });
     const sweepTask = defineTask({
@@ -137,10 +139,7 @@ export const meteringModule = defineModule({
             return metering.start({ userId, app: app.name, unit, ...(details === undefined ? {} : { details }) });
           },
           heartbeat: (userId, sessionId, arrivedAt) => metering.heartbeat(userId, sessionId, arrivedAt, app.name),
-          end: async (sessionId, reason, options) => {
-            if ((await own(sessionId)) === undefined) return metering.refuseUnknown();
-            return metering.end(sessionId, reason, options);
-          },
+          end: (sessionId, reason, options) => metering.end(sessionId, reason, { ...options, app: app.name }),
           get: own,
           list: (userId, limit) => metering.list(userId, app.name, limit),
           annotate: async (sessionId, details) => {

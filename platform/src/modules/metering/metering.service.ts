@@ -62,7 +62,7 @@ export interface HeartbeatAnswer {
 }
 
 /** Called inside the transaction that ends a session (enqueue follow-up work with this `tx`). */
-export type SessionEndedHook = (session: MeteredSession, tx: Tx) => Promise<void>;
+export type SessionEndedHook = (sessions: readonly MeteredSession[], tx: Tx) => Promise<void>;
 
 export interface MeteringOptions {
   readonly database: Database;
@@ -318,7 +318,7 @@ export function createMetering(options: MeteringOptions) {
     id: string,
     reason: EndReason,
     at = now(),
-    hangUp: { actorId?: string; sinceLastBeatMs?: number } = {},
+    hangUp: { actorId?: string | undefined; app?: string | undefined; sinceLastBeatMs?: number | undefined } = {},
   ): Promise<MeteredSession> {
     let ended: MeteredSession | undefined;
     let endedNow = false;
@@ -327,7 +327,11 @@ export function createMetering(options: MeteringOptions) {
       await database.transaction(async (tx) => {
         const scope = tx.view<DB>('platform');
         const current = await sessions.findSession(scope, id, true);
-        if (current === undefined || (hangUp.actorId !== undefined && current.user_id !== hangUp.actorId)) {
+        if (
+          current === undefined ||
+          (hangUp.actorId !== undefined && current.user_id !== hangUp.actorId) ||
+          (hangUp.app !== undefined && current.app !== hangUp.app)
+        ) {
           throw new AppError('not_found', 'metering.unknown_session', 'No such session');
         }
         if (current.status === 'ended') {
@@ -358,7 +362,7 @@ export function createMetering(options: MeteringOptions) {
         // longer covered (it fell during the call), is charged or recorded as owed now.
         const settled = await settleOwed(tx, id);
         ended = { ...toSession(row), unsettledSeconds: settled.unsettledSeconds };
-        await options.onEnded(current.app)?.(ended, tx);
+        await options.onEnded(current.app)?.([ended], tx);
         endedNow = true;
       });
     } catch (error) {
@@ -385,7 +389,7 @@ export function createMetering(options: MeteringOptions) {
     readonly id: string;
     readonly reason: EndReason;
     readonly at: number;
-    readonly hangUp: { actorId?: string | undefined; sinceLastBeatMs?: number | undefined };
+    readonly hangUp: { actorId?: string | undefined; app?: string | undefined; sinceLastBeatMs?: number | undefined };
     readonly resolve: (session: MeteredSession) => void;
     readonly reject: (error: unknown) => void;
   }
@@ -401,34 +405,38 @@ export function createMetering(options: MeteringOptions) {
   function endSoon(id: string, reason: EndReason, at: number, hangUp: PendingEnd['hangUp']): Promise<MeteredSession> {
     return new Promise<MeteredSession>((resolve, reject) => {
       pendingEnds.push({ id, reason, at, hangUp, resolve, reject });
-      endsInFlight ??= drainEnds().finally(() => {
-        endsInFlight = undefined;
-      });
+      endsInFlight ??= drainEnds();
     });
   }
 
   async function drainEnds(): Promise<void> {
-    while (pendingEnds.length > 0) {
-      // A session appears once per batch (a second end of it waits for the next, and finds it ended).
-      const batch: PendingEnd[] = [];
-      const later: PendingEnd[] = [];
-      const ids = new Set<string>();
-      for (const pending of pendingEnds.splice(0, pendingEnds.length)) {
-        if (batch.length < END_BATCH_SIZE && !ids.has(pending.id)) {
-          ids.add(pending.id);
-          batch.push(pending);
-        } else later.push(pending);
-      }
-      pendingEnds.unshift(...later);
-      try {
-        await endBatch(batch);
-      } catch (error) {
-        // One session's failure (its app's hook, say) must not fail the others: each on its own.
-        log.warn({ err: error, sessions: batch.length }, 'metering: batched end failed; ending one by one');
-        for (const pending of batch) {
-          await end(pending.id, pending.reason, pending.at, pending.hangUp).then(pending.resolve, pending.reject);
+    try {
+      while (pendingEnds.length > 0) {
+        // A session appears once per batch (a second end of it waits for the next, and finds it ended).
+        const batch: PendingEnd[] = [];
+        const later: PendingEnd[] = [];
+        const ids = new Set<string>();
+        for (const pending of pendingEnds.splice(0, pendingEnds.length)) {
+          if (batch.length < END_BATCH_SIZE && !ids.has(pending.id)) {
+            ids.add(pending.id);
+            batch.push(pending);
+          } else later.push(pending);
+        }
+        pendingEnds.unshift(...later);
+        try {
+          await endBatch(batch);
+        } catch (error) {
+          // One session's failure (its app's hook, say) must not fail the others: each on its own.
+          log.warn({ err: error, sessions: batch.length }, 'metering: batched end failed; ending one by one');
+          for (const pending of batch) {
+            await end(pending.id, pending.reason, pending.at, pending.hangUp).then(pending.resolve, pending.reject);
+          }
         }
       }
+    } finally {
+      // In the same step as the loop's last check: an end that arrives after it starts a new
+      // round instead of waiting, unseen, for some later end to start one.
+      endsInFlight = undefined;
     }
   }
 
@@ -462,7 +470,8 @@ export function createMetering(options: MeteringOptions) {
           const current = rows.get(pending.id);
           if (
             current === undefined ||
-            (pending.hangUp.actorId !== undefined && current.user_id !== pending.hangUp.actorId)
+            (pending.hangUp.actorId !== undefined && current.user_id !== pending.hangUp.actorId) ||
+            (pending.hangUp.app !== undefined && current.app !== pending.hangUp.app)
           ) {
             refused.push(pending);
             continue;
@@ -542,9 +551,14 @@ export function createMetering(options: MeteringOptions) {
               ? (await settleOwed(tx, current.id)).unsettledSeconds
               : charge.unsettled_seconds;
           const session = { ...toSession(ended.get(current.id)!), unsettledSeconds: unsettled };
-          await options.onEnded(current.app)?.(session, tx);
           answers.push({ pending, session, endedNow: true });
         }
+        // Each app's hook once, with all of its sessions ended here.
+        const byApp = Map.groupBy(
+          answers.filter((answer) => answer.endedNow).map((answer) => answer.session),
+          (session) => session.app,
+        );
+        for (const [app, endedHere] of byApp) await options.onEnded(app)?.(endedHere, tx);
       });
     } catch (error) {
       // Not ended after all: every session taken goes back to the store as it was.
@@ -694,15 +708,17 @@ export function createMetering(options: MeteringOptions) {
      * Ends a session for its user (hang-up, with `actor`) or for an operator. Billed up to
      * `arrivedAt` (when the request arrived; default now), and, for a hang-up that says so, no
      * later than `sinceLastBeatMs` after the last heartbeat (the caller's own measure from the
-     * answer to their last heartbeat to the hang-up). Idempotent.
+     * answer to their last heartbeat to the hang-up). With `app`, another app's session is refused
+     * as unknown (checked under the row lock, so an app's port needs no read of its own). Idempotent.
      */
     async end(
       id: string,
       reason: EndReason,
-      options: { actor?: { userId: string }; arrivedAt?: number; sinceLastBeatMs?: number } = {},
+      options: { actor?: { userId: string }; app?: string; arrivedAt?: number; sinceLastBeatMs?: number } = {},
     ): Promise<MeteredSession> {
       return endSoon(id, reason, Math.min(options.arrivedAt ?? now(), now()), {
         actorId: options.actor?.userId,
+        app: options.app,
         sinceLastBeatMs: options.sinceLastBeatMs,
       });
     },

@@ -151,6 +151,22 @@ describe.each(stores)('metering with the %s store', (name, makeStore) => {
     expect(await debited(user.id)).toBe(13);
   });
 
+  it('refuses to end another app’s session as unknown, and leaves it running', async (ctx) => {
+    if (makeStore() === undefined) ctx.skip('Redis is not reachable');
+    const { metering, set, at } = setup();
+    set(0);
+    const user = await caller('two-apps@example.com');
+    const { session } = await metering.start({ userId: user.id, app: 'metered', unit: 'seconds' });
+    set(4);
+    await expect(
+      metering.end(session.id, 'hung_up', { actor: { userId: user.id }, app: 'other', arrivedAt: at(4) }),
+    ).rejects.toMatchObject({ code: 'metering.unknown_session' });
+    expect(await metering.get(session.id)).toMatchObject({ status: 'active' });
+    expect(
+      await metering.end(session.id, 'hung_up', { actor: { userId: user.id }, app: 'metered', arrivedAt: at(4) }),
+    ).toMatchObject({ status: 'ended', meteredSeconds: 4 });
+  });
+
   it('bills a storm of concurrent hang-ups, a duplicate one and a heartbeat racing it each exactly once', async (ctx) => {
     if (makeStore() === undefined) ctx.skip('Redis is not reachable');
     const base = setup();
@@ -158,14 +174,16 @@ describe.each(stores)('metering with the %s store', (name, makeStore) => {
     let clock = at(0);
     // The app's hook runs once per ended session, inside the batch's transaction.
     const hooked = new Map<string, number>();
+    let hookCalls = 0;
     const metering = createMetering({
       database: server.ballast.database,
       ledger: server.ballast.payments.ledger,
       store: base.store,
       log: server.ballast.log,
       settings: { gapSeconds: 10, flushSeconds: 30, warningSeconds: 60 },
-      onEnded: () => async (session) => {
-        hooked.set(session.id, (hooked.get(session.id) ?? 0) + 1);
+      onEnded: () => async (sessions) => {
+        hookCalls += 1;
+        for (const session of sessions) hooked.set(session.id, (hooked.get(session.id) ?? 0) + 1);
       },
       now: () => clock,
     });
@@ -212,6 +230,8 @@ describe.each(stores)('metering with the %s store', (name, makeStore) => {
     for (const [i, { user }] of others.entries()) expect(await debited(user.id)).toBe(5 + (i % 4));
     expect([...hooked.values()].every((times) => times === 1)).toBe(true);
     expect(hooked.size).toBe(count);
+    // The app's hook ran once per batch with its sessions, not once per call.
+    expect(hookCalls).toBeLessThan(count / 4);
     // Replayed hang-ups find the calls ended and take nothing more.
     await Promise.all(
       calls.map(({ user, session }) => metering.end(session.id, 'hung_up', { actor: { userId: user.id } })),

@@ -226,6 +226,19 @@ describe('delivery on one node', () => {
     await closeAll([alice, aliceAgain, bob, aliceElsewhere]);
   });
 
+  it('delivers a burst of messages published at once, every one and in order (batched NOTIFY)', async () => {
+    const dave = await open('dave');
+    const { realtime } = node.ballast;
+    const sent = Array.from({ length: 300 }, (_, index) =>
+      realtime.publish({ app: 'probe', channel: 'user:dave', event: 'tick', data: { index } }),
+    );
+    await Promise.all(sent);
+    const received = [];
+    for (let index = 0; index < 300; index++) received.push(await dave.next());
+    expect(received).toEqual(Array.from({ length: 300 }, (_, index) => event('user:dave', 'tick', { index })));
+    await closeAll([dave]);
+  });
+
   it('subscribes to and unsubscribes from topics, refusing topics of other apps and malformed requests', async () => {
     const client = await open('carol');
     const { realtime } = node.ballast;

@@ -6,18 +6,26 @@ import type { DB } from '#platform/db/platform.db.ts';
  * guard: run on `tx.view<DB>('platform')`.
  */
 
-/** Takes the key for `task`; false when some earlier enqueue took it (then nothing changes). */
-export async function claimDedupeKey(db: Kysely<DB>, task: string, key: string): Promise<boolean> {
+/**
+ * Takes many keys for `task` at once, each recording the job it will enqueue; resolves with the
+ * keys this call took (those some earlier enqueue holds are left as they are).
+ */
+export async function claimDedupeKeys(
+  db: Kysely<DB>,
+  task: string,
+  keys: readonly { readonly key: string; readonly jobId: string }[],
+): Promise<string[]> {
+  if (keys.length === 0) return [];
   const claimed = await db
     .insertInto('task_dedupe')
-    .values({ task, key })
+    // In key order: two batches racing over the same keys wait for each other, never deadlock.
+    .values(
+      [...keys]
+        .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+        .map(({ key, jobId }) => ({ task, key, job_id: jobId })),
+    )
     .onConflict((conflict) => conflict.doNothing())
     .returning('key')
-    .executeTakeFirst();
-  return claimed !== undefined;
-}
-
-/** Records which job a claimed key enqueued. */
-export async function recordDedupeJob(db: Kysely<DB>, task: string, key: string, jobId: string): Promise<void> {
-  await db.updateTable('task_dedupe').set({ job_id: jobId }).where('task', '=', task).where('key', '=', key).execute();
+    .execute();
+  return claimed.map((row) => row.key);
 }

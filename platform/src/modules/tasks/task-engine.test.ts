@@ -167,6 +167,29 @@ describe('enqueueMany', () => {
       errors: [expect.objectContaining({ field: '1.key' })],
     });
   });
+
+  it('stores each dedupe key once, within a batch, across racing batches and against earlier enqueues', async () => {
+    expect(await server.ballast.tasks.enqueue(receiptTask, { paymentId: 'many-0' })).not.toBeNull();
+    const batch = Array.from({ length: 30 }, (_, index) => ({ paymentId: `many-${index % 10}` }));
+    // Ten distinct keys, each three times in every batch; one was taken before; three batches race.
+    const stored = await Promise.all([0, 1, 2].map(() => server.ballast.tasks.enqueueMany(receiptTask, batch)));
+    expect(stored.reduce((sum, count) => sum + count, 0)).toBe(9);
+    await waitFor(
+      async () =>
+        (
+          await db
+            .selectFrom('run')
+            .select('key')
+            .where('task', '=', 'probe.send-receipt')
+            .where('key', 'like', 'many-%')
+            .execute()
+        ).length,
+      (count) => count === 10,
+    );
+    await sleep(1500);
+    for (let index = 0; index < 10; index++)
+      expect(await runsOf('probe.send-receipt', `many-${index}`)).toHaveLength(1);
+  });
 });
 
 describe('failures', () => {

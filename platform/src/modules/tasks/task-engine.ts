@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { PgBoss, fromKysely, type Queue } from 'pg-boss';
 import type { DB as PgBossDB } from '#platform/db/pgboss.db.ts';
@@ -8,7 +9,7 @@ import type { ReadinessCheck, RegisteredTask } from '#platform/kernel/lifecycle/
 import type { Logger } from '#platform/kernel/logging/logger.ts';
 import type { ScheduleDefinition, TaskDefinition } from '#platform/kernel/lifecycle/define-task.ts';
 import * as jobs from './job-table.repository.ts';
-import { claimDedupeKey, recordDedupeJob } from './task-dedupe.repository.ts';
+import { claimDedupeKeys } from './task-dedupe.repository.ts';
 import { createTaskWorker, taskLogger, type TaskWorker } from './task-worker.ts';
 
 /** pg-boss keeps its tables here, apart from the platform's and the apps'. */
@@ -286,10 +287,11 @@ export async function createTaskEngine(options: TaskEngineOptions): Promise<Task
       };
       const send = async (tx: Tx): Promise<string | null> => {
         const db = tx.view<DB>('platform');
-        if (dedupeKey !== undefined && !(await claimDedupeKey(db, name, dedupeKey))) return null;
-        const id = await boss.send(name, data, { ...sendOptions, db: fromKysely(db) });
-        if (dedupeKey !== undefined && id !== null) await recordDedupeJob(db, name, dedupeKey, id);
-        return id;
+        if (dedupeKey === undefined) return boss.send(name, data, { ...sendOptions, db: fromKysely(db) });
+        // The key is claimed with the job's id chosen here: two statements, not three.
+        const id = randomUUID();
+        if ((await claimDedupeKeys(db, name, [{ key: dedupeKey, jobId: id }])).length === 0) return null;
+        return boss.send(name, data, { ...sendOptions, id, db: fromKysely(db) });
       };
       const tx = enqueueOptions.tx;
       if (tx !== undefined) return send(tx);
@@ -313,20 +315,37 @@ export async function createTaskEngine(options: TaskEngineOptions): Promise<Task
         }
         return result.data as object;
       });
-      if (task.dedupeKey !== undefined) {
-        let stored = 0;
-        for (const payload of parsed) if ((await engine.enqueue(task, payload, enqueueOptions)) !== null) stored++;
-        return stored;
+      const jobOptions = {
+        priority: enqueueOptions.priority ?? task.priority,
+        ...(enqueueOptions.runAt === undefined ? {} : { startAfter: enqueueOptions.runAt }),
+      };
+      const dedupeKeyOf = task.dedupeKey;
+      if (dedupeKeyOf !== undefined) {
+        // Keys claimed in one statement (the first payload of a key wins, an earlier enqueue's key
+        // stays), with the job ids chosen here so the claim records them at once; then the jobs
+        // of the keys this call claimed, in one insert: two statements for the whole list.
+        const wanted = new Map<string, { data: object; id: string }>();
+        for (const data of parsed) {
+          const key = dedupeKeyOf(data);
+          if (!wanted.has(key)) wanted.set(key, { data, id: randomUUID() });
+        }
+        const store = async (tx: Tx): Promise<number> => {
+          const claimed = await claimDedupeKeys(
+            tx.view<DB>('platform'),
+            name,
+            [...wanted].map(([key, { id }]) => ({ key, jobId: id })),
+          );
+          const jobs = claimed.map((key) => ({ ...jobOptions, ...wanted.get(key)!, singletonKey: key }));
+          if (jobs.length > 0) await boss.insert(name, jobs, { db: fromKysely(tx.view<PgBossDB>(TASKS_SCHEMA)) });
+          return jobs.length;
+        };
+        return enqueueOptions.tx === undefined ? database.transaction(store) : store(enqueueOptions.tx);
       }
       const tx = enqueueOptions.tx?.view<PgBossDB>(TASKS_SCHEMA);
       for (let start = 0; start < parsed.length; start += 1000) {
         await boss.insert(
           name,
-          parsed.slice(start, start + 1000).map((data) => ({
-            data,
-            priority: enqueueOptions.priority ?? task.priority,
-            ...(enqueueOptions.runAt === undefined ? {} : { startAfter: enqueueOptions.runAt }),
-          })),
+          parsed.slice(start, start + 1000).map((data) => ({ data, ...jobOptions })),
           tx === undefined ? {} : { db: fromKysely(tx) },
         );
       }

@@ -4,15 +4,19 @@ import type { DB } from '#platform/db/platform.db.ts';
 import { destroyConnection, type Database } from '#platform/kernel/db/database.ts';
 import type { Logger } from '#platform/kernel/logging/logger.ts';
 import { reconnectDelayMs, type BusState, type RealtimeBus } from '#platform/modules/realtime/realtime-bus.ts';
-import { listenOn, notifyChannel, probeConnection } from '../notify-channel.repository.ts';
+import { listenOn, notifyChannel, notifyChannelMany, probeConnection } from '../notify-channel.repository.ts';
 
 /** The LISTEN/NOTIFY channel; a database is one deployment, so the name needs no qualifier. */
 export const POSTGRES_BUS_CHANNEL = 'ballast_realtime';
 
+/** Most messages one publishing statement carries. */
+const PUBLISH_BATCH = 500;
+
 export interface PostgresBusOptions {
   /**
    * The database: the listener is a dedicated connection outside the pool (with the pool's
-   * keep-alive and timeouts); publishing borrows a pool connection for one `pg_notify`.
+   * keep-alive and timeouts); publishing borrows a pool connection for one statement of
+   * `pg_notify`s: what is published while one is in flight goes in the next (group commit).
    */
   readonly database: Pick<Database, 'url' | 'view' | 'clientOptions' | 'listenerCheckMs'>;
   readonly log: Logger;
@@ -38,6 +42,35 @@ export function createPostgresBus(options: PostgresBusOptions): RealtimeBus {
   let retry: NodeJS.Timeout | undefined;
   let heartbeat: NodeJS.Timeout | undefined;
   const stateListeners: ((state: BusState) => void)[] = [];
+  /** Messages waiting for the next publishing statement, and the statement in flight. */
+  const waiting: { readonly payload: string; readonly done: (error?: Error) => void }[] = [];
+  let sending: Promise<void> | undefined;
+
+  /**
+   * Sends what waits, a batch per statement, until nothing does: a lone message goes at once, and
+   * a storm (every call of a mass hang-up told it ended) costs a round trip per batch, not per
+   * message, so it neither queues behind the pool nor holds it.
+   */
+  async function sendWaiting(): Promise<void> {
+    try {
+      while (waiting.length > 0) {
+        const batch = waiting.splice(0, PUBLISH_BATCH);
+        try {
+          await notifyChannelMany(
+            pool,
+            POSTGRES_BUS_CHANNEL,
+            batch.map((message) => message.payload),
+          );
+          for (const message of batch) message.done();
+        } catch (error) {
+          for (const message of batch) message.done(error instanceof Error ? error : new Error(String(error)));
+        }
+      }
+    } finally {
+      // In the same step as the last check: a message published after it starts a new round.
+      sending = undefined;
+    }
+  }
 
   function report(state: BusState): void {
     for (const listener of stateListeners) listener(state);
@@ -119,8 +152,11 @@ export function createPostgresBus(options: PostgresBusOptions): RealtimeBus {
 
   return {
     name: 'postgres',
-    async publish(payload) {
-      await notifyChannel(pool, POSTGRES_BUS_CHANNEL, payload);
+    publish(payload) {
+      return new Promise<void>((resolve, reject) => {
+        waiting.push({ payload, done: (error) => (error === undefined ? resolve() : reject(error)) });
+        sending ??= sendWaiting();
+      });
     },
     async listen(onMessage) {
       deliver = onMessage;
