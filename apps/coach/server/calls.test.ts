@@ -225,6 +225,61 @@ describe('calls metered by heartbeat', () => {
     expect((await call(server, 'GET', '/api/coach/calls', user)).body['unsettledSeconds']).toBe(0);
   });
 
+  it('answers the live call to a reloaded page, resumes only that call, and says why it ended when it has', async () => {
+    const user = await createTestUser(server.ballast, 'reload@example.com');
+    const other = await createTestUser(server.ballast, 'reload-other@example.com');
+    await credit(server, user, 300);
+    expect((await call(server, 'GET', '/api/coach/calls/current', user)).body).toEqual({ call: null });
+    const id = (await call(server, 'POST', '/api/coach/calls', user)).body.call.id;
+    const current = await call(server, 'GET', '/api/coach/calls/current', user);
+    expect(current.status).toBe(200);
+    expect(current.body.call).toMatchObject({ id, status: 'active', maxSeconds: 300 });
+    // Another user sees no live call, and cannot resume this one.
+    expect((await call(server, 'GET', '/api/coach/calls/current', other)).body).toEqual({ call: null });
+    expect((await call(server, 'POST', '/api/coach/calls', other, { resume: id })).status).toBe(404);
+    expect((await call(server, 'POST', '/api/coach/calls', user, { resume: 'not-a-uuid' })).status).toBe(400);
+
+    // The resume is a heartbeat: past the 2 s gap in all, the call stays alive, and the answer
+    // carries the time used as of now.
+    await sleep(1500);
+    const resumed = await call(server, 'POST', '/api/coach/calls', user, { resume: id });
+    expect(resumed.status).toBe(200);
+    expect(resumed.body).toMatchObject({ resumed: true, call: { id, status: 'active', meteredSeconds: 1 } });
+    expect(resumed.body['voice']).toMatchObject({ mode: 'local' });
+    await sleep(1500);
+    expect((await call(server, 'POST', `/api/coach/calls/${id}/heartbeat`, user)).body['status']).toBe('active');
+
+    // Left silent past the gap, the server ends it: a resume then says so and starts nothing.
+    await sleep(3500);
+    const late = await call(server, 'POST', '/api/coach/calls', user, { resume: id });
+    expect(late.status).toBe(409);
+    expect(late.body).toMatchObject({
+      code: 'coach.call_ended',
+      details: { endReason: 'heartbeat_lost', meteredSeconds: 3 },
+    });
+    expect(late.body['detail']).toMatch(/already ended: The connection was lost/);
+    expect((await call(server, 'GET', '/api/coach/calls/current', user)).body).toEqual({ call: null });
+    expect((await call(server, 'GET', '/api/coach/calls', user)).body['calls']).toHaveLength(1);
+  });
+
+  it('never turns a resume racing a hang-up into a new call', async () => {
+    const user = await createTestUser(server.ballast, 'resume-race@example.com');
+    await credit(server, user, 300);
+    const id = (await call(server, 'POST', '/api/coach/calls', user)).body.call.id;
+    await sleep(1100);
+    const [resumed, ended] = await Promise.all([
+      call(server, 'POST', '/api/coach/calls', user, { resume: id }),
+      call(server, 'POST', `/api/coach/calls/${id}/end`, user, {}),
+    ]);
+    expect(ended.status).toBe(200);
+    expect([200, 409]).toContain(resumed.status);
+    if (resumed.status === 200) expect(resumed.body.call.id).toBe(id);
+    const sessions = (await call(server, 'GET', '/api/coach/calls', user)).body['calls'] as { status: string }[];
+    expect(sessions).toHaveLength(1);
+    expect(sessions[0]!.status).toBe('ended');
+    expect((await usage(server, user.id)).seconds).toBe(ended.body.call.meteredSeconds);
+  });
+
   it('does not let one user beat, end or see another user’s call', async () => {
     const owner = await createTestUser(server.ballast, 'owner@example.com');
     const other = await createTestUser(server.ballast, 'other@example.com');

@@ -11,6 +11,7 @@ export const permissions: PermissionRows = {
   'POST /api/coach/calls/:id/heartbeat': 'user',
   'POST /api/coach/calls/:id/end': 'user',
   'GET /api/coach/calls': 'user',
+  'GET /api/coach/calls/current': 'user',
   'GET /api/coach/care-plans': 'user',
   // ElevenLabs proves itself by the webhook's signature.
   'POST /api/coach/webhooks/elevenlabs': 'public',

@@ -59,12 +59,23 @@ export async function coachRoutes(app: Router, ctx: CoachContext): Promise<void>
       schema: {
         tags: ['coach'],
         summary:
-          'Start (or resume) a call; 402 without talk-time or while an earlier call owes some, 409 while the caller talks on another',
+          'Start (or resume) a call; 402 without talk-time or while an earlier call owes some, 409 while the caller talks on another; with `resume`, only resume that live call (409 coach.call_ended when it has ended)',
+        body: api.startCallBody,
         response: { 200: api.startCallAnswer, 201: api.startCallAnswer },
       },
       config: { access: 'user' },
     },
     async (request, reply) => {
+      const resume = request.body?.resume;
+      if (resume !== undefined) {
+        const resumed = await coach.resumeCall(request.user!.id, resume, arrivedAt(reply));
+        // The time used as of this heartbeat (the stored figure trails it by up to a flush).
+        return reply.status(200).send({
+          call: callView({ ...resumed.session, meteredSeconds: resumed.meteredSeconds }),
+          resumed: true,
+          voice: resumed.voice,
+        });
+      }
       const started = await coach.startCall(request.user!.id);
       return reply.status(started.resumed ? 200 : 201).send({
         call: callView(started.session),
@@ -136,6 +147,22 @@ export async function coachRoutes(app: Router, ctx: CoachContext): Promise<void>
       calls: (await ctx.metering.list(request.user!.id)).map(callView),
       unsettledSeconds: await ctx.metering.unsettled(request.user!.id),
     }),
+  );
+
+  app.get(
+    '/calls/current',
+    {
+      schema: {
+        tags: ['coach'],
+        summary: 'The caller’s live call, or null (a reloaded page offers to resume it)',
+        response: { 200: api.currentCallAnswer },
+      },
+      config: { access: 'user' },
+    },
+    async (request) => {
+      const live = (await ctx.metering.list(request.user!.id, 5)).find((session) => session.status === 'active');
+      return { call: live === undefined ? null : callView(live) };
+    },
   );
 
   app.get(

@@ -1,5 +1,5 @@
 import { AppError, type AppContext, type MeteredSession } from '@ballast/platform';
-import { LOCAL_COACH_LINES, type VoiceSetup } from '../shared/calls.ts';
+import { endReasonText, LOCAL_COACH_LINES, type VoiceSetup } from '../shared/calls.ts';
 import type { CoachSettings } from '../settings.ts';
 import type { DB as CoachDB } from './coach.db.ts';
 import { createCallRepository, type ConversationRow } from './call.repository.ts';
@@ -236,6 +236,53 @@ function build(ctx: CoachContext) {
           ? { mode: 'local', lines: LOCAL_COACH_LINES }
           : { mode: 'elevenlabs', signedUrl: await issueConversation(started.session, checked) };
       return { ...started, voice };
+    },
+
+    /**
+     * Resumes the caller's live call `sessionId` after a page reload: a heartbeat (arriving at
+     * `arrivedAt`) keeps it alive, and the page gets its voice setup again (in ElevenLabs mode a
+     * new conversation once the last one has ended, as `startCall` does). Never starts another
+     * call: one that has ended meanwhile is refused with `coach.call_ended`, naming its end reason
+     * and metered time, so the page can say why. Another user's or an unknown call answers 404.
+     */
+    async resumeCall(
+      userId: string,
+      sessionId: string,
+      arrivedAt: number,
+    ): Promise<{ session: MeteredSession; meteredSeconds: number; voice: VoiceSetup }> {
+      const beat = await ctx.metering.heartbeat(userId, sessionId, arrivedAt);
+      const session = beat.status === 'active' ? await ctx.metering.get(sessionId) : undefined;
+      if (session === undefined || session.status !== 'active') {
+        const ended = session ?? (await ctx.metering.get(sessionId));
+        const reason = ended?.endReason ?? beat.endReason ?? null;
+        throw new AppError(
+          'conflict',
+          'coach.call_ended',
+          `The call has already ended: ${reason === null ? 'it is over' : (endReasonText[reason] ?? reason)}`,
+          { details: { endReason: reason, meteredSeconds: ended?.meteredSeconds ?? beat.meteredSeconds } },
+        );
+      }
+      if (eleven === undefined) {
+        return { session, meteredSeconds: beat.meteredSeconds, voice: { mode: 'local', lines: LOCAL_COACH_LINES } };
+      }
+      const checked = new Map<string, ConversationState>();
+      for (const conversation of await calls.unreportedConversations({ sessionId })) {
+        const state = await refresh(conversation);
+        checked.set(conversation.conversation_id, state);
+        if (state === 'talking') {
+          throw new AppError(
+            'conflict',
+            'coach.call_in_progress',
+            'Your call is still connected in another tab or window: hang up there, or wait a few seconds and try again',
+            { details: { callId: sessionId } },
+          );
+        }
+      }
+      return {
+        session,
+        meteredSeconds: beat.meteredSeconds,
+        voice: { mode: 'elevenlabs', signedUrl: await issueConversation(session, checked) },
+      };
     },
 
     /**

@@ -27,8 +27,19 @@ export const callView = z.object({
   endReasonText: z.string().nullable(),
 });
 
+/**
+ * Starting a call: no body (or `{}`) starts one, or resumes the caller's live one. `resume` names
+ * the live call a reloaded page picks up again: it is resumed (kept alive by a heartbeat) and never
+ * replaced by a new call; a call that has ended meanwhile is refused with 409 `coach.call_ended`,
+ * naming why it ended.
+ */
+export const startCallBody = z.object({ resume: z.uuid().optional() }).nullish();
+
 /** A started call (201), or the caller's live one resumed (200). */
 export const startCallAnswer = z.object({ call: callView, resumed: z.boolean(), voice: voiceSetup });
+
+/** The caller's live call, if any (a reloaded page resumes it). */
+export const currentCallAnswer = z.object({ call: callView.nullable() });
 
 /** What a heartbeat answers (over HTTP, or as the `call.heartbeat` request over /realtime). */
 export const heartbeatAnswer = z.object({
