@@ -1,3 +1,4 @@
+import { AxeBuilder } from '@axe-core/playwright';
 import getPort from 'get-port';
 import type { Browser, Page } from 'playwright-core';
 import { randomBytes } from 'node:crypto';
@@ -133,8 +134,36 @@ describe('the voice coach in a real browser', () => {
     // Call: heartbeats keep it alive past the 7 s gap, then we hang up.
     await page.getByRole('button', { name: 'Start call' }).click();
     await page.getByRole('heading', { name: 'On a call with your coach' }).waitFor();
-    await page.getByText('Local voice mode').waitFor();
-    await page.waitForTimeout(12_500);
+    await page.getByRole('note').filter({ hasText: 'Local voice mode' }).waitFor();
+    // The call shows life: the coach's first line as a caption (in a polite live region), the
+    // microphone's level moving, whether the coach speaks or listens, and mute.
+    const captions = page.getByRole('log', { name: 'Captions' });
+    await expect.poll(() => captions.textContent()).toContain('Coach: Hello, I am your coach.');
+    expect(await captions.getAttribute('aria-live')).toBe('polite');
+    const meter = page.getByRole('meter', { name: 'Microphone level' });
+    await expect
+      .poll(async () => Number(await meter.getAttribute('aria-valuenow')), { timeout: 8000 })
+      .toBeGreaterThan(0);
+    expect(await page.getByTestId('call-state').textContent()).toMatch(/^(Coach speaking|Listening)$/);
+    expect(await page.getByTestId('call-state').getAttribute('aria-live')).toBe('polite');
+    const mute = page.getByRole('button', { name: 'Mute' });
+    expect(await mute.getAttribute('aria-pressed')).toBe('false');
+    await mute.click();
+    expect(await mute.getAttribute('aria-pressed')).toBe('true');
+    await expect.poll(() => page.getByTestId('call-state').textContent()).toMatch(/Muted$/);
+    await expect.poll(() => meter.getAttribute('aria-valuenow')).toBe('0');
+    const axe = await new AxeBuilder({ page })
+      .withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'])
+      .analyze();
+    expect(axe.violations.filter((found) => found.impact === 'serious' || found.impact === 'critical')).toEqual([]);
+    await page.screenshot({ path: screenshotPath('coach-call-muted.png') });
+    await mute.click();
+    expect(await mute.getAttribute('aria-pressed')).toBe('false');
+    await expect.poll(() => page.getByTestId('call-state').textContent()).not.toMatch(/Muted/);
+    // Heartbeats keep the call alive past the 7 s gap.
+    await page.waitForFunction(() =>
+      /^1[2-9] sec$/.test(document.querySelector('[data-testid="call-elapsed"]')?.textContent ?? ''),
+    );
     await page.screenshot({ path: screenshotPath('coach-call.png') });
     expect(await page.getByTestId('call-elapsed').textContent()).toMatch(/^1[2-5] sec$/);
     // The time left counts down in the call panel only (the balance figure gives way), and the panel
@@ -153,6 +182,7 @@ describe('the voice coach in a real browser', () => {
     expect(Number(await page.evaluate('document.documentElement.scrollWidth'))).toBeLessThanOrEqual(390);
     await page.setViewportSize({ width: 1280, height: 720 });
     await page.getByRole('button', { name: 'Next question' }).click();
+    await expect.poll(() => captions.textContent()).toContain('Coach: Thank you for sharing that.');
     await page.getByRole('button', { name: 'End call' }).click();
     await page.getByText(/Call ended after 1\d sec\. You ended the call\./).waitFor();
 
@@ -187,6 +217,174 @@ describe('the voice coach in a real browser', () => {
     await page.screenshot({ path: screenshotPath('coach-after-call.png'), fullPage: true });
     expect(problems).toEqual([]);
     await context.close();
+  }, 120_000);
+});
+
+/** The caller's calls, newest first, from the database. */
+async function sessionsOf(target: TestBallast, userId: string) {
+  const rows = await sql<{
+    id: string;
+    status: string;
+    metered_seconds: number;
+    end_reason: string | null;
+    started_at: Date;
+    ended_at: Date | null;
+  }>`select id, status, metered_seconds, end_reason, started_at, ended_at from platform.metered_session
+    where user_id = ${userId}::uuid order by started_at desc`.execute(target.ballast.database.db);
+  return rows.rows;
+}
+
+describe('a reload in the middle of a call', () => {
+  it('resumes the call: heartbeats keep it open, the time counts on, and it ends normally with exact metering', async (ctx) => {
+    if (unavailable !== undefined) ctx.skip(unavailable);
+    const email = 'reloader@example.com';
+    const user = await caller(server, email, 600);
+    const context = await browser!.newContext({ permissions: ['microphone'] });
+    const page = await context.newPage();
+    const seen: string[] = [];
+    page.on('pageerror', (error) => seen.push(`uncaught: ${error.message}`));
+    page.on('console', (message) => {
+      if (message.type() === 'error') seen.push(`console: ${message.text()}`);
+    });
+    try {
+      await signIn(page, server.url, email);
+      await page.getByRole('button', { name: 'Start call' }).click();
+      const captions = page.getByRole('log', { name: 'Captions' });
+      await expect.poll(() => captions.textContent()).toContain('Coach: Hello, I am your coach.');
+      await page.waitForTimeout(2_000);
+
+      await page.reload();
+      // Picked up at once: the call is still running and its time is counted; Resume is the main action.
+      await page.getByRole('heading', { name: 'On a call with your coach' }).waitFor();
+      await page.getByText('Your call is still running').waitFor();
+      const resume = page.getByRole('button', { name: 'Resume call' });
+      expect(await resume.getAttribute('data-variant')).toBe('primary');
+      await expect.poll(() => page.getByTestId('call-elapsed').textContent()).toMatch(/^[2-6] sec$/);
+      await page.screenshot({ path: screenshotPath('coach-call-resume.png') });
+      await page.setViewportSize({ width: 390, height: 844 });
+      await page.screenshot({ path: screenshotPath('coach-call-resume-phone.png') });
+      const resumeBox = (await resume.boundingBox())!;
+      expect(resumeBox.y + resumeBox.height).toBeLessThanOrEqual(844);
+      expect(Number(await page.evaluate('document.documentElement.scrollWidth'))).toBeLessThanOrEqual(390);
+      await page.setViewportSize({ width: 1280, height: 720 });
+
+      // Past the 7 s gap while waiting for the click: the page's heartbeats keep the call open.
+      await page.waitForTimeout(8_000);
+      const [open] = await sessionsOf(server, user.id);
+      expect(open!.status).toBe('active');
+      await resume.click();
+      await page.getByRole('button', { name: 'Mute' }).waitFor();
+      expect(await page.getByTestId('call-state').textContent()).toMatch(/^(Coach speaking|Listening)$/);
+      // The words from before the reload are still there, and the coach picks up where it was.
+      await expect.poll(async () => (await captions.locator('p').allTextContents()).length).toBe(2);
+      const meter = page.getByRole('meter', { name: 'Microphone level' });
+      await expect
+        .poll(async () => Number(await meter.getAttribute('aria-valuenow')), { timeout: 8000 })
+        .toBeGreaterThan(0);
+      expect(await page.getByTestId('call-remaining').textContent()).toMatch(/^9 min [34]\d sec$/);
+      expect(await page.getByTestId('balance').count()).toBe(0);
+      await page.getByRole('button', { name: 'Next question' }).click();
+      await page.getByRole('button', { name: 'End call' }).click();
+      await page.getByText(/Call ended after 1\d sec\. You ended the call\./).waitFor();
+
+      // One call, metered from its start to the hang-up to the second, debited exactly once.
+      const sessions = await sessionsOf(server, user.id);
+      expect(sessions).toHaveLength(1);
+      const ended = sessions[0]!;
+      expect(ended.end_reason).toBe('hung_up');
+      expect(ended.metered_seconds).toBe(Math.floor((ended.ended_at!.getTime() - ended.started_at.getTime()) / 1000));
+      const usage = await sql<{ total: string }>`select coalesce(sum(-amount), 0)::text as total
+        from platform.ledger_entry where user_id = ${user.id}::uuid and kind = 'usage'`.execute(
+        server.ballast.database.db,
+      );
+      expect(Number(usage.rows[0]!.total)).toBe(ended.metered_seconds);
+      await expect
+        .poll(() => page.getByTestId('balance').textContent())
+        .toBe(`9 min ${60 - ended.metered_seconds} sec`);
+      // The transcript sent at the hang-up has the lines from before the reload and after it.
+      const call = await sql<{ transcript: unknown }>`select transcript from coach.call
+        where session_id = ${ended.id}::uuid`.execute(server.ballast.database.db);
+      const said = JSON.stringify(call.rows[0]!.transcript);
+      expect(said).toContain('Hello, I am your coach.');
+      expect(said).toContain('What has been on your mind the most this week?');
+
+      // Away from the page for longer than the gap: the server ends the call, and coming back says why.
+      await page.getByRole('button', { name: 'Start call' }).click();
+      await expect.poll(() => captions.textContent()).toContain('Coach: Hello, I am your coach.');
+      await page.goto(`${server.url}/account`);
+      await expect.poll(async () => (await sessionsOf(server, user.id))[0]!.status, { timeout: 20_000 }).toBe('ended');
+      await page.goto(`${server.url}/coach/`);
+      await page.getByText(/Call ended after \d+ sec\. The connection was lost/).waitFor();
+      expect(await page.getByRole('button', { name: 'Start call' }).isEnabled()).toBe(true);
+      expect(seen).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  }, 90_000);
+});
+
+describe('the first run', () => {
+  it('goes from an empty database to a finished call: setup, registration, talk-time, a call, the care plan', async (ctx) => {
+    if (unavailable !== undefined) ctx.skip(unavailable);
+    const port = await getPort();
+    const fresh = await startTestBallast({
+      apps,
+      roles: ['web', 'worker'],
+      env: { PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}`, TASKS_POLL_INTERVAL_SECONDS: '1' },
+    });
+    const context = await browser!.newContext({ permissions: ['microphone'] });
+    try {
+      const page = await context.newPage();
+      // No administrator yet: /setup makes the first one.
+      await page.goto(`${fresh.url}/setup`);
+      await page.getByLabel('Email', { exact: true }).fill('root@example.com');
+      await page.getByLabel('Password', { exact: true }).fill('first administrator key');
+      await page.getByRole('button', { name: 'Create administrator' }).click();
+      await page.waitForURL(`${fresh.url}/welcome`);
+      await page.locator('header').getByRole('button', { name: 'Sign out' }).click();
+      await page.waitForURL(/\/sign-in/);
+
+      // A person registers for the coach and confirms the address from the development inbox.
+      const email = 'first-caller@example.com';
+      await page.goto(`${fresh.url}/register?next=/coach/`);
+      await page.getByLabel('Email', { exact: true }).fill(email);
+      await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+      await page.getByRole('button', { name: 'Create account' }).click();
+      await page.getByRole('heading', { name: 'Check your inbox' }).waitFor();
+      const confirmation = page.locator(`.inbox-message[data-recipient="${email}"]`).filter({ hasText: /confirm/i });
+      const deadline = Date.now() + 30_000;
+      while ((await confirmation.count()) === 0) {
+        if (Date.now() > deadline) throw new Error('no confirmation email within 30 s');
+        await page.waitForTimeout(300);
+        await page.goto(`${fresh.url}/dev/inbox`);
+      }
+      await page.goto((await confirmation.first().locator('.body a').first().getAttribute('href'))!);
+      await page.getByRole('link', { name: 'Continue' }).click();
+      await page.waitForURL(`${fresh.url}/coach/`);
+
+      // Buys talk-time in test mode, calls, hangs up.
+      await expect.poll(() => page.getByTestId('balance').textContent()).toBe('0 sec');
+      await page.getByRole('button', { name: 'Buy 30 minutes' }).click();
+      await page.waitForURL(/\/payments\/test-checkout/);
+      await page.getByRole('button', { name: /Pay ₹499\.00 \(test\)/ }).click();
+      await page.waitForURL(/\/coach\//);
+      await expect.poll(() => page.getByTestId('balance').textContent()).toBe('30 min');
+      await page.getByRole('button', { name: 'Start call' }).click();
+      await expect
+        .poll(() => page.getByRole('log', { name: 'Captions' }).textContent())
+        .toContain('Coach: Hello, I am your coach.');
+      await page.waitForTimeout(3_000);
+      await page.getByRole('button', { name: 'End call' }).click();
+      await page.getByText(/Call ended after \d sec\. You ended the call\./).waitFor();
+
+      // The care plan appears on the page (the worker writes it; the page looks again every 10 s).
+      await page.locator('.care-plan h3').first().waitFor({ timeout: 45_000 });
+      expect(await page.locator('.care-plan h3').first().textContent()).toBe('Your care plan (template)');
+      await page.screenshot({ path: screenshotPath('coach-first-run-done.png'), fullPage: true });
+    } finally {
+      await context.close();
+      await fresh.close();
+    }
   }, 120_000);
 });
 

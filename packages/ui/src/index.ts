@@ -44,3 +44,4 @@ export { connectRealtime, type RealtimeClient, type ConnectionState } from './re
 export { buyPack, type CreatedOrder, type CheckoutAnswer } from './checkout.ts';
 export { formatDate, formatDateTime, formatDuration, formatMoney, formatNumber, type FormatOptions } from './format.ts';
 export { TestCheckoutPage, TestModeBanner } from './test-checkout.tsx';
+export { createLevelSource, LevelMeter, ToggleButton, type LevelSource } from './voice.tsx';
