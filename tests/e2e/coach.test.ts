@@ -260,6 +260,10 @@ describe('a reload in the middle of a call', () => {
       const resume = page.getByRole('button', { name: 'Resume call' });
       expect(await resume.getAttribute('data-variant')).toBe('primary');
       await expect.poll(() => page.getByTestId('call-elapsed').textContent()).toMatch(/^[2-6] sec$/);
+      const axe = await new AxeBuilder({ page })
+        .withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'])
+        .analyze();
+      expect(axe.violations.filter((found) => found.impact === 'serious' || found.impact === 'critical')).toEqual([]);
       await page.screenshot({ path: screenshotPath('coach-call-resume.png') });
       await page.setViewportSize({ width: 390, height: 844 });
       await page.screenshot({ path: screenshotPath('coach-call-resume-phone.png') });

@@ -479,6 +479,27 @@ describe('calls in ElevenLabs mode, billed from ElevenLabs’ own record of the 
     expect(await balance(server, user)).toBe(567);
   });
 
+  it('resumes the named call for a reloaded page with a new conversation once the last one has ended', async () => {
+    const user = await createTestUser(server.ballast, 'resume-eleven@example.com');
+    await credit(server, user, 600);
+    const { id, conversation: first } = await start(user);
+    eleven.talk(first);
+    // Still talking on the first conversation (another tab): not resumed here.
+    const busy = await call(server, 'POST', '/api/coach/calls', user, { resume: id });
+    expect(busy.status).toBe(409);
+    expect(busy.body).toMatchObject({ code: 'coach.call_in_progress' });
+    eleven.hangUp(first, 2);
+    const resumed = await call(server, 'POST', '/api/coach/calls', user, { resume: id });
+    expect(resumed.status).toBe(200);
+    expect(resumed.body).toMatchObject({ resumed: true, call: { id, status: 'active' } });
+    const second = eleven.issued.at(-1)!;
+    expect(second).not.toBe(first);
+    await call(server, 'POST', `/api/coach/calls/${id}/end`, user, {});
+    eleven.hangUp(second, 5);
+    await settled(id);
+    await waitFor(async () => ((await usage(server, user.id)).seconds === 7 ? true : undefined), '7 s billed');
+  });
+
   it('charges talk beyond the balance up to the balance, records the rest and refuses calls until it is paid', async () => {
     const { user, conversation } = await hungUpButTalked('beyond@example.com', 30, 100);
     const delivered = await postWebhook(conversation);
