@@ -161,9 +161,9 @@ describe('the voice coach in a real browser', () => {
     expect(await mute.getAttribute('aria-pressed')).toBe('false');
     await expect.poll(() => page.getByTestId('call-state').textContent()).not.toMatch(/Muted/);
     // Heartbeats keep the call alive past the 7 s gap.
-    await page.waitForFunction(() =>
-      /^1[2-9] sec$/.test(document.querySelector('[data-testid="call-elapsed"]')?.textContent ?? ''),
-    );
+    await expect
+      .poll(() => page.getByTestId('call-elapsed').textContent(), { timeout: 15_000, interval: 250 })
+      .toMatch(/^1[2-9] sec$/);
     await page.screenshot({ path: screenshotPath('coach-call.png') });
     expect(await page.getByTestId('call-elapsed').textContent()).toMatch(/^1[2-5] sec$/);
     // The time left counts down in the call panel only (the balance figure gives way), and the panel
