@@ -1,4 +1,5 @@
 import { AppError, defineApp, z } from '@ballast/platform';
+import { coachAdminUser } from './server/coach.admin.ts';
 import { carePlanReadyNotice } from './server/coach.notifications.ts';
 import { coachRoutes } from './server/coach.routes.ts';
 import type { CoachContext } from './server/coach.service.ts';
@@ -34,6 +35,8 @@ export default defineApp<CoachSettings, CoachDB>({
     })),
   }),
   metering: { unit: 'seconds', onEnded: onCallsEnded },
+  // An administrator's view of one user shows their calls.
+  adminUser: coachAdminUser,
   // Care plans are written by the coach's own LLM choice (COACH_AI_*), else the AI_* default.
   ai: (settings) => settings.ai,
   // The browser talks to the ElevenLabs agent directly (signed URL) when it is configured.

@@ -55,6 +55,9 @@ export const coachSettings = defineSettings('coach', {
       .url()
       .default('https://api.elevenlabs.io')
       .describe("ElevenLabs' API (tests use a local server)"),
+    COACH_CARE_PLAN_MIN_SECONDS: integerSetting(60, 0, 3600).describe(
+      'Calls shorter than this many seconds get no care plan (0: every call gets one)',
+    ),
     COACH_AI_PROVIDER: aiProviderSetting()
       .optional()
       .describe(
@@ -86,6 +89,7 @@ export const coachSettings = defineSettings('coach', {
               settleAfterSeconds: values.COACH_ELEVENLABS_SETTLE_AFTER_SECONDS,
             },
       elevenLabsWebhookSecret: values.COACH_ELEVENLABS_WEBHOOK_SECRET,
+      carePlanMinSeconds: values.COACH_CARE_PLAN_MIN_SECONDS,
       ai: {
         provider: values.COACH_AI_PROVIDER,
         model: values.COACH_AI_MODEL,

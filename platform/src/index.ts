@@ -74,7 +74,7 @@ export {
 } from './modules/metering/metering.service.ts';
 export type { AppNotification, NotifyPort } from './modules/notify/notify.module.ts';
 export type { Recipient } from './modules/notify/notifier.ts';
-export type { PaymentsPort } from './modules/payments/payments.module.ts';
+export type { AdminUserSection, PaymentsPort } from './modules/payments/payments.module.ts';
 export type { Pack, PaymentCatalog, Purchase } from './modules/payments/payments.service.ts';
 export type { RealtimePort, RealtimeRequest } from './modules/realtime/realtime.module.ts';
 export type { AppEnqueueOptions, TasksPort } from './modules/tasks/tasks.module.ts';

@@ -37,6 +37,8 @@ beforeAll(async () => {
       TASKS_POLL_INTERVAL_SECONDS: '1',
       // A short gap (browsers beat every 5 s): without heartbeats the call would end within the test.
       METERING_HEARTBEAT_GAP_SECONDS: '7',
+      // The test's call lasts seconds: it still gets its care plan.
+      COACH_CARE_PLAN_MIN_SECONDS: '0',
     },
   });
   browser = await launchBrowser(fakeMediaArgs);

@@ -45,6 +45,7 @@ const platformRows: PermissionRows = {
   'PUT /api/notifications/preferences': 'user',
   'GET /api/audit': 'admin',
   'GET /api/audit.csv': 'admin',
+  'GET /api/audit/facets': 'admin',
   'GET /realtime': 'public',
   // Payments: what is sold is public; everything about a buyer needs the buyer (orders of other
   // users answer 404, tested in payments.test.ts); Razorpay's webhook proves itself by signature.
@@ -56,6 +57,8 @@ const platformRows: PermissionRows = {
   'POST /api/payments/webhooks/razorpay': 'public',
   'GET /payments/test-checkout': 'public',
   'POST /api/payments/test/pay': 'user',
+  'GET /api/payments/admin/users/:id': 'admin',
+  'POST /api/payments/:app/admin/users/:id/grants': 'admin',
   // Storage: uploads, links and removal need a signed-in user (the use's own access, ownership
   // and grants are checked inside); a download link is its own credential (signed, expiring).
   'POST /api/storage/:app/uploads/:use': 'user',

@@ -179,6 +179,7 @@ export async function coachRoutes(app: Router, ctx: CoachContext): Promise<void>
         body: plan.body,
         createdAt: plan.created_at,
       })),
+      minSeconds: ctx.settings.carePlanMinSeconds,
     }),
   );
 

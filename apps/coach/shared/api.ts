@@ -76,7 +76,8 @@ export const carePlan = z.object({
   body: z.string(),
   createdAt: timestamp,
 });
-export const carePlansAnswer = z.object({ carePlans: z.array(carePlan).readonly() });
+/** Care plans, newest first; calls shorter than `minSeconds` get none. */
+export const carePlansAnswer = z.object({ carePlans: z.array(carePlan).readonly(), minSeconds: z.number() });
 
 /** How a post-call webhook was applied; the charge when it settled a call. */
 export const webhookAnswer = z.object({

@@ -24,6 +24,13 @@ export const writeCarePlanTask = defineTask({
       return;
     }
     let plan = await coach.calls.carePlan(sessionId);
+    if (plan === undefined && session.meteredSeconds < ctx.settings.carePlanMinSeconds) {
+      ctx.log.info(
+        { sessionId, meteredSeconds: session.meteredSeconds, minimum: ctx.settings.carePlanMinSeconds },
+        'call too short for a care plan',
+      );
+      return;
+    }
     if (plan === undefined) {
       const user = await ctx.directory.user(session.userId);
       const written = await coach.writer.write({
@@ -61,6 +68,18 @@ export const writeCarePlanTask = defineTask({
  */
 export async function onCallsEnded(sessions: readonly MeteredSession[], tx: Tx, ctx: CoachContext): Promise<void> {
   const ids = sessions.map((session) => session.id);
+  // In the trail with the ends themselves, in one statement for the batch: who ended each call (the
+  // caller on a hang-up; else the system, or an operator whose own entry names them), how long it
+  // ran and why it ended.
+  await ctx.audit(
+    sessions.map((session) => ({
+      actor: session.endReason === 'hung_up' ? { id: session.userId } : null,
+      action: 'coach.call_ended',
+      target: { type: 'metered_session', id: session.id },
+      details: { userId: session.userId, meteredSeconds: session.meteredSeconds, reason: session.endReason },
+    })),
+    { tx },
+  );
   await ctx.tasks.enqueueMany(
     writeCarePlanTask,
     ids.map((sessionId) => ({ sessionId })),

@@ -40,6 +40,8 @@ beforeAll(async () => {
       COACH_AI_BASE_URL: gemini.url,
       COACH_ELEVENLABS_WEBHOOK_SECRET: webhookSecret,
       TASKS_POLL_INTERVAL_SECONDS: '1',
+      // These calls last a moment: every call gets a plan here (the minimum is tested beside).
+      COACH_CARE_PLAN_MIN_SECONDS: '0',
     },
   });
   db = server.ballast.database.db;

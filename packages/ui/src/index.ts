@@ -38,7 +38,14 @@ export {
   landingFor,
   type AuthConfig,
 } from './auth-pages.tsx';
-export { AdminUsersPage, AdminAuditPage } from './admin-pages.tsx';
+export {
+  AdminAuditPage,
+  AdminUserPage,
+  AdminUsersPage,
+  ConfirmDialog,
+  describeChange,
+  purchaseState,
+} from './admin-pages.tsx';
 export { mount } from './mount.tsx';
 export { connectRealtime, type RealtimeClient, type ConnectionState } from './realtime.ts';
 export { buyPack, type CreatedOrder, type CheckoutAnswer } from './checkout.ts';

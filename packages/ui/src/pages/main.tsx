@@ -5,6 +5,7 @@
 import {
   AccountPage,
   AdminAuditPage,
+  AdminUserPage,
   AdminUsersPage,
   AwaitingApprovalPage,
   Layout,
@@ -37,7 +38,7 @@ const pages: Record<string, () => ReactNode> = {
 
 function PlatformPage() {
   const path = location.pathname.replace(/\/+$/, '') || '/';
-  const page = pages[path];
+  const page = /^\/admin\/users\/[^/]+$/.test(path) ? () => <AdminUserPage /> : pages[path];
   return (
     <Layout>
       {page === undefined ? (

@@ -4,8 +4,11 @@ import { defineModule } from '#platform/kernel/lifecycle/module.ts';
 import { auditRoutes } from './audit.routes.ts';
 import { createAuditTrail, type AuditEntry, type AuditTrail } from './audit.ts';
 
-/** The audit trail as an app sees it: it records its own actions (`<app>.*`). */
-export type AuditPort = (entry: AuditEntry, options?: { readonly tx?: Tx }) => Promise<void>;
+/**
+ * The audit trail as an app sees it: it records its own actions (`<app>.*`), one entry or a batch
+ * (one statement however many).
+ */
+export type AuditPort = (entry: AuditEntry | readonly AuditEntry[], options?: { readonly tx?: Tx }) => Promise<void>;
 
 declare module '#platform/kernel/lifecycle/module.ts' {
   interface PlatformServices {
@@ -29,8 +32,9 @@ export const auditModule = defineModule({
       service: trail,
       routes: (server) => server.register(auditRoutes, { trail }),
       forApp: (app) => (entry, options) => {
-        assertOwnedBy(app.name, 'audit actions', entry.action);
-        return trail.record(entry, options?.tx);
+        const entries: readonly AuditEntry[] = Array.isArray(entry) ? entry : [entry as AuditEntry];
+        for (const each of entries) assertOwnedBy(app.name, 'audit actions', each.action);
+        return trail.recordMany(entries, options?.tx);
       },
     };
   },

@@ -29,27 +29,58 @@ const jsonb = (value: unknown) => (value === undefined ? null : sql<Json>`${JSON
 /** `%` and `_` match themselves in a LIKE pattern built from `text`. */
 const likeLiteral = (text: string) => text.replace(/[%_\\]/g, (c) => `\\${c}`);
 
-export async function insertAuditEvent(db: Kysely<DB>, entry: AuditEntry): Promise<void> {
+/** Appends entries in one statement; an actor named by id alone gets their current email. */
+export async function insertAuditEvents(db: Kysely<DB>, entries: readonly AuditEntry[]): Promise<void> {
+  if (entries.length === 0) return;
   await db
     .insertInto('audit_event')
-    .values({
-      actor_id: entry.actor?.id ?? null,
-      actor_email: entry.actor?.email ?? null,
-      action: entry.action,
-      target_type: entry.target?.type ?? null,
-      target_id: entry.target?.id ?? null,
-      ip: entry.ip ?? null,
-      user_agent: entry.userAgent?.slice(0, 500) ?? null,
-      before: jsonb(entry.before),
-      after: jsonb(entry.after),
-      details: jsonb(entry.details),
-    })
+    .values(
+      entries.map((entry) => {
+        const actorId = entry.actor?.id ?? null;
+        const email = entry.actor?.email ?? null;
+        return {
+          actor_id: actorId,
+          actor_email:
+            email !== null || actorId === null
+              ? email
+              : sql<string>`(select u.email from platform."user" u where u.id = ${actorId}::uuid)`,
+          action: entry.action,
+          target_type: entry.target?.type ?? null,
+          target_id: entry.target?.id ?? null,
+          ip: entry.ip ?? null,
+          user_agent: entry.userAgent?.slice(0, 500) ?? null,
+          before: jsonb(entry.before),
+          after: jsonb(entry.after),
+          details: jsonb(entry.details),
+        };
+      }),
+    )
     .execute();
 }
 
 /** The trail, newest first, filtered by actor email (substring), action (prefix) and time. */
 export async function listAuditEvents(db: Kysely<DB>, filter: AuditFilter): Promise<AuditEvent[]> {
-  let query = db.selectFrom('audit_event').select(auditColumns);
+  // Names as they are now: the actor, and the user a change concerns (the target, or `details.userId`).
+  let query = db
+    .selectFrom('audit_event')
+    .select(auditColumns)
+    .select((eb) => [
+      eb
+        .selectFrom('user as actor')
+        .select('actor.display_name')
+        .whereRef('actor.id', '=', 'audit_event.actor_id')
+        .as('actor_name'),
+      eb
+        .selectFrom('user as target')
+        .select(sql<string>`coalesce(target.display_name || ' <' || target.email || '>', target.email)`.as('name'))
+        .where(
+          sql<string>`target.id::text`,
+          '=',
+          sql<string>`case when audit_event.target_type = 'user' then audit_event.target_id
+            else audit_event.details->>'userId' end`,
+        )
+        .as('target_name'),
+    ]);
   if (filter.actor !== undefined && filter.actor !== '') {
     query = query.where('actor_email', 'ilike', `%${likeLiteral(filter.actor)}%`);
   }
@@ -68,9 +99,11 @@ export async function listAuditEvents(db: Kysely<DB>, filter: AuditFilter): Prom
     at: row.at,
     actorId: row.actor_id,
     actorEmail: row.actor_email,
+    actorName: row.actor_name,
     action: row.action,
     targetType: row.target_type,
     targetId: row.target_id,
+    targetName: row.target_name,
     ip: row.ip,
     userAgent: row.user_agent,
     before: row.before,
@@ -94,4 +127,24 @@ export async function countRecentEvents(
   }
   const row = await query.executeTakeFirst();
   return row?.count ?? 0;
+}
+
+/** Every action recorded, and everyone who acted (by email, with their display name now). */
+export async function auditFacets(
+  db: Kysely<DB>,
+): Promise<{ actions: string[]; actors: { email: string; name: string | null }[] }> {
+  const actions = await db.selectFrom('audit_event').select('action').distinct().orderBy('action').execute();
+  const actors = await db
+    .selectFrom('audit_event as e')
+    .leftJoin('user as u', 'u.id', 'e.actor_id')
+    .select(['e.actor_email as email', 'u.display_name as name'])
+    .where('e.actor_email', 'is not', null)
+    .distinct()
+    .orderBy('e.actor_email')
+    .limit(500)
+    .execute();
+  return {
+    actions: actions.map((row) => row.action),
+    actors: actors.map((row) => ({ email: row.email!, name: row.name })),
+  };
 }

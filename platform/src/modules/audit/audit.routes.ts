@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import { auditAnswer, auditCsvAnswer, auditQuery } from '@ballast/contracts/audit';
+import { auditAnswer, auditCsvAnswer, auditFacetsAnswer, auditQuery } from '@ballast/contracts/audit';
 import { auditCsv, type AuditTrail } from './audit.ts';
 
 const adminAccess = { access: ['platform:admin'] as readonly string[] };
@@ -20,6 +20,18 @@ export async function auditRoutes(server: FastifyInstance, options: { readonly t
       },
     },
     async (request) => ({ events: await options.trail.list(request.query) }),
+  );
+  app.get(
+    '/api/audit/facets',
+    {
+      config: adminAccess,
+      schema: {
+        tags: ['audit'],
+        summary: 'What the trail can be filtered by: its actions and its actors',
+        response: { 200: auditFacetsAnswer },
+      },
+    },
+    async () => options.trail.facets(),
   );
   app.get(
     '/api/audit.csv',

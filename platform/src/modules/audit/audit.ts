@@ -1,6 +1,12 @@
 import type { DB } from '#platform/db/platform.db.ts';
 import type { Database, Tx } from '#platform/kernel/db/database.ts';
-import { auditColumns, countRecentEvents, insertAuditEvent, listAuditEvents } from './audit.repository.ts';
+import {
+  auditColumns,
+  auditFacets,
+  countRecentEvents,
+  insertAuditEvents,
+  listAuditEvents,
+} from './audit.repository.ts';
 
 /** Where a change came from. */
 export interface AuditOrigin {
@@ -24,9 +30,11 @@ export interface AuditEvent {
   readonly at: Date;
   readonly actorId: string | null;
   readonly actorEmail: string | null;
+  readonly actorName: string | null;
   readonly action: string;
   readonly targetType: string | null;
   readonly targetId: string | null;
+  readonly targetName: string | null;
   readonly ip: string | null;
   readonly userAgent: string | null;
   readonly before: unknown;
@@ -76,7 +84,14 @@ export function auditCsv(events: readonly AuditEvent[]): string {
 export interface AuditTrail {
   /** Appends an entry; with `tx` it exists if and only if that transaction commits. */
   record(entry: AuditEntry, tx?: Tx): Promise<void>;
+  /**
+   * Appends many entries in one statement. An actor given by id alone is recorded with their
+   * email as it is now.
+   */
+  recordMany(entries: readonly AuditEntry[], tx?: Tx): Promise<void>;
   list(filter?: AuditFilter): Promise<AuditEvent[]>;
+  /** The actions recorded so far and the people who acted: what the trail's filters offer. */
+  facets(): Promise<{ actions: string[]; actors: { email: string; name: string | null }[] }>;
   /**
    * How many `action` events the last `withinMinutes` minutes recorded whose `details` carry the
    * given values (e.g. failed sign-ins for one address).
@@ -92,8 +107,10 @@ export interface AuditTrail {
 export function createAuditTrail(database: Database): AuditTrail {
   const db = database.view<DB>('platform');
   return {
-    record: (entry, tx) => insertAuditEvent(tx === undefined ? db : tx.view<DB>('platform'), entry),
+    record: (entry, tx) => insertAuditEvents(tx === undefined ? db : tx.view<DB>('platform'), [entry]),
+    recordMany: (entries, tx) => insertAuditEvents(tx === undefined ? db : tx.view<DB>('platform'), entries),
     list: (filter = {}) => listAuditEvents(db, filter),
+    facets: () => auditFacets(db),
     countRecent: (recent) => countRecentEvents(db, recent),
   };
 }

@@ -14,6 +14,7 @@ export const accountPages = {
   '/awaiting-approval': 'Awaiting approval',
   '/welcome': 'Welcome',
   '/admin/users': 'Users',
+  '/admin/users/:id': 'User',
   '/admin/audit': 'Audit trail',
 } as const;
 

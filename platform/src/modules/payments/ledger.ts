@@ -5,7 +5,7 @@ import { AppError } from '#platform/kernel/errors/errors.ts';
 import * as entries from './ledger.repository.ts';
 
 /** What a ledger entry records. */
-export const ledgerKinds = ['purchase', 'usage', 'refund', 'adjustment'] as const;
+export const ledgerKinds = ['purchase', 'usage', 'refund', 'adjustment', 'grant'] as const;
 export type LedgerKind = (typeof ledgerKinds)[number];
 
 /** Whose balance: a user's, in one app, counted in one unit (`seconds` of talk-time, `tokens`). */

@@ -176,3 +176,16 @@ export async function recordTestPayment(db: Kysely<DB>, providerOrderId: string,
     .where('payment_id', 'is', null)
     .execute();
 }
+
+/** A user's account basics (the admin's view, a grant's audit entry). */
+export async function findUser(
+  db: Kysely<DB>,
+  id: string,
+): Promise<{ id: string; email: string; displayName: string | null; disabled: boolean; createdAt: Date } | undefined> {
+  return db
+    .selectFrom('user as u')
+    .select(['u.id', 'u.email', 'u.display_name as displayName', 'u.created_at as createdAt'])
+    .select((eb) => eb.cast<boolean>(eb('u.disabled_at', 'is not', null), 'boolean').as('disabled'))
+    .where('u.id', '=', id)
+    .executeTakeFirst();
+}

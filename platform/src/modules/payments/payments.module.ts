@@ -1,5 +1,8 @@
 import { createHmac } from 'node:crypto';
+import type { z } from 'zod';
+import type { adminUserSection } from '@ballast/contracts/payments';
 import type { TableMap } from '#platform/kernel/db/database.ts';
+import type { AppContext } from '#platform/kernel/lifecycle/define-app.ts';
 import { paymentsDoctor } from './payments.doctor.ts';
 import { defineModule } from '#platform/kernel/lifecycle/module.ts';
 import { createLedger, type Ledger } from './ledger.ts';
@@ -39,11 +42,21 @@ declare module '#platform/kernel/lifecycle/module.ts' {
   }
 }
 
+/**
+ * A table an app adds to an administrator's view of one user (`/admin/users/:id`), e.g. the coach's
+ * calls. Cells are text, a number of seconds (`duration`) or an ISO instant (`datetime`).
+ */
+export type AdminUserSection = z.input<typeof adminUserSection>;
+
 declare module '#platform/kernel/lifecycle/define-app.ts' {
-  // eslint-disable-next-line @typescript-eslint/no-unused-vars -- merged declarations repeat every type parameter
   interface AppOptions<Settings, DB extends TableMap> {
     /** What the app sells (packs of units) and the unit its balances count, from its settings. */
     readonly payments?: (settings: Settings) => PaymentCatalog;
+    /**
+     * What an administrator sees of one user in this app beyond balance and purchases (its own rows,
+     * from its own tables). Called only for platform admins, by `GET /api/payments/admin/users/:id`.
+     */
+    readonly adminUser?: (userId: string, ctx: AppContext<Settings, DB>) => Promise<readonly AdminUserSection[]>;
   }
 }
 
@@ -75,6 +88,14 @@ export const paymentsModule = defineModule({
     for (const app of ctx.apps) {
       if (app.payments !== undefined) catalogs.set(app.name, app.payments(ctx.config.apps[app.name]));
     }
+    const titles = new Map(ctx.apps.map((app) => [app.name, app.title]));
+    const adminHooks = new Map(ctx.apps.flatMap((app) => (app.adminUser === undefined ? [] : [[app.name, app.adminUser]])));
+    const contexts = new Map<string, AppContext>();
+    const adminSections = async (app: string, userId: string): Promise<readonly AdminUserSection[]> => {
+      const hook = adminHooks.get(app);
+      const context = contexts.get(app);
+      return hook === undefined || context === undefined ? [] : hook(userId, context);
+    };
     const razorpay = ctx.settings.razorpay;
     const ledger = createLedger(ctx.database);
     const testGateway =
@@ -103,7 +124,14 @@ export const paymentsModule = defineModule({
       ...(catalogs.size === 0
         ? {}
         : {
-            routes: (server) => server.register(paymentsRoutes, { payments, testGateway, build: ctx.web }),
+            routes: (server) =>
+              server.register(paymentsRoutes, {
+                payments,
+                testGateway,
+                build: ctx.web,
+                titleOf: (app) => titles.get(app) ?? app,
+                adminSections,
+              }),
           }),
       notices: payments.testMode
         ? ['Test mode: payments on this site move no money. Nothing bought here is real, and no card is charged.']
@@ -113,6 +141,9 @@ export const paymentsModule = defineModule({
         razorpay === undefined
           ? {}
           : { script: ['https://checkout.razorpay.com'], frame: ['https://api.razorpay.com'] },
+      init: async (registry) => {
+        for (const [name, app] of registry.apps) contexts.set(name, app.context);
+      },
       forApp: (app) => ({
         catalog: catalogs.get(app.name),
         mode: payments.mode,

@@ -1,6 +1,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import {
+  adminUserAnswer,
+  adminUserParams,
   appParams,
   balanceAnswer,
   checkoutAnswer,
@@ -8,6 +10,9 @@ import {
   confirmOrderParams,
   createdOrder,
   createOrderBody,
+  grantAnswer,
+  grantBody,
+  grantParams,
   packsAnswer,
   purchasesAnswer,
   testPayAnswer,
@@ -17,6 +22,8 @@ import {
 import { AppError } from '#platform/kernel/errors/errors.ts';
 import { rateLimit } from '#platform/kernel/http/rate-limit.ts';
 import { sendShell, type WebBuild } from '#platform/kernel/http/web-pages.ts';
+import { PLATFORM_ADMIN } from '#platform/modules/auth/auth.service.ts';
+import type { AdminUserSection } from './payments.module.ts';
 import type { PaymentsService } from './payments.service.ts';
 import type { TestGateway } from './providers/test-gateway.ts';
 
@@ -25,7 +32,13 @@ export interface PaymentsRoutesOptions {
   /** The local test gateway, when no Razorpay keys are set. */
   readonly testGateway: TestGateway | undefined;
   readonly build: WebBuild;
+  /** An app's title ("Voice coach"). */
+  readonly titleOf: (app: string) => string;
+  /** What an app adds to the admin's view of one user. */
+  readonly adminSections: (app: string, userId: string) => Promise<readonly AdminUserSection[]>;
 }
+
+const adminAccess = { access: [PLATFORM_ADMIN] as readonly string[] };
 
 function originOf(request: FastifyRequest) {
   return { ip: request.ip, userAgent: request.headers['user-agent'] };
@@ -135,6 +148,52 @@ export async function paymentsRoutes(server: FastifyInstance, options: PaymentsR
       },
     },
     async (request) => ({ purchases: await payments.purchases(request.user!, known(request.params.app)) }),
+  );
+
+  app.get(
+    '/api/payments/admin/users/:id',
+    {
+      config: adminAccess,
+      schema: {
+        tags: ['payments'],
+        summary: 'Admin: one user, per app: balance, purchases and what the app adds (the coach: calls)',
+        params: adminUserParams,
+        response: { 200: adminUserAnswer },
+      },
+    },
+    async (request) => {
+      const user = await payments.accountOf(request.params.id);
+      if (user === undefined) throw new AppError('not_found', 'payments.unknown_user', 'No such user');
+      const holdings = await payments.holdings(user.id);
+      const apps = await Promise.all(
+        holdings.map(async (holding) => ({
+          ...holding,
+          title: options.titleOf(holding.app),
+          sections: await options.adminSections(holding.app, user.id),
+        })),
+      );
+      return { user, apps };
+    },
+  );
+
+  app.post(
+    '/api/payments/:app/admin/users/:id/grants',
+    {
+      config: { ...adminAccess, ...rateLimit({ name: 'payment-grants', max: 60, windowMs: 15 * 60_000, by: 'user' }) },
+      schema: {
+        tags: ['payments'],
+        summary: 'Admin: grant free units (talk-time) to a user, audited; the same key grants once',
+        params: grantParams,
+        body: grantBody,
+        response: { 200: grantAnswer },
+      },
+    },
+    async (request) =>
+      payments.grant(
+        request.user!,
+        { userId: request.params.id, app: known(request.params.app), ...request.body },
+        originOf(request),
+      ),
   );
 
   // The webhook needs the exact bytes Razorpay signed: its own JSON parser, in its own scope.

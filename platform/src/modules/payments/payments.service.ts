@@ -45,6 +45,24 @@ export interface Purchase {
   readonly createdAt: Date;
   readonly paidAt: Date | null;
   readonly refundedUnits: number;
+  /** The pack's title in the app's catalog (its id when no longer sold). */
+  readonly packTitle: string;
+  /** Never paid and past its checkout's expiry: it will never charge. */
+  readonly expired: boolean;
+}
+
+/** How long a checkout stays open: an order still unpaid after this is shown as not completed. */
+export const CHECKOUT_EXPIRY_MS = 60 * 60_000;
+
+/** What an administrator's grant asks for. */
+export interface GrantInput {
+  readonly userId: string;
+  readonly app: string;
+  /** Whole units of the app's balance (seconds of talk-time), > 0. */
+  readonly units: number;
+  readonly reason: string;
+  /** The same key twice (per user) grants once. */
+  readonly key: string;
 }
 
 export interface CheckoutResult {
@@ -56,7 +74,8 @@ export interface CheckoutResult {
 /** The receipt notification every paid order sends (registered by the payments module). */
 export const RECEIPT_NOTIFICATION = 'platform.payment-receipt';
 
-function toPurchase(row: orders.OrderRow): Purchase {
+function toPurchase(row: orders.OrderRow, catalogs?: ReadonlyMap<string, PaymentCatalog>, now = Date.now()): Purchase {
+  const status = row.status as OrderStatus;
   return {
     id: row.id,
     providerOrderId: row.provider_order_id,
@@ -65,11 +84,13 @@ function toPurchase(row: orders.OrderRow): Purchase {
     unit: row.unit,
     amountMinor: Number(row.amount_minor),
     currency: row.currency,
-    status: row.status as OrderStatus,
+    status,
     paymentId: row.payment_id,
     createdAt: row.created_at,
     paidAt: row.paid_at,
     refundedUnits: Number(row.refunded_units),
+    packTitle: catalogs?.get(row.app)?.packs.find((pack) => pack.id === row.pack)?.title ?? row.pack,
+    expired: status === 'created' && now - row.created_at.getTime() > CHECKOUT_EXPIRY_MS,
   };
 }
 
@@ -123,6 +144,7 @@ export function createPaymentsService(options: PaymentsServiceOptions) {
   const db = database.view<DB>('platform');
 
   const testMode = provider.name === 'test' || isRazorpayTestKey(provider.keyId);
+  const purchaseOf = (row: orders.OrderRow) => toPurchase(row, options.catalogs);
 
   function catalogOf(app: string): PaymentCatalog {
     const catalog = options.catalogs.get(app);
@@ -156,7 +178,7 @@ export function createPaymentsService(options: PaymentsServiceOptions) {
         throw new AppError('payment_failed', 'payments.amount_mismatch', 'The payment does not match the order');
       }
       const paidNow = await orders.markOrderPaid(scope, order.id, payment.id);
-      if (!paidNow) return { credited: false, order: toPurchase(order) };
+      if (!paidNow) return { credited: false, order: purchaseOf(order) };
       await ledger.applyChange(
         {
           userId: order.user_id,
@@ -186,9 +208,26 @@ export function createPaymentsService(options: PaymentsServiceOptions) {
           testMode,
         },
       });
+      await options.audit.record(
+        {
+          actor: { id: order.user_id, email: order.email },
+          action: 'payments.paid',
+          target: { type: 'payment_order', id: order.id },
+          details: {
+            app: order.app,
+            pack: order.pack,
+            units: Number(order.units),
+            unit: order.unit,
+            amount: formatMoney(price.amountMinor, price.currency),
+            paymentId: payment.id,
+            via,
+          },
+        },
+        tx,
+      );
       log.info({ order: order.id, app: order.app, via }, 'payment credited');
       const paid = await orders.findOrder(scope, 'id', order.id);
-      return { credited: true, order: toPurchase(paid!) };
+      return { credited: true, order: purchaseOf(paid!) };
     });
   }
 
@@ -270,7 +309,7 @@ export function createPaymentsService(options: PaymentsServiceOptions) {
         throw new AppError('payment_failed', 'payments.invalid_signature', 'The payment could not be verified');
       }
       if (order.status === 'paid' || order.status === 'refunded') {
-        return { status: 'paid', credited: false, order: toPurchase(order) };
+        return { status: 'paid', credited: false, order: purchaseOf(order) };
       }
       const payment = await provider.fetchPayment(result.razorpay_payment_id);
       if (payment.orderId !== order.provider_order_id) {
@@ -278,7 +317,7 @@ export function createPaymentsService(options: PaymentsServiceOptions) {
       }
       if (payment.status !== 'captured') {
         // Authorized but not yet captured: the `payment.captured` webhook will credit it.
-        return { status: 'processing', credited: false, order: toPurchase(order) };
+        return { status: 'processing', credited: false, order: purchaseOf(order) };
       }
       const paid = await markPaid(
         order.provider_order_id,
@@ -325,14 +364,74 @@ export function createPaymentsService(options: PaymentsServiceOptions) {
       if (order === undefined || order.user_id !== actor.id) {
         throw new AppError('not_found', 'payments.unknown_order', 'No such order');
       }
-      return toPurchase(order);
+      return purchaseOf(order);
     },
 
     async purchases(actor: Pick<Actor, 'id'>, app: string): Promise<Purchase[]> {
-      return (await orders.listOrders(db, actor.id, app, 200)).map(toPurchase);
+      return (await orders.listOrders(db, actor.id, app, 200)).map(purchaseOf);
     },
 
     markPaid,
+
+    /**
+     * Credits free units to a user (a ledger `grant`) and records `payments.grant` in the same
+     * transaction: both happen or neither. The key makes a repeated request grant once.
+     */
+    async grant(
+      actor: Pick<Actor, 'id' | 'email'>,
+      input: GrantInput,
+      origin: AuditOrigin,
+    ): Promise<{ applied: boolean; balance: number; units: number; unit: string }> {
+      const { unit } = catalogOf(input.app);
+      if (!Number.isSafeInteger(input.units) || input.units <= 0) {
+        throw new AppError('invalid_input', 'payments.invalid_grant', 'A grant is a whole number of units above 0');
+      }
+      return database.transaction(async (tx) => {
+        const scope = tx.view<DB>('platform');
+        const user = await orders.findUser(scope, input.userId);
+        if (user === undefined) throw new AppError('not_found', 'payments.unknown_user', 'No such user');
+        const result = await ledger.applyChange(
+          {
+            userId: input.userId,
+            app: input.app,
+            unit,
+            kind: 'grant',
+            amount: input.units,
+            reference: `grant:${actor.id}`,
+            idempotencyKey: `grant:${input.userId}:${input.key}`,
+          },
+          { tx },
+        );
+        if (result.applied) {
+          await options.audit.record(
+            {
+              actor: { id: actor.id, email: actor.email },
+              action: 'payments.grant',
+              target: { type: 'user', id: input.userId },
+              details: { app: input.app, units: input.units, unit, reason: input.reason, email: user.email },
+              ...origin,
+            },
+            tx,
+          );
+        }
+        return { applied: result.applied, balance: result.balance, units: result.amount, unit };
+      });
+    },
+
+    /** A user's account basics, for the admin's view of them; undefined when there is no such user. */
+    accountOf: (userId: string) => orders.findUser(db, userId),
+
+    /** Every app that sells something: its catalog's unit, the user's balance there and their purchases. */
+    async holdings(userId: string) {
+      return Promise.all(
+        [...options.catalogs].map(async ([app, catalog]) => ({
+          app,
+          unit: catalog.unit,
+          balance: await ledger.balanceOf({ userId, app, unit: catalog.unit }),
+          purchases: (await orders.listOrders(db, userId, app, 200)).map(purchaseOf),
+        })),
+      );
+    },
   };
 
   async function applyEvent(event: WebhookEvent): Promise<string> {
@@ -396,7 +495,26 @@ export function createPaymentsService(options: PaymentsServiceOptions) {
                   { tx },
                 )
               : { applied: false, amount: 0 };
-          if (taken.applied) await orders.addRefundedUnits(tx.view<DB>('platform'), order.id, -taken.amount);
+          if (taken.applied) {
+            await orders.addRefundedUnits(tx.view<DB>('platform'), order.id, -taken.amount);
+            await options.audit.record(
+              {
+                actor: null,
+                action: 'payments.refunded',
+                target: { type: 'payment_order', id: order.id },
+                details: {
+                  app: order.app,
+                  pack: order.pack,
+                  units: -taken.amount,
+                  unit: order.unit,
+                  amount: formatMoney(refund.amount, refund.currency),
+                  refundId: refund.id,
+                  userId: order.user_id,
+                },
+              },
+              tx,
+            );
+          }
           return taken.applied ? `refunded ${-taken.amount} ${order.unit}` : 'ignored: refund already applied';
         });
       }
