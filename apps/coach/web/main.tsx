@@ -3,7 +3,6 @@
 import {
   buyPack,
   ErrorMessage,
-  formatDate,
   formatDateTime,
   formatDuration,
   formatMoney,
@@ -19,7 +18,8 @@ import { balanceAnswer, packsAnswer, purchasesAnswer, type pack } from '@ballast
 import { useCallback, useEffect, useState } from 'react';
 import { callsAnswer, carePlansAnswer } from '../shared/api.ts';
 import { CallPanel } from './call-panel.tsx';
-import { SafetyNote } from './safety-note.tsx';
+import { CarePlansPanel } from './care-plans-panel.tsx';
+import { perMinute, PurchasesPanel } from './purchases-panel.tsx';
 import { isOnCall, useCall } from './use-call.ts';
 import { useLoad } from './use-load.ts';
 import './coach.css';
@@ -104,6 +104,7 @@ function CoachHome({ user }: { readonly user: User }) {
             <li key={pack.id}>
               <strong>{pack.title}</strong>
               <span>{formatMoney(pack.amountMinor, pack.currency)}</span>
+              <span className="muted">{perMinute(pack)}</span>
               <button type="button" className="button" disabled={buying !== undefined} onClick={() => buy(pack)}>
                 {buying === pack.id ? 'Opening checkout…' : `Buy ${pack.title}`}
               </button>
@@ -112,20 +113,7 @@ function CoachHome({ user }: { readonly user: User }) {
         </ul>
       </section>
       {callFirst ? null : panel}
-      <section className="card" aria-labelledby="plans-title">
-        <h2 id="plans-title">Care plans</h2>
-        {plans.data?.carePlans.length === 0 ? (
-          <p className="muted">After your first call, your care plan appears here.</p>
-        ) : null}
-        {(plans.data?.carePlans ?? []).map((plan) => (
-          <article key={plan.sessionId} className="care-plan" data-source={plan.source}>
-            <h3>{plan.title}</h3>
-            <p className="muted">{formatDateTime(plan.createdAt)}</p>
-            <p className="plan-body">{plan.body}</p>
-          </article>
-        ))}
-        {(plans.data?.carePlans.length ?? 0) > 0 ? <SafetyNote /> : null}
-      </section>
+      <CarePlansPanel plans={plans.data} />
       <section className="card" aria-labelledby="history-title">
         <h2 id="history-title">Call history</h2>
         {calls.data?.calls.length === 0 ? <p className="muted">No calls yet.</p> : null}
@@ -152,36 +140,7 @@ function CoachHome({ user }: { readonly user: User }) {
           </table>
         )}
       </section>
-      <section className="card" aria-labelledby="purchases-title" id="purchases">
-        <h2 id="purchases-title">Purchases</h2>
-        {purchases.data?.purchases.length === 0 ? <p className="muted">No purchases yet.</p> : null}
-        {purchases.data?.purchases.length === 0 ? null : (
-          <table className="data-table" data-testid="purchases" data-collapse>
-            <thead>
-              <tr>
-                <th scope="col">Date</th>
-                <th scope="col">Pack</th>
-                <th scope="col">Price</th>
-                <th scope="col">Status</th>
-                <th scope="col">Payment reference</th>
-              </tr>
-            </thead>
-            <tbody>
-              {(purchases.data?.purchases ?? []).map((item) => (
-                <tr key={item.id}>
-                  <td data-label="Date">{formatDate(item.createdAt)}</td>
-                  <td data-label="Pack">{item.pack}</td>
-                  <td data-label="Price">{formatMoney(item.amountMinor, item.currency)}</td>
-                  <td data-label="Status">{item.status}</td>
-                  <td data-label="Payment reference" className="muted">
-                    {item.paymentId ?? ''}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
-      </section>
+      <PurchasesPanel purchases={purchases.data?.purchases} />
     </div>
   );
 }

@@ -350,7 +350,7 @@ function readable(value: unknown): string {
       .map(([key, item]) => `${key} ${readable(item)}`)
       .join(', ');
   }
-  return String(value);
+  return typeof value === 'string' ? value : (JSON.stringify(value) ?? '');
 }
 
 /** Which details a reader needs: the user they concern is named in the Target column already. */
@@ -362,7 +362,9 @@ const hiddenDetails = new Set(['userId', 'email']);
  */
 export function describeChange(event: Pick<AuditEvent, 'before' | 'after' | 'details'>): string {
   const object = (value: unknown) =>
-    value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+    value !== null && typeof value === 'object' && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : undefined;
   const before = object(event.before);
   const after = object(event.after);
   if (before !== undefined || after !== undefined) {
@@ -376,7 +378,8 @@ export function describeChange(event: Pick<AuditEvent, 'before' | 'after' | 'det
     return `${readable(event.before)} → ${readable(event.after)}`;
   }
   const details = object(event.details);
-  if (details === undefined) return event.details === null || event.details === undefined ? '' : readable(event.details);
+  if (details === undefined)
+    return event.details === null || event.details === undefined ? '' : readable(event.details);
   return Object.entries(details)
     .filter(([key]) => !hiddenDetails.has(key))
     .map(([key, value]) => `${key} ${readable(value)}`)
@@ -386,7 +389,8 @@ export function describeChange(event: Pick<AuditEvent, 'before' | 'after' | 'det
 /** What an event concerns, for people: a user by name, other things by kind. */
 function describeTarget(event: AuditEvent): string {
   const kind = event.targetType?.replace(/_/g, ' ') ?? '';
-  if (event.targetName !== null) return event.targetType === 'user' ? event.targetName : `${kind} of ${event.targetName}`;
+  if (event.targetName !== null)
+    return event.targetType === 'user' ? event.targetName : `${kind} of ${event.targetName}`;
   return event.targetType === null ? '—' : kind;
 }
 
@@ -702,12 +706,7 @@ function GrantForm({
         const units = seconds ? amount * 60 : amount;
         setBusy(true);
         setMessage(undefined);
-        api(
-          'POST',
-          `/api/payments/${app.app}/admin/users/${userId}/grants`,
-          { units, reason, key },
-          grantAnswer,
-        )
+        api('POST', `/api/payments/${app.app}/admin/users/${userId}/grants`, { units, reason, key }, grantAnswer)
           .then((answer) => {
             setMessage({
               kind: 'info',
@@ -812,7 +811,13 @@ export function AdminUserPage() {
             </section>
             {apps.length === 0 ? <p className="muted">No app sells anything on this server.</p> : null}
             {apps.map((app) => (
-              <AppPart key={app.app} app={app} userId={user.id} email={user.email} onChanged={() => setVersion((v) => v + 1)} />
+              <AppPart
+                key={app.app}
+                app={app}
+                userId={user.id}
+                email={user.email}
+                onChanged={() => setVersion((v) => v + 1)}
+              />
             ))}
           </div>
         );
