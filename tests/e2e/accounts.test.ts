@@ -236,8 +236,9 @@ describe('accounts in a real browser', () => {
 
     await admin.goto(`${server.url}/admin/audit`);
     await admin.getByTestId('audit-table').waitFor();
-    await admin.getByLabel('Action').fill('auth.role_approved');
+    await admin.getByLabel('Action').selectOption('auth.role_approved');
     await admin.getByRole('button', { name: 'Filter' }).click();
+    await admin.waitForURL(/\/admin\/audit\?action=auth\.role_approved$/);
     await expect
       .poll(async () => admin.locator('[data-testid="audit-table"] tbody tr').allTextContents())
       .toEqual([expect.stringContaining('root@example.com')]);
