@@ -95,7 +95,7 @@ describe('the administrator’s view of a user', () => {
     const row = (await rows.first().textContent()) ?? '';
     expect(row).toContain('boss@example.com');
     expect(row).toContain('alice@example.com');
-    expect(row).toContain('units 300');
+    expect(row).toContain('5 min of coach');
     expect(row).toContain('reason The call dropped on our side');
     expect(row).not.toContain(alice.id);
     await page.screenshot({ path: screenshotPath('admin-audit-filtered.png'), fullPage: true });

@@ -380,10 +380,20 @@ export function describeChange(event: Pick<AuditEvent, 'before' | 'after' | 'det
   const details = object(event.details);
   if (details === undefined)
     return event.details === null || event.details === undefined ? '' : readable(event.details);
-  return Object.entries(details)
-    .filter(([key]) => !hiddenDetails.has(key))
-    .map(([key, value]) => `${key} ${readable(value)}`)
-    .join(' · ');
+  const parts: string[] = [];
+  const { units, unit, app, meteredSeconds, ...rest } = details;
+  // An amount in an app's unit reads as what it is: talk-time as a duration.
+  if (typeof units === 'number' && typeof unit === 'string') {
+    const amount = unit === 'seconds' ? formatDuration(units) : `${units} ${unit}`;
+    parts.push(typeof app === 'string' ? `${amount} of ${app}` : amount);
+  } else if (typeof app === 'string') {
+    parts.push(`app ${app}`);
+  }
+  if (typeof meteredSeconds === 'number') parts.push(`length ${formatDuration(meteredSeconds)}`);
+  for (const [key, value] of Object.entries(rest)) {
+    if (!hiddenDetails.has(key)) parts.push(`${key} ${readable(value)}`);
+  }
+  return parts.join(' · ');
 }
 
 /** What an event concerns, for people: a user by name, other things by kind. */
