@@ -11,7 +11,11 @@ let db: Kysely<unknown>;
 
 beforeAll(async () => {
   // The default minimum (COACH_CARE_PLAN_MIN_SECONDS=60), the local template writer.
-  server = await startTestBallast({ apps: [coach], roles: ['web', 'worker'], env: { TASKS_POLL_INTERVAL_SECONDS: '1' } });
+  server = await startTestBallast({
+    apps: [coach],
+    roles: ['web', 'worker'],
+    env: { TASKS_POLL_INTERVAL_SECONDS: '1' },
+  });
   db = server.ballast.database.db;
 });
 
@@ -31,7 +35,9 @@ async function endedCall(email: string, seconds: number): Promise<{ id: string; 
     idempotencyKey: `credit:${email}`,
   });
   const headers = { ...user.headers, 'content-type': 'application/json' };
-  const started = (await (await fetch(`${server.url}/api/coach/calls`, { method: 'POST', headers, body: '{}' })).json()) as {
+  const started = (await (
+    await fetch(`${server.url}/api/coach/calls`, { method: 'POST', headers, body: '{}' })
+  ).json()) as {
     call: { id: string };
   };
   const id = started.call.id;
@@ -64,6 +70,13 @@ describe('the care plan minimum', () => {
     const answer = await plansOf(headers);
     expect(answer.carePlans).toEqual([]);
     expect(answer.minSeconds).toBe(60);
+    // The hang-up is in the audit trail, by the caller, in the transaction that ended the call.
+    const ended = await sql<{ actor_email: string; details: { reason: string } }>`select actor_email, details
+      from platform.audit_event where action = 'coach.call_ended'
+      and details->>'userId' = (select id::text from platform."user" where email = 'short-call@example.com')`.execute(
+      db,
+    );
+    expect(ended.rows).toMatchObject([{ actor_email: 'short-call@example.com', details: { reason: 'hung_up' } }]);
   });
 
   it('writes a care plan for a 90 s call', async () => {

@@ -51,7 +51,7 @@ async function call(method: string, path: string, user: TestUser | undefined, bo
   return { status: response.status, body: (text === '' ? {} : JSON.parse(text)) as Record<string, unknown> };
 }
 
-const grant = (user: TestUser, to: string, body: unknown) =>
+const grant = (user: TestUser | undefined, to: string, body: unknown) =>
   call('POST', `/api/payments/coach/admin/users/${to}/grants`, user, body);
 
 async function grantsOf(userId: string) {
@@ -95,7 +95,7 @@ describe('granting free talk-time', () => {
     const carol = await createTestUser(server.ballast, 'grant-carol@example.com');
     const body = { units: 60, reason: 'self-service', key: 'grant-key-carol' };
     expect((await grant(carol, carol.id, body)).status).toBe(403);
-    expect((await grant(undefined as unknown as TestUser, carol.id, body)).status).toBe(401);
+    expect((await grant(undefined, carol.id, body)).status).toBe(401);
     expect((await call('GET', `/api/payments/admin/users/${carol.id}`, carol)).status).toBe(403);
     expect((await grantsOf(carol.id)).entries).toEqual([]);
   });
@@ -114,12 +114,40 @@ describe('granting free talk-time', () => {
       expect(JSON.stringify(answer.body)).toMatch(message);
     }
     expect((await grantsOf(dave.id)).entries).toEqual([]);
-    expect((await grant(admin, '00000000-0000-4000-8000-000000000000', { units: 1, reason: 'nobody', key: 'grant-key-none' })).status).toBe(404);
+    expect(
+      (
+        await grant(admin, '00000000-0000-4000-8000-000000000000', {
+          units: 1,
+          reason: 'nobody',
+          key: 'grant-key-none',
+        })
+      ).status,
+    ).toBe(404);
   });
 
   it('shows an admin one user: account, per app balance, purchases and what the app adds', async () => {
     const erin = await createTestUser(server.ballast, 'grant-erin@example.com');
     await grant(admin, erin.id, { units: 1779, reason: 'welcome', key: 'grant-key-erin' });
+    // A paid order (the local test gateway) and one left at the checkout, backdated past its expiry.
+    const paid = await call('POST', '/api/payments/coach/orders', erin, { pack: 'talk-30' });
+    const signed = await call('POST', '/api/payments/test/pay', erin, { orderId: paid.body.orderId });
+    const confirm = (body: unknown) =>
+      call('POST', `/api/payments/coach/orders/${String(paid.body.orderId)}/confirm`, erin, body);
+    await Promise.all([confirm(signed.body), confirm(signed.body)]);
+    const abandoned = await call('POST', '/api/payments/coach/orders', erin, { pack: 'talk-30' });
+    await sql`update platform.payment_order set created_at = now() - interval '2 hours'
+      where id = ${String(abandoned.body.orderId)}::uuid`.execute(db);
+    const paidAudit = await sql<{ actor_email: string; target_id: string }>`select actor_email, target_id
+      from platform.audit_event where action = 'payments.paid' and actor_id = ${erin.id}::uuid`.execute(db);
+    expect(paidAudit.rows).toEqual([{ actor_email: 'grant-erin@example.com', target_id: paid.body.orderId }]);
+    const purchases = (await call('GET', '/api/payments/coach/purchases', erin)).body.purchases as Record<
+      string,
+      unknown
+    >[];
+    expect(purchases.map((item) => [item.packTitle, item.status, item.expired])).toEqual([
+      ['30 minutes', 'paid', false],
+      ['30 minutes', 'created', true],
+    ]);
     const view = await call('GET', `/api/payments/admin/users/${erin.id}`, admin);
     expect(view.status).toBe(200);
     expect(view.body).toMatchObject({
@@ -129,8 +157,7 @@ describe('granting free talk-time', () => {
           app: 'coach',
           title: 'Shop',
           unit: 'seconds',
-          balance: 1779,
-          purchases: [],
+          balance: 1779 + 1800,
           sections: [{ title: 'Visits', rows: [{ who: erin.id }] }],
         },
       ],
