@@ -1,6 +1,14 @@
+import { AxeBuilder } from '@axe-core/playwright';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestUser, startTestBallast, type TestBallast } from '@ballast/platform/testing';
+import { sql } from '@ballast/platform';
+import {
+  applyTestLedgerChange,
+  createTestUser,
+  startTestBallast,
+  waitFor,
+  type TestBallast,
+} from '@ballast/platform/testing';
 import { apps } from '../../cli/src/apps.ts';
 import { browserUnavailable, launchBrowser, screenshotPath } from '../support/browser.ts';
 
@@ -18,7 +26,8 @@ const problems: string[] = [];
 
 beforeAll(async () => {
   if (unavailable !== undefined) return;
-  server = await startTestBallast({ apps });
+  // A worker too: the coach's care plans are written by a task.
+  server = await startTestBallast({ apps, roles: ['web', 'worker'], env: { TASKS_POLL_INTERVAL_SECONDS: '1' } });
   browser = await launchBrowser();
 });
 
@@ -136,6 +145,80 @@ describe('the administrator’s view of a user', () => {
     await dialog.getByRole('button', { name: 'Disable' }).click();
     await page.getByText('Disabled carol@example.com; every session is signed out').waitFor();
     expect(await carol.getAttribute('data-disabled')).toBe('true');
+    await context.close();
+    expect(problems).toEqual([]);
+  });
+
+  it('shows a caller their purchases and care plans plainly: titles, checkouts not completed, plans newest first', async (ctx) => {
+    if (unavailable !== undefined) ctx.skip(unavailable);
+    const dana = await createTestUser(server.ballast, 'dana@example.com', {
+      password: PASSWORD,
+      roles: ['coach:user'],
+    });
+    await applyTestLedgerChange(server.ballast, {
+      kind: 'purchase',
+      userId: dana.id,
+      app: 'coach',
+      unit: 'seconds',
+      amount: 1800,
+      idempotencyKey: 'dana-credit',
+    });
+    const json = { ...dana.headers, 'content-type': 'application/json' };
+    // Two calls, each as if it had lasted 90 s, and their care plans written.
+    const db = server.ballast.database.db;
+    for (const round of [1, 2]) {
+      const started = (await (
+        await fetch(`${server.url}/api/coach/calls`, { method: 'POST', headers: json, body: '{}' })
+      ).json()) as { call: { id: string } };
+      const id = started.call.id;
+      await fetch(`${server.url}/api/coach/calls/${id}/end`, {
+        method: 'POST',
+        headers: json,
+        body: JSON.stringify({ transcript: [{ role: 'user', text: `Round ${round}: I sleep badly` }] }),
+      });
+      await sql`update platform.metered_session set metered_seconds = 90 where id = ${id}::uuid`.execute(db);
+      await server.ballast.tasks.enqueue('coach.write-care-plan', { sessionId: id }, { dedupeKey: `e2e:${id}` });
+      await waitFor(
+        async () => {
+          const answer = await fetch(`${server.url}/api/coach/care-plans`, { headers: dana.headers });
+          return ((await answer.json()) as { carePlans: unknown[] }).carePlans.length;
+        },
+        (count) => count === round,
+      );
+    }
+    // A checkout opened two hours ago and never paid.
+    const order = (await (
+      await fetch(`${server.url}/api/payments/coach/orders`, {
+        method: 'POST',
+        headers: json,
+        body: JSON.stringify({ pack: 'talk-60' }),
+      })
+    ).json()) as { orderId: string };
+    await sql`update platform.payment_order set created_at = now() - interval '2 hours'
+      where id = ${order.orderId}::uuid`.execute(db);
+
+    const { context, page } = await signedIn(dana.email);
+    await page.goto(`${server.url}/coach/`);
+    const purchases = page.getByTestId('purchases');
+    await expect.poll(() => purchases.textContent()).toContain('checkout not completed');
+    expect(await purchases.textContent()).toContain('1 hour');
+    expect(await purchases.textContent()).not.toContain('talk-60');
+    expect(await page.getByTestId('care-plan-minimum').textContent()).toBe('Calls under a minute get no care plan.');
+    const plans = page.locator('details.care-plan');
+    await expect.poll(() => plans.count()).toBe(2);
+    expect(await plans.nth(0).getAttribute('open')).not.toBeNull();
+    expect(await plans.nth(1).getAttribute('open')).toBeNull();
+    expect(await plans.nth(0).locator('ol > li').count()).toBe(4);
+    expect(await page.locator('.care-plan pre').count()).toBe(0);
+    // The folded plans and the purchases' states pass axe too (the accessibility pass has no plans).
+    const axe = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21aa', 'wcag22aa']).analyze();
+    expect(
+      axe.violations.filter((violation) => violation.impact === 'serious' || violation.impact === 'critical'),
+    ).toEqual([]);
+    await page.screenshot({ path: screenshotPath('coach-plans-purchases.png'), fullPage: true });
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.screenshot({ path: screenshotPath('coach-plans-purchases-phone.png'), fullPage: true });
+    expect(Number(await page.evaluate('document.documentElement.scrollWidth'))).toBeLessThanOrEqual(390);
     await context.close();
     expect(problems).toEqual([]);
   });

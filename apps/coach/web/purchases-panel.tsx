@@ -1,6 +1,6 @@
 // The caller's purchases: each pack by its title, its price and state in words; an order whose
 // checkout was never completed says so and is never shown as a pending charge.
-import { formatDate, formatDuration, formatMoney, purchaseState } from '@ballast/ui';
+import { formatDate, formatMoney, purchaseState } from '@ballast/ui';
 import type { Parsed } from '@ballast/contracts';
 import type { purchase } from '@ballast/contracts/payments';
 
@@ -26,12 +26,7 @@ export function PurchasesPanel({ purchases }: { readonly purchases: readonly Pur
             {purchases.map((item) => (
               <tr key={item.id} data-status={item.expired ? 'expired' : item.status}>
                 <td data-label="Date">{formatDate(item.createdAt)}</td>
-                <td data-label="Pack">
-                  {item.packTitle}
-                  {item.unit === 'seconds' && item.packTitle !== formatDuration(item.units) ? (
-                    <span className="muted"> ({formatDuration(item.units)})</span>
-                  ) : null}
-                </td>
+                <td data-label="Pack">{item.packTitle}</td>
                 <td data-label="Price">{formatMoney(item.amountMinor, item.currency)}</td>
                 <td data-label="Status">{purchaseState(item)}</td>
                 <td data-label="Payment reference" className="muted">
