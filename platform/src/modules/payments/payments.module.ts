@@ -89,7 +89,9 @@ export const paymentsModule = defineModule({
       if (app.payments !== undefined) catalogs.set(app.name, app.payments(ctx.config.apps[app.name]));
     }
     const titles = new Map(ctx.apps.map((app) => [app.name, app.title]));
-    const adminHooks = new Map(ctx.apps.flatMap((app) => (app.adminUser === undefined ? [] : [[app.name, app.adminUser]])));
+    const adminHooks = new Map(
+      ctx.apps.flatMap((app) => (app.adminUser === undefined ? [] : [[app.name, app.adminUser]])),
+    );
     const contexts = new Map<string, AppContext>();
     const adminSections = async (app: string, userId: string): Promise<readonly AdminUserSection[]> => {
       const hook = adminHooks.get(app);
