@@ -119,7 +119,12 @@ function UserRow({
     <tr data-user={user.email} data-disabled={user.disabled || undefined}>
       <td data-label="User">
         <strong>
-          <a href={`/admin/users/${user.id}`}>{user.displayName ?? user.email}</a>
+          {/* The user's own page (talk-time, purchases, grants) is for administrators. */}
+          {canDisable ? (
+            <a href={`/admin/users/${user.id}`}>{user.displayName ?? user.email}</a>
+          ) : (
+            (user.displayName ?? user.email)
+          )}
         </strong>
         {user.displayName === null ? null : <div className="muted">{user.email}</div>}
         {user.emailVerified ? null : <div className="muted">email not confirmed</div>}
