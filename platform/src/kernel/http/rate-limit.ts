@@ -47,9 +47,11 @@ function emailOf(request: FastifyRequest): string {
 /**
  * Route config for a rate-limit policy. Spread it into a route's `config`:
  * `config: { ...rateLimit({ name: 'chat', max: 10, windowMs: 60_000, by: 'user' }) }`.
+ * Further policies (`also`) are counted too, each on its own counter: a request over any of them
+ * is refused with 429; the headers report the first policy.
  */
-export function rateLimit(policy: RateLimitPolicy) {
-  return { rateLimitPolicy: policy };
+export function rateLimit(policy: RateLimitPolicy, ...also: readonly RateLimitPolicy[]) {
+  return also.length === 0 ? { rateLimitPolicy: policy } : { rateLimitPolicy: policy, rateLimitAlso: also };
 }
 
 /** Route config that exempts a route from rate limiting (health probes hit them constantly). */
@@ -122,26 +124,31 @@ export async function registerRateLimit(app: FastifyInstance, options: RateLimit
 
   app.addHook('onRoute', (route) => {
     if (route.config?.rateLimit === false) return;
-    const policy = route.config?.rateLimitPolicy ?? defaultPolicy;
-    const limiter = limiterFor(policy);
-    const count = async (request: FastifyRequest): Promise<void> => {
-      const result = await limiter(request);
-      if (result.isAllowed) return;
-      const resetSeconds = result.ttlInSeconds;
-      request.rateLimit = { policy, remaining: result.remaining, resetSeconds };
-      if (!result.isExceeded) return;
-      const seconds = Math.max(1, resetSeconds);
-      throw new AppError('rate_limited', 'http.rate_limited', `Too many requests; retry in ${seconds} s`, {
-        details: { limit: result.max, retryAfterSeconds: seconds },
-        headers: { 'retry-after': String(seconds) },
-      });
-    };
-    // Keys from the body need it parsed, and valid-only counts need it checked: count in
-    // preHandler (after validation and the route's own preHandler) instead of onRequest.
-    const hook =
-      policy.by === 'email' || policy.by === 'ip+email' || policy.countValidOnly === true ? 'preHandler' : 'onRequest';
-    const existing = route[hook];
-    route[hook] = existing === undefined ? [count] : [...(Array.isArray(existing) ? existing : [existing]), count];
+    const primary = route.config?.rateLimitPolicy ?? defaultPolicy;
+    for (const policy of [...(route.config?.rateLimitAlso ?? []), primary]) {
+      const limiter = limiterFor(policy);
+      const reports = policy === primary;
+      const count = async (request: FastifyRequest): Promise<void> => {
+        const result = await limiter(request);
+        if (result.isAllowed) return;
+        const resetSeconds = result.ttlInSeconds;
+        if (reports || result.isExceeded) request.rateLimit = { policy, remaining: result.remaining, resetSeconds };
+        if (!result.isExceeded) return;
+        const seconds = Math.max(1, resetSeconds);
+        throw new AppError('rate_limited', 'http.rate_limited', `Too many requests; retry in ${seconds} s`, {
+          details: { limit: result.max, retryAfterSeconds: seconds },
+          headers: { 'retry-after': String(seconds) },
+        });
+      };
+      // Keys from the body need it parsed, and valid-only counts need it checked: count in
+      // preHandler (after validation and the route's own preHandler) instead of onRequest.
+      const hook =
+        policy.by === 'email' || policy.by === 'ip+email' || policy.countValidOnly === true
+          ? 'preHandler'
+          : 'onRequest';
+      const existing = route[hook];
+      route[hook] = existing === undefined ? [count] : [...(Array.isArray(existing) ? existing : [existing]), count];
+    }
   });
 
   app.addHook('onSend', async (request, reply, payload) => {

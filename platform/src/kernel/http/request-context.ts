@@ -29,6 +29,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** The rate-limit policy of this route, reported in the RateLimit-Policy header. */
     rateLimitPolicy?: RateLimitPolicy;
+    /** Further policies the route is also counted against (e.g. per address and per IP). */
+    rateLimitAlso?: readonly RateLimitPolicy[];
     /** False exempts the route from load shedding (health probes, metrics). */
     shedLoad?: boolean;
     /** Who may call this route (enforced before the handler; listed by the permission matrix). */

@@ -184,7 +184,12 @@ export async function authRoutes(server: FastifyInstance, options: AuthHttpOptio
     {
       config: {
         ...publicAccess,
-        ...rateLimit({ name: 'resend-confirmation', max: 3, windowMs: 3_600_000, by: 'email' }),
+        // Per address (one inbox is not flooded) and per client IP (one client cannot walk through
+        // many addresses); either answers 429 with Retry-After.
+        ...rateLimit(
+          { name: 'resend-confirmation', max: 3, windowMs: 3_600_000, by: 'email' },
+          { name: 'resend-confirmation-ip', max: 10, windowMs: 3_600_000, by: 'ip' },
+        ),
       },
       schema: {
         tags: ['auth'],

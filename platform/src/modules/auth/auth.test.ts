@@ -206,6 +206,30 @@ describe('accounts', () => {
     expect((await resend('nobody@example.com')).status).toBe(202);
   });
 
+  it('limits resent confirmations per client IP too: ten an hour across addresses, then 429 with Retry-After', async () => {
+    // Earlier tests in this file used this IP's budget: a fresh server has a fresh one.
+    const fresh = await startTestBallast({ apps: [deskApp] });
+    try {
+      const resend = (email: string) =>
+        fetch(`${fresh.url}/api/auth/resend-confirmation`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ email }),
+        });
+      const answers = await Promise.all(Array.from({ length: 10 }, (_, index) => resend(`walk-${index}@example.com`)));
+      const bodies = await Promise.all(answers.map((answer) => answer.json()));
+      expect(answers.map((answer) => answer.status)).toEqual(Array.from({ length: 10 }, () => 202));
+      expect(new Set(bodies.map((body) => JSON.stringify(body))).size).toBe(1);
+      // An eleventh address, never used before, is refused for this IP.
+      const refused = await resend('walk-10@example.com');
+      expect(refused.status).toBe(429);
+      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(await refused.json()).toMatchObject({ status: 429, code: 'http.rate_limited' });
+    } finally {
+      await fresh.close();
+    }
+  });
+
   it('resets a password by a single-use emailed link, revoking earlier tokens', async () => {
     const { token } = await signUp('meera@example.com');
     await call('POST', '/api/auth/reset-request', { body: { email: 'meera@example.com' } });
