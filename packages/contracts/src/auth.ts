@@ -68,6 +68,31 @@ export const signInAnswer = z.object({ user: publicUser, token: z.string(), expi
 
 export const signOutAnswer = noContent;
 
+/** A display name as people set it: trimmed, 1 to 80 characters, no control characters. */
+export const editableDisplayName = z
+  .string()
+  .trim()
+  .min(1, 'must not be empty')
+  .max(80, 'must be at most 80 characters')
+  .regex(/^[^\p{Cc}\u2028\u2029\u202A-\u202E\u2066-\u2069]*$/u, 'must not contain control characters')
+  .meta({ example: 'Asha Rao' });
+export const changeNameBody = z.object({ displayName: editableDisplayName });
+
+/** One sign-in that is still live: this device, or another browser or API client. */
+export const sessionInfo = z.object({
+  id: z.string(),
+  /** The session making this request. */
+  current: z.boolean(),
+  createdAt: timestamp,
+  lastSeenAt: timestamp,
+  /** The browser's User-Agent at sign-in (cut to 300 characters), or null. */
+  userAgent: z.string().nullable(),
+  ip: z.string().nullable(),
+});
+export const sessionsAnswer = z.object({ sessions: z.array(sessionInfo).readonly() });
+/** After "sign out other sessions": how many ended; this session's cookie (or `token`) is renewed. */
+export const signOutOthersAnswer = z.object({ ended: z.number().int(), token: z.string(), expiresAt: timestamp });
+
 /** Who is signed in, or null (for pages that work either way). */
 export const sessionAnswer = z.object({ user: publicUser.nullable() });
 

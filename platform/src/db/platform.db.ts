@@ -192,6 +192,16 @@ export type PaymentOrder = {
   user_id: string;
 };
 
+export type Session = {
+  created_at: Generated<Timestamp>;
+  generation: number;
+  id: Generated<string>;
+  ip: string | null;
+  last_seen_at: Generated<Timestamp>;
+  user_agent: string | null;
+  user_id: string;
+};
+
 export type StoredFile = {
   app: string;
   attached_at: Timestamp | null;
@@ -258,6 +268,7 @@ export type DB = {
   one_time_token: OneTimeToken;
   payment_event: PaymentEvent;
   payment_order: PaymentOrder;
+  session: Session;
   stored_file: StoredFile;
   stored_file_grant: StoredFileGrant;
   task_dedupe: TaskDedupe;

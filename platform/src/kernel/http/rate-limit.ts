@@ -50,7 +50,10 @@ function emailOf(request: FastifyRequest): string {
  * Further policies (`also`) are counted too, each on its own counter: a request over any of them
  * is refused with 429; the headers report the first policy.
  */
-export function rateLimit(policy: RateLimitPolicy, ...also: readonly RateLimitPolicy[]) {
+export function rateLimit(
+  policy: RateLimitPolicy,
+  ...also: readonly RateLimitPolicy[]
+): { rateLimitPolicy: RateLimitPolicy; rateLimitAlso?: readonly RateLimitPolicy[] } {
   return also.length === 0 ? { rateLimitPolicy: policy } : { rateLimitPolicy: policy, rateLimitAlso: also };
 }
 

@@ -11,6 +11,8 @@ export interface RequestUser {
   readonly tokenId: string;
   /** The generation of the user's tokens this one belongs to (sign-out and the like bump it). */
   readonly tokenGeneration: number;
+  /** The sign-in the token belongs to (listed on the account page); absent for older tokens. */
+  readonly sessionId?: string | undefined;
   /** How the token came: a cookie (CSRF-checked on writes) or an `Authorization: Bearer` header. */
   readonly via: 'cookie' | 'bearer';
 }

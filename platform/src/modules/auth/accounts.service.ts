@@ -150,6 +150,28 @@ export function createAccounts(options: AccountsOptions) {
     return users.publicUserOf(db, row);
   }
 
+  /** Changes the caller's display name (already trimmed and checked by the route), audited. */
+  async function changeDisplayName(actor: Actor, displayName: string, origin: AuditOrigin): Promise<PublicUser> {
+    return database.transaction(async (tx) => {
+      const on = tx.view<DB>('platform');
+      const before = await users.findUser(on, { id: actor.id });
+      if (before === undefined) throw new AppError('unauthenticated', 'auth.unauthenticated', 'Sign in first');
+      const row = await users.setDisplayName(on, actor.id, displayName);
+      await audit.record(
+        {
+          actor: { id: actor.id, email: actor.email },
+          action: 'auth.name_changed',
+          target: { type: 'user', id: actor.id },
+          before: { displayName: before.display_name },
+          after: { displayName },
+          ...origin,
+        },
+        tx,
+      );
+      return users.publicUserOf(on, row);
+    });
+  }
+
   async function register(
     input: {
       email: string;
@@ -275,7 +297,7 @@ export function createAccounts(options: AccountsOptions) {
         },
         tx,
       );
-      return sessions.issue(on, row);
+      return sessions.issue(on, row, origin);
     });
   }
 
@@ -305,7 +327,7 @@ export function createAccounts(options: AccountsOptions) {
         },
         tx,
       );
-      return { updated: revoked, session: await sessions.issue(on, revoked) };
+      return { updated: revoked, session: await sessions.issue(on, revoked, { ...origin, sessionId: actor.sessionId }) };
     });
     await sessions.announceRevoked(updated);
     return session;
@@ -383,6 +405,7 @@ export function createAccounts(options: AccountsOptions) {
     secureUnverifiedAccount,
     checkRegistration,
     me,
+    changeDisplayName,
     register,
     verifyEmail,
     resendConfirmation,

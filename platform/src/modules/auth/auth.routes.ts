@@ -249,6 +249,61 @@ export async function authRoutes(server: FastifyInstance, options: AuthHttpOptio
     },
   );
 
+  app.post(
+    '/api/auth/sessions/sign-out-others',
+    {
+      config: { ...userAccess, ...rateLimit({ name: 'sign-out-others', max: 10, windowMs: 15 * 60_000, by: 'user' }) },
+      schema: {
+        tags: ['auth'],
+        summary: 'Sign out every other session; this one stays signed in with a renewed token (and cookie)',
+        response: { 200: contract.signOutOthersAnswer },
+      },
+    },
+    async (request, reply) => {
+      const { session, ended } = await auth.signOutOthers(request.user!, originOf(request));
+      if (request.user!.via === 'cookie') setSessionCookies(reply, config, session);
+      return { ended, token: session.token, expiresAt: session.expiresAt };
+    },
+  );
+
+  app.get(
+    '/api/auth/sessions',
+    {
+      config: userAccess,
+      schema: {
+        tags: ['auth'],
+        summary: "The signed-in user's live sessions (this one marked current)",
+        response: { 200: contract.sessionsAnswer },
+      },
+    },
+    async (request) => ({
+      sessions: (await auth.listSessions(request.user!)).map((row) => ({
+        id: row.id,
+        current: row.current,
+        createdAt: row.created_at,
+        lastSeenAt: row.last_seen_at,
+        userAgent: row.user_agent,
+        ip: row.ip,
+      })),
+    }),
+  );
+
+  app.patch(
+    '/api/auth/me',
+    {
+      config: { ...userAccess, ...rateLimit({ name: 'change-name', max: 30, windowMs: 15 * 60_000, by: 'user' }) },
+      schema: {
+        tags: ['auth'],
+        summary: 'Change your display name',
+        body: contract.changeNameBody,
+        response: { 200: contract.userAnswer },
+      },
+    },
+    async (request) => ({
+      user: await auth.changeDisplayName(request.user!, request.body.displayName, originOf(request)),
+    }),
+  );
+
   app.get(
     '/api/auth/me',
     {

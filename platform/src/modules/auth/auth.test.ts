@@ -487,6 +487,129 @@ describe('live updates', () => {
   });
 });
 
+describe('sessions', () => {
+  const firefox = 'Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0';
+  /** Signs in with a browser's User-Agent; the bearer token. */
+  async function signInAs(email: string, userAgent = firefox): Promise<string> {
+    const response = await fetch(`${server.url}/api/auth/sign-in`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'user-agent': userAgent },
+      body: JSON.stringify({ email, password: 'correct horse battery staple' }),
+    });
+    expect(response.status).toBe(200);
+    return ((await response.json()) as { token: string }).token;
+  }
+  type Listed = { id: string; current: boolean; userAgent: string | null; lastSeenAt: string };
+  const sessionsOf = async (token: string) =>
+    (await call('GET', '/api/auth/sessions', { token })).body['sessions'] as Listed[];
+
+  it('lists each sign-in, and "sign out other sessions" ends the others at once while this one stays', async () => {
+    const { token: first } = await signUp('sessions@example.com');
+    const a = await signInAs('sessions@example.com');
+    const b = await signInAs('sessions@example.com', 'Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) Safari/604.1');
+    const listed = await sessionsOf(a);
+    // Confirming the address signed in too (the verification link's session), then three sign-ins.
+    expect(listed).toHaveLength(4);
+    expect(listed.filter((session) => session.current)).toHaveLength(1);
+    expect(listed.find((session) => session.current)!.userAgent).toBe(firefox);
+    expect(listed.map((session) => session.userAgent)).toContain(
+      'Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) Safari/604.1',
+    );
+    // Every session works before.
+    for (const token of [first, a, b]) expect((await call('GET', '/api/auth/me', { token })).status).toBe(200);
+
+    const ended = await call('POST', '/api/auth/sessions/sign-out-others', { token: a });
+    expect(ended.status).toBe(200);
+    expect(ended.body['ended']).toBe(3);
+    const renewed = ended.body['token'] as string;
+    // B (and the first sign-in) are refused on their next request; A goes on with its renewed token.
+    expect((await call('GET', '/api/auth/me', { token: b })).status).toBe(401);
+    expect((await call('GET', '/api/auth/me', { token: first })).status).toBe(401);
+    expect((await call('GET', '/api/auth/me', { token: renewed })).status).toBe(200);
+    const after = await sessionsOf(renewed);
+    expect(after).toHaveLength(1);
+    expect(after[0]).toMatchObject({ current: true, id: listed.find((session) => session.current)!.id });
+    expect(await auditActions()).toContain('auth.signed_out_others');
+    // Anonymous callers get 401.
+    expect((await call('POST', '/api/auth/sessions/sign-out-others')).status).toBe(401);
+    expect((await call('GET', '/api/auth/sessions')).status).toBe(401);
+  });
+
+  it('renews the cookie of a browser that signs out the others, which needs the CSRF token', async () => {
+    const { cookies } = await signUp('cookie-sessions@example.com');
+    const other = await signInAs('cookie-sessions@example.com');
+    const session = { ballast_session: cookies['ballast_session']!, ballast_csrf: cookies['ballast_csrf']! };
+    expect((await call('POST', '/api/auth/sessions/sign-out-others', { cookies: session })).status).toBe(403);
+    const ended = await call('POST', '/api/auth/sessions/sign-out-others', {
+      cookies: session,
+      csrf: session.ballast_csrf,
+    });
+    expect(ended.status).toBe(200);
+    expect(ended.cookies['ballast_session']).toBeTruthy();
+    const renewed = { ballast_session: ended.cookies['ballast_session']!, ballast_csrf: ended.cookies['ballast_csrf']! };
+    expect((await call('GET', '/api/auth/me', { cookies: renewed })).status).toBe(200);
+    expect((await call('GET', '/api/auth/me', { cookies: session })).status).toBe(401);
+    expect((await call('GET', '/api/auth/me', { token: other })).status).toBe(401);
+  });
+
+  it('lets only one of two sessions racing to sign out the other win', async () => {
+    await signUp('race-sessions@example.com');
+    const a = await signInAs('race-sessions@example.com');
+    const b = await signInAs('race-sessions@example.com');
+    const answers = await Promise.all(
+      [a, b].map((token) => call('POST', '/api/auth/sessions/sign-out-others', { token })),
+    );
+    expect(answers.map((answer) => answer.status).sort()).toEqual([200, 401]);
+    const winner = answers.find((answer) => answer.status === 200)!.body['token'] as string;
+    expect((await call('GET', '/api/auth/me', { token: winner })).status).toBe(200);
+    expect(await sessionsOf(winner)).toHaveLength(1);
+    for (const token of [a, b]) expect((await call('GET', '/api/auth/me', { token })).status).toBe(401);
+  });
+
+  it('keeps the session through a password change, ends the others, and signing out ends them all', async () => {
+    const { token } = await signUp('pw-sessions@example.com');
+    await signInAs('pw-sessions@example.com');
+    const before = await sessionsOf(token);
+    expect(before).toHaveLength(3);
+    const changed = await call('POST', '/api/auth/password', {
+      token,
+      body: { currentPassword: 'correct horse battery staple', newPassword: 'correct horse battery staple 2' },
+    });
+    expect(changed.status).toBe(200);
+    const renewed = changed.cookies['ballast_session']!;
+    const after = await sessionsOf(renewed);
+    expect(after).toHaveLength(1);
+    expect(after[0]!.id).toBe(before.find((session) => session.current)!.id);
+    const signedOut = await call('POST', '/api/auth/sign-out', { token: renewed });
+    expect(signedOut.status).toBe(204);
+    const again = await call('POST', '/api/auth/sign-in', {
+      body: { email: 'pw-sessions@example.com', password: 'correct horse battery staple 2' },
+    });
+    expect(await sessionsOf(again.body['token'] as string)).toHaveLength(1);
+  });
+});
+
+describe('display name', () => {
+  it('changes the name (trimmed, 1 to 80 characters, no control characters), audited', async () => {
+    const { token } = await signUp('name@example.com');
+    const rename = (displayName: unknown) => call('PATCH', '/api/auth/me', { token, body: { displayName } });
+    const renamed = await rename('  Asha Rao  ');
+    expect(renamed.status).toBe(200);
+    expect(renamed.body['user']).toMatchObject({ displayName: 'Asha Rao' });
+    expect(((await call('GET', '/api/auth/me', { token })).body['user'] as { displayName: string }).displayName).toBe(
+      'Asha Rao',
+    );
+    for (const bad of ['   ', 'x'.repeat(81), 'Asha\u0007', 'Line\nbreak', 'evil\u202Etxt', 42]) {
+      const refused = await rename(bad);
+      expect(refused.status).toBe(400);
+      expect(refused.body).toMatchObject({ errors: [{ field: 'body.displayName' }] });
+    }
+    expect((await rename('👩‍💻 Asha')).status).toBe(200);
+    expect((await call('PATCH', '/api/auth/me', { body: { displayName: 'Nobody' } })).status).toBe(401);
+    expect(await auditActions()).toContain('auth.name_changed');
+  });
+});
+
 describe('browser sessions', () => {
   it('refuses a cookie-authenticated write without the CSRF token, and accepts it with one', async () => {
     const { cookies, token } = await signUp('csrf@example.com');

@@ -102,7 +102,7 @@ export function createGoogleSignIn(options: GoogleSignInOptions) {
         },
         tx,
       );
-      return sessions.issue(on, row);
+      return sessions.issue(on, row, origin);
     });
     await sessions.announceRevoked(secured);
     return session;

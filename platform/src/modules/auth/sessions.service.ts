@@ -10,6 +10,8 @@ import { hashPassword, needsRehash, verifyPassword } from './passwords.ts';
 import type { KeyRing } from './signing-keys.ts';
 import type { AccessClaims } from './token-claims.ts';
 import { issueAccessToken, verifyAccessToken, type TokenSettings } from './tokens.ts';
+import * as sessionRows from './session.repository.ts';
+import type { SessionRow } from './session.repository.ts';
 import * as users from './users.repository.ts';
 import type { TokenHolder } from './users.repository.ts';
 import { normaliseEmail, type Actor, type Session, type UserRow } from './users.ts';
@@ -33,6 +35,14 @@ export interface SessionsOptions {
   /** The users' rows kept in memory between requests (see `ActorCache`). */
   readonly actors: ActorCache<TokenHolder>;
 }
+
+/** Who is signing in, and, when a token is re-issued to a session that exists, which one. */
+export interface SessionClient extends AuditOrigin {
+  readonly sessionId?: string | undefined;
+}
+
+/** A session's `last_seen_at` is written at most this often per node (not on every request). */
+const TOUCH_INTERVAL_MS = 5 * 60_000;
 
 /** Failed sign-ins for one address within this many minutes slow the next attempt down. */
 const FAILURE_WINDOW_MINUTES = 15;
@@ -64,15 +74,46 @@ export function createSessions(options: SessionsOptions) {
     return claims;
   }
 
-  /** Issues an access token for the user; reads its roles on `on` (the caller's transaction). */
-  async function issue(on: Kysely<DB>, row: UserRow): Promise<Session> {
-    const issued = await issueAccessToken(keys, tokens, { userId: row.id, generation: row.token_generation });
+  /**
+   * Issues an access token for the user in a session: the client's session when it names one that
+   * still exists (moved to the current generation), else a new one recorded with its browser and
+   * IP. Reads its roles on `on` (the caller's transaction).
+   */
+  async function issue(on: Kysely<DB>, row: UserRow, client: SessionClient): Promise<Session> {
+    const generation = row.token_generation;
+    const renewed =
+      client.sessionId !== undefined &&
+      (await sessionRows.renewSession(on, { id: client.sessionId, userId: row.id, generation }));
+    const sessionId = renewed
+      ? client.sessionId!
+      : await sessionRows.insertSession(on, { userId: row.id, generation, userAgent: client.userAgent, ip: client.ip });
+    const issued = await issueAccessToken(keys, tokens, { userId: row.id, generation, sessionId });
     return {
       user: await users.publicUserOf(on, row),
       token: issued.token,
       tokenId: issued.claims.tokenId,
+      sessionId,
       expiresAt: issued.claims.expiresAt,
     };
+  }
+
+  /**
+   * When each session was last written as seen, on this node: `last_seen_at` is refreshed at most
+   * every few minutes, off the request path (a write, never a read, and never awaited).
+   */
+  const touched = new Map<string, number>();
+  function noteSeen(sessionId: string): void {
+    const at = Date.now();
+    const last = touched.get(sessionId);
+    if (last !== undefined && at - last < TOUCH_INTERVAL_MS) return;
+    if (touched.size >= 10_000) touched.delete(touched.keys().next().value!);
+    touched.delete(sessionId);
+    touched.set(sessionId, at);
+    // A session's first request after sign-in needs no write: the row was just made.
+    if (last === undefined) return;
+    sessionRows.touchSession(db, sessionId).catch((error: unknown) => {
+      log.warn({ err: error, sessionId }, 'auth: could not note when a session was last seen');
+    });
   }
 
   /**
@@ -116,6 +157,7 @@ export function createSessions(options: SessionsOptions) {
       (kept) => kept.token_generation >= claims.generation,
     );
     if (holder === undefined || holder.disabled || holder.token_generation !== claims.generation) return null;
+    if (claims.sessionId !== undefined) noteSeen(claims.sessionId);
     return {
       id: claims.userId,
       email: holder.email,
@@ -123,6 +165,7 @@ export function createSessions(options: SessionsOptions) {
       pendingRoles: holder.pending ?? [],
       tokenId: claims.tokenId,
       tokenGeneration: claims.generation,
+      ...(claims.sessionId === undefined ? {} : { sessionId: claims.sessionId }),
     };
   }
 
@@ -170,12 +213,14 @@ export function createSessions(options: SessionsOptions) {
       details: { method: 'password' },
       ...origin,
     });
-    return issue(db, row);
+    return issue(db, row, origin);
   }
 
   async function signOut(actor: Actor, origin: AuditOrigin): Promise<void> {
     const revoked = await database.transaction(async (tx) => {
-      const row = await users.bumpTokenGeneration(tx.view<DB>('platform'), actor.id);
+      const on = tx.view<DB>('platform');
+      const row = await users.bumpTokenGeneration(on, actor.id);
+      await sessionRows.deleteSessions(on, actor.id);
       await audit.record(
         {
           actor: { id: actor.id, email: actor.email },
@@ -188,6 +233,46 @@ export function createSessions(options: SessionsOptions) {
       return row;
     });
     await announceRevoked(revoked);
+  }
+
+  /**
+   * Ends every session of the user but the caller's: their tokens' generation is bumped (every
+   * token stops working on every node, through the actor cache's invalidation), the other rows
+   * are deleted, and this session gets a token of the new generation. Refused (401) when the
+   * caller's own token was revoked meanwhile, e.g. by the same request from another session.
+   */
+  async function signOutOthers(actor: Actor, origin: AuditOrigin): Promise<{ session: Session; ended: number }> {
+    const { revoked, session, ended } = await database.transaction(async (tx) => {
+      const on = tx.view<DB>('platform');
+      // Locks the user's row: racing calls run one after the other, and the second sees the bump.
+      const row = await users.bumpTokenGeneration(on, actor.id);
+      const ownAlive =
+        row.disabled_at === null &&
+        row.token_generation === actor.tokenGeneration + 1 &&
+        (actor.sessionId === undefined || (await sessionRows.lockSession(on, actor.id, actor.sessionId)));
+      if (!ownAlive) throw new AppError('unauthenticated', 'auth.session_ended', 'This session was signed out: sign in again');
+      const sessionId = actor.sessionId ?? (await sessionRows.insertSession(on, { userId: actor.id, generation: row.token_generation, ...origin }));
+      const ended = await sessionRows.deleteOtherSessions(on, actor.id, sessionId);
+      await audit.record(
+        {
+          actor: { id: actor.id, email: actor.email },
+          action: 'auth.signed_out_others',
+          target: { type: 'user', id: actor.id },
+          details: { ended },
+          ...origin,
+        },
+        tx,
+      );
+      return { revoked: row, session: await issue(on, row, { ...origin, sessionId }), ended };
+    });
+    await announceRevoked(revoked);
+    return { session, ended };
+  }
+
+  /** The caller's live sessions, most recently seen first; `current` marks the caller's own. */
+  async function listSessions(actor: Actor): Promise<(SessionRow & { current: boolean })[]> {
+    const rows = await sessionRows.listSessions(db, actor.id);
+    return rows.map((row) => ({ ...row, current: row.id === actor.sessionId }));
   }
 
   return {
@@ -204,5 +289,7 @@ export function createSessions(options: SessionsOptions) {
     authenticate,
     signIn,
     signOut,
+    signOutOthers,
+    listSessions,
   };
 }

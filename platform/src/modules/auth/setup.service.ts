@@ -83,7 +83,7 @@ export function createSetup(options: SetupOptions) {
         },
         tx,
       );
-      return sessions.issue(on, row);
+      return sessions.issue(on, row, origin);
     });
     // An existing account became the admin: nodes that kept its roles forget them.
     if (secured === undefined) await sessions.announceChanged(session.user.id);

@@ -7,6 +7,8 @@ export interface AccessClaims {
   readonly generation: number;
   readonly tokenId: string;
   readonly expiresAt: Date;
+  /** The sign-in (`session` row) the token belongs to; absent from tokens issued before sessions were recorded. */
+  readonly sessionId?: string | undefined;
 }
 
 /**
@@ -18,6 +20,7 @@ const accessClaims = z.object({
   sub: z.uuid(),
   gen: z.number().int().min(0).max(2_147_483_647),
   jti: z.uuid(),
+  sid: z.uuid().optional(),
   exp: z.number().int().positive(),
 });
 
@@ -30,5 +33,6 @@ export function accessClaimsOf(payload: Record<string, unknown>): AccessClaims |
     generation: parsed.data.gen,
     tokenId: parsed.data.jti,
     expiresAt: new Date(parsed.data.exp * 1000),
+    ...(parsed.data.sid === undefined ? {} : { sessionId: parsed.data.sid }),
   };
 }

@@ -15,11 +15,14 @@ export interface TokenSettings {
 export async function issueAccessToken(
   keys: KeyRing,
   settings: TokenSettings,
-  subject: { userId: string; generation: number },
+  subject: { userId: string; generation: number; sessionId?: string | undefined },
 ): Promise<{ token: string; claims: AccessClaims }> {
   const tokenId = randomUUID();
   const now = Math.floor(Date.now() / 1000);
-  const token = await new SignJWT({ gen: subject.generation })
+  const token = await new SignJWT({
+    gen: subject.generation,
+    ...(subject.sessionId === undefined ? {} : { sid: subject.sessionId }),
+  })
     .setProtectedHeader({ alg: TOKEN_ALGORITHM, kid: keys.current.kid, typ: ACCESS_TOKEN_TYPE })
     .setSubject(subject.userId)
     .setIssuer(settings.issuer)
@@ -36,6 +39,7 @@ export async function issueAccessToken(
       generation: subject.generation,
       tokenId,
       expiresAt: new Date((now + settings.ttlSeconds) * 1000),
+      ...(subject.sessionId === undefined ? {} : { sessionId: subject.sessionId }),
     },
   };
 }

@@ -362,3 +362,13 @@ export async function spendOneTimeTokens(db: Kysely<DB>, userId: string): Promis
     .where('used_at', 'is', null)
     .execute();
 }
+
+/** Sets the display name; the row after. */
+export async function setDisplayName(db: Kysely<DB>, userId: string, displayName: string): Promise<UserRow> {
+  return db
+    .updateTable('user')
+    .set({ display_name: displayName, updated_at: now() })
+    .where('id', '=', userId)
+    .returning(userColumns)
+    .executeTakeFirstOrThrow();
+}

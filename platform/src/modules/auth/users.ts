@@ -41,6 +41,8 @@ export interface Session {
   readonly user: PublicUser;
   readonly token: string;
   readonly tokenId: string;
+  /** The sign-in (`session` row) the token belongs to. */
+  readonly sessionId: string;
   readonly expiresAt: Date;
 }
 
