@@ -19,6 +19,7 @@ const syncTask = defineTask({
 
 const welcome = defineNotification({
   type: 'ops.welcome',
+  title: 'Welcome',
   data: z.object({ name: z.string() }),
   channels: ['email', 'sms'],
   render: (data) => ({

@@ -7,6 +7,7 @@ function escape(text: string): string {
 
 export const carePlanReadyNotice = defineNotification({
   type: 'coach.care-plan-ready',
+  title: 'Care plan ready',
   data: z.object({
     title: z.string(),
     body: z.string(),

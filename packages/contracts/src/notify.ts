@@ -5,6 +5,8 @@ const channel = z.enum(['in_app', 'email', 'sms']);
 /** One notification type on one channel, and whether the user gets it. */
 export const notificationPreference = z.object({
   type: z.string(),
+  /** What people call this kind of message ("Care plan ready"). */
+  title: z.string(),
   channel,
   enabled: z.boolean(),
   /** Sent whatever the preference (account and payment messages). */

@@ -6,17 +6,21 @@ import {
   resetAnswer,
   resetLinkAnswer,
   resetRequestAnswer,
+  sessionsAnswer,
   signInAnswer,
+  signOutOthersAnswer,
   userAnswer,
 } from '@ballast/contracts/auth';
 import { preferencesAnswer } from '@ballast/contracts/notify';
+import { balanceAnswer, purchasesAnswer } from '@ballast/contracts/payments';
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { api, safeNext } from './api.ts';
 import { ErrorMessage, Field, Form, formText, Notice, PasswordField, SubmitButton, useSubmission } from './form.tsx';
 import { GoogleButton } from './google-button.tsx';
-import { formatDate } from './format.ts';
+import { formatDate, formatDateTime, formatDuration, formatMoney, formatNumber } from './format.ts';
 import { Card, DevInboxHint, RequireUser, serverFlags } from './layout.tsx';
 import { rolesOf, useSession, type User } from './session.tsx';
+import { describeUserAgent } from './user-agent.ts';
 
 /** What the sign-in page offers, from `/api/auth/config`. */
 export type AuthConfig = Parsed<typeof authConfigAnswer>;
@@ -439,12 +443,10 @@ type Preference = Parsed<typeof preferencesAnswer>['preferences'][number];
 
 const CHANNEL_NAMES = { in_app: 'In the app', email: 'Email', sms: 'Text message' } as const;
 
-/** `coach.care-plan-ready` → "Care plan ready (coach)"; `platform.*` → "… (account)". */
-function notificationName(type: string): string {
-  const dot = type.indexOf('.');
-  const app = type.slice(0, dot);
-  const what = type.slice(dot + 1).replace(/-/g, ' ');
-  return `${what.charAt(0).toUpperCase()}${what.slice(1)} (${app === 'platform' ? 'account' : app})`;
+/** Which product a notification type is about: `coach.care-plan-ready` → "coach", `platform.*` → "account". */
+function notificationSource(type: string): string {
+  const app = type.slice(0, type.indexOf('.'));
+  return app === 'platform' ? 'account' : app;
 }
 
 /**
@@ -509,14 +511,200 @@ function NotificationSettings() {
                   onChange={(event) => change(preference, event.currentTarget.checked)}
                 />{' '}
                 <label htmlFor={id}>
-                  {notificationName(preference.type)}: {CHANNEL_NAMES[preference.channel]}
-                  {preference.mandatory ? ' (always sent)' : ''}
+                  {preference.title}: {CHANNEL_NAMES[preference.channel]}
+                  {preference.mandatory ? ' (always sent)' : ''}{' '}
+                  <span className="muted">
+                    ({notificationSource(preference.type)}, <code>{preference.type}</code>)
+                  </span>
                 </label>
               </li>
             );
           })}
         </ul>
       )}
+    </section>
+  );
+}
+
+/** The display name, editable in place: trimmed, 1 to 80 characters; the header follows at once. */
+function DisplayNameForm({ user }: { readonly user: User }) {
+  const session = useSession();
+  const submission = useSubmission();
+  const [saved, setSaved] = useState(false);
+  return (
+    <Form
+      id="name-form"
+      submission={submission}
+      onSubmit={submission.run(async (form) => {
+        setSaved(false);
+        const answer = await api('PATCH', '/api/auth/me', { displayName: formText(form, 'displayName') }, userAnswer);
+        session.setUser(answer.user);
+        setSaved(true);
+      })}
+    >
+      <Field
+        label="Display name"
+        name="displayName"
+        autoComplete="name"
+        required
+        maxLength={80}
+        defaultValue={user.displayName ?? ''}
+        hint="How you appear to others, up to 80 characters."
+      />
+      <ErrorMessage>{submission.error}</ErrorMessage>
+      {saved && submission.error === undefined ? <Notice>Name saved.</Notice> : null}
+      <SubmitButton busy={submission.busy} busyLabel="Saving…">
+        Save name
+      </SubmitButton>
+    </Form>
+  );
+}
+
+type Product = AuthConfig['products'][number];
+type Purchase = Parsed<typeof purchasesAnswer>['purchases'][number];
+
+/** A balance in its unit: talk-time in seconds reads "29 min 39 sec"; other units "120 credits". */
+export function formatBalance(balance: number, unit: string): string {
+  return unit === 'seconds' ? formatDuration(balance) : `${formatNumber(balance)} ${unit}`;
+}
+
+/** Whether the user uses (holds or asked for a role in) the product. */
+function usesProduct(user: User, product: Product): boolean {
+  return user.roles.some((grant) => grant.role.startsWith(`${product.name}:`));
+}
+
+/** One product's card: its balance and recent purchases (when it sells anything), and the way in. */
+function ProductCard({ product }: { readonly product: Product }) {
+  const [balance, setBalance] = useState<Parsed<typeof balanceAnswer> | null | undefined>(undefined);
+  const [purchases, setPurchases] = useState<readonly Purchase[]>([]);
+  useEffect(() => {
+    // A product that sells nothing answers 404 here: its card shows only the way in.
+    api('GET', `/api/payments/${product.name}/balance`, undefined, balanceAnswer)
+      .then(setBalance)
+      .catch(() => setBalance(null));
+    api('GET', `/api/payments/${product.name}/purchases`, undefined, purchasesAnswer)
+      .then((answer) => setPurchases(answer.purchases.slice(0, 3)))
+      .catch(() => setPurchases([]));
+  }, [product.name]);
+  const titleId = `product-${product.name}`;
+  return (
+    <li className="app-card" data-app={product.name} aria-labelledby={titleId}>
+      <h3 id={titleId}>{product.title}</h3>
+      {balance === undefined ? <p className="muted">Loading…</p> : null}
+      {balance === null || balance === undefined ? null : (
+        <p data-testid={`balance-${product.name}`}>
+          Balance: <strong>{formatBalance(balance.balance, balance.unit)}</strong>
+        </p>
+      )}
+      {purchases.length === 0 ? null : (
+        <>
+          <h4>Recent purchases</h4>
+          <ul className="plain-list">
+            {purchases.map((purchase) => (
+              <li key={purchase.id}>
+                {formatDate(purchase.paidAt ?? purchase.createdAt)}:{' '}
+                {formatMoney(purchase.amountMinor, purchase.currency)} for {formatBalance(purchase.units, purchase.unit)}{' '}
+                <span className="muted">({purchase.status})</span>
+              </li>
+            ))}
+          </ul>
+          <p>
+            <a href={`/${product.name}/#purchases`}>All purchases and receipts</a>
+          </p>
+        </>
+      )}
+      <p>
+        <a className="button" data-variant="primary" href={`/${product.name}/`}>
+          Open {product.title}
+        </a>
+      </p>
+    </li>
+  );
+}
+
+/** The products: those the user uses first; each with its balance, purchases and link. */
+function ProductsSection({ user }: { readonly user: User }) {
+  const config = useAuthConfig();
+  if (config === undefined || config.products.length === 0) return null;
+  const products = [...config.products].sort(
+    (a, b) => Number(usesProduct(user, b)) - Number(usesProduct(user, a)),
+  );
+  return (
+    <section id="products" aria-labelledby="products-title">
+      <h2 id="products-title">Your products</h2>
+      <ul className="app-grid">
+        {products.map((product) => (
+          <ProductCard key={product.name} product={product} />
+        ))}
+      </ul>
+    </section>
+  );
+}
+
+type SessionInfo = Parsed<typeof sessionsAnswer>['sessions'][number];
+
+/** The live sessions (this device marked) and "sign out other sessions". */
+function SessionsSection() {
+  const [sessions, setSessions] = useState<readonly SessionInfo[] | undefined>(undefined);
+  const [error, setError] = useState<string | undefined>(undefined);
+  const [ended, setEnded] = useState<number | undefined>(undefined);
+  const [busy, setBusy] = useState(false);
+  const load = useCallback(() => {
+    api('GET', '/api/auth/sessions', undefined, sessionsAnswer)
+      .then((answer) => setSessions(answer.sessions))
+      .catch((failure: unknown) => setError(failure instanceof Error ? failure.message : String(failure)));
+  }, []);
+  useEffect(load, [load]);
+  const others = sessions?.filter((session) => !session.current).length ?? 0;
+  return (
+    <section id="sessions" aria-labelledby="sessions-title">
+      <h2 id="sessions-title">Where you are signed in</h2>
+      <ErrorMessage>{error}</ErrorMessage>
+      {sessions === undefined ? (
+        <p className="muted">Loading…</p>
+      ) : (
+        <ul className="plain-list sessions" data-testid="sessions">
+          {sessions.map((session) => (
+            <li key={session.id} data-current={session.current}>
+              <strong>{describeUserAgent(session.userAgent)}</strong>{' '}
+              {session.current ? (
+                <span className="badge" data-state="ok">
+                  this device
+                </span>
+              ) : null}
+              <br />
+              <span className="muted">
+                {session.current ? 'Signed in' : 'Last seen'}{' '}
+                {formatDateTime(session.current ? session.createdAt : session.lastSeenAt)}
+                {session.ip === null ? '' : `, from ${session.ip}`}
+              </span>
+            </li>
+          ))}
+        </ul>
+      )}
+      {ended === undefined ? null : (
+        <Notice>{ended === 1 ? 'One other session is signed out.' : `${ended} other sessions are signed out.`}</Notice>
+      )}
+      <button
+        type="button"
+        className="button"
+        disabled={busy || others === 0}
+        aria-busy={busy}
+        onClick={() => {
+          setBusy(true);
+          setError(undefined);
+          // The answer renews this session's cookie: the page goes on signed in.
+          api('POST', '/api/auth/sessions/sign-out-others', {}, signOutOthersAnswer)
+            .then((answer) => {
+              setEnded(answer.ended);
+              load();
+            })
+            .catch((failure: unknown) => setError(failure instanceof Error ? failure.message : String(failure)))
+            .finally(() => setBusy(false));
+        }}
+      >
+        {busy ? 'Signing out…' : 'Sign out other sessions'}
+      </button>
     </section>
   );
 }
@@ -540,8 +728,6 @@ export function AccountPage() {
                   </span>
                 ) : null}
               </dd>
-              <dt>Name</dt>
-              <dd>{user.displayName ?? '—'}</dd>
               <dt>Roles</dt>
               <dd>
                 {active.length === 0 && pending.length === 0 ? 'none' : null}
@@ -559,10 +745,13 @@ export function AccountPage() {
               <dt>Member since</dt>
               <dd>{formatDate(user.createdAt)}</dd>
             </dl>
+            <DisplayNameForm user={user} />
+            <ProductsSection user={user} />
+            <SessionsSection />
             <ChangePasswordForm />
             <NotificationSettings />
             <h2>Sign out</h2>
-            <p>Signing out ends every session of this account, on every device.</p>
+            <p>Signing out here ends every session of this account, on every device.</p>
             <button
               type="button"
               className="button"

@@ -9,6 +9,7 @@ function button(link: string, label: string): string {
 
 export const verifyEmailNotice = defineNotification({
   type: 'platform.verify-email',
+  title: 'Email address confirmation',
   data: z.object({ link: z.url() }),
   channels: ['email'],
   mandatory: true,
@@ -21,6 +22,7 @@ export const verifyEmailNotice = defineNotification({
 
 export const passwordResetNotice = defineNotification({
   type: 'platform.password-reset',
+  title: 'Password reset links',
   data: z.object({ link: z.url(), minutes: z.number().int() }),
   channels: ['email'],
   mandatory: true,
@@ -33,6 +35,7 @@ export const passwordResetNotice = defineNotification({
 
 export const accountExistsNotice = defineNotification({
   type: 'platform.account-exists',
+  title: 'Sign-up attempts with your address',
   data: z.object({ resetLink: z.url() }),
   channels: ['email'],
   mandatory: true,
@@ -54,6 +57,7 @@ const provenBy = {
  */
 export const accountSecuredNotice = defineNotification({
   type: 'platform.account-secured',
+  title: 'Account secured',
   data: z.object({
     provenBy: z.enum(['google', 'reset', 'setup']),
     withdrawnRoles: z.array(z.string()),
@@ -90,6 +94,7 @@ export const accountSecuredNotice = defineNotification({
 
 export const approvalRequestedNotice = defineNotification({
   type: 'platform.approval-requested',
+  title: 'Role requests awaiting your approval',
   data: z.object({ applicant: z.string(), role: z.string(), roleTitle: z.string(), link: z.url() }),
   channels: ['in_app', 'email'],
   render: (data) => ({
@@ -101,6 +106,7 @@ export const approvalRequestedNotice = defineNotification({
 
 export const roleApprovedNotice = defineNotification({
   type: 'platform.role-approved',
+  title: 'Role approved',
   data: z.object({ role: z.string(), roleTitle: z.string() }),
   channels: ['in_app', 'email'],
   mandatory: true,

@@ -14,6 +14,7 @@ import { defineNotification } from '#platform/kernel/lifecycle/define-notificati
 
 const planReady = defineNotification({
   type: 'probe.plan-ready',
+  title: 'Plan ready',
   data: z.object({ name: z.string(), planId: z.string() }),
   channels: ['in_app', 'email', 'sms'],
   render: (data) => ({
@@ -27,6 +28,7 @@ const planReady = defineNotification({
 
 const codeNotice = defineNotification({
   type: 'probe.sign-in-code',
+  title: 'Sign-in code',
   data: z.object({ code: z.string() }),
   channels: ['email'],
   mandatory: true,

@@ -49,7 +49,9 @@ export interface Notifier {
   /** Stores the in-app message and enqueues one delivery task per channel, in one transaction. */
   send(type: string, message: SendNotification): Promise<{ channels: Channel[] }>;
   setPreference(userId: string, type: string, channel: Channel, enabled: boolean): Promise<void>;
-  preferences(userId: string): Promise<{ type: string; channel: Channel; enabled: boolean; mandatory: boolean }[]>;
+  preferences(
+    userId: string,
+  ): Promise<{ type: string; title: string; channel: Channel; enabled: boolean; mandatory: boolean }[]>;
   listInApp(userId: string, options?: { unreadOnly?: boolean; limit?: number }): Promise<InAppNotification[]>;
   /** Marks one (or, without an id, every) notification of the user read; resolves with how many changed. */
   markRead(userId: string, id?: string): Promise<number>;
@@ -301,6 +303,7 @@ export function createNotifier(options: CreateNotifierOptions): Notifier {
       return [...definitions.values()].flatMap((definition) =>
         definition.channels.map((channel) => ({
           type: definition.type,
+          title: definition.title,
           channel,
           mandatory: definition.mandatory,
           enabled:
