@@ -277,12 +277,12 @@ describe('accounts in a real browser', () => {
     await page.waitForURL(`${server.url}/account`);
     await page.goto(`${server.url}/account#notifications`);
     await page.getByRole('heading', { name: 'Notifications' }).waitFor();
-    const carePlans = page.getByLabel('Care plan ready (coach): Email');
+    const carePlans = page.getByLabel('Care plan ready: Email', { exact: true });
     expect(await carePlans.isChecked()).toBe(true);
     await carePlans.uncheck();
     await page.reload();
-    await expect.poll(() => page.getByLabel('Care plan ready (coach): Email').isChecked()).toBe(false);
-    expect(await page.getByLabel('Verify email (account): Email').isDisabled()).toBe(true);
+    await expect.poll(() => page.getByLabel('Care plan ready: Email', { exact: true }).isChecked()).toBe(false);
+    expect(await page.getByLabel('Email address confirmation: Email (always sent)', { exact: true }).isDisabled()).toBe(true);
     await page.screenshot({ path: screenshotPath('account-notifications.png'), fullPage: true });
     await page.setViewportSize({ width: 390, height: 844 });
     await page.screenshot({ path: screenshotPath('account-notifications-mobile.png'), fullPage: true });

@@ -506,17 +506,18 @@ function NotificationSettings() {
                 <input
                   type="checkbox"
                   id={id}
+                  aria-describedby={`${id}-type`}
                   checked={preference.enabled}
                   disabled={preference.mandatory}
                   onChange={(event) => change(preference, event.currentTarget.checked)}
                 />{' '}
                 <label htmlFor={id}>
                   {preference.title}: {CHANNEL_NAMES[preference.channel]}
-                  {preference.mandatory ? ' (always sent)' : ''}{' '}
-                  <span className="muted">
-                    ({notificationSource(preference.type)}, <code>{preference.type}</code>)
-                  </span>
-                </label>
+                  {preference.mandatory ? ' (always sent)' : ''}
+                </label>{' '}
+                <span className="muted" id={`${id}-type`}>
+                  {notificationSource(preference.type)} · <code>{preference.type}</code>
+                </span>
               </li>
             );
           })}

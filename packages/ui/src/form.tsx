@@ -291,6 +291,11 @@ export function SubmitButton({
       data-variant="primary"
       disabled={busy}
       aria-busy={busy}
+      // A press must not take the focus from the field being typed in: that blur shows or clears
+      // the field's error, the layout moves, and the release lands beside the button, so the click
+      // is lost. The field's check runs on submit instead (checkValidity below), and keyboard
+      // focus is unaffected.
+      onMouseDown={(event) => event.preventDefault()}
       onClick={(event) => {
         // Enter in a field clicks this button too: the check runs either way.
         const form = event.currentTarget.form;

@@ -93,16 +93,20 @@ export function header(chrome: PageChrome): SafeHtml {
             chrome.user === null
               ? html`<a href="/sign-in?next=${encodeURIComponent(chrome.path)}">Sign in</a>`
               : html`<a
-                  class="account-link"
-                  href="/account"
-                  ${chrome.path === '/account' ? new SafeHtml('aria-current="page"') : ''}
-                  >${chrome.user.email}</a
-                >`
+                    class="account-link"
+                    href="/account"
+                    ${chrome.path === '/account' ? new SafeHtml('aria-current="page"') : ''}
+                    >${chrome.user.email}</a
+                  >
+                  <button type="button" class="link-button" data-sign-out hidden>Sign out</button>`
           }
         </div>
       </nav>
     </header>`;
 }
+
+/** Shows and runs the header's "Sign out" button (an external script: the CSP allows no inline one). */
+export const SIGN_OUT_SCRIPT = '/assets/sign-out.js';
 
 /** A whole page in Ballast's shell: the shared stylesheet, header, content. Scripts are external (CSP). */
 export function page(options: PageOptions): string {
@@ -114,7 +118,9 @@ export function page(options: PageOptions): string {
         <title>${options.title}</title>
         ${options.chrome.styles.map((href) => html`<link rel="stylesheet" href="${href}" />`)}
         <link rel="icon" href="/assets/favicon.svg" type="image/svg+xml" />
-        ${(options.scripts ?? []).map((src) => html`<script type="module" src="${src}"></script>`)}
+        ${[...(options.chrome.user === null ? [] : [SIGN_OUT_SCRIPT]), ...(options.scripts ?? [])].map(
+          (src) => html`<script type="module" src="${src}"></script>`,
+        )}
       </head>
       <body>
         ${header(options.chrome)}
