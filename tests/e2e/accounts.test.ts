@@ -1,7 +1,7 @@
 import getPort from 'get-port';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestBallast, type TestBallast } from '@ballast/platform/testing';
+import { createTestUser, startTestBallast, type TestBallast } from '@ballast/platform/testing';
 import { apps } from '../../cli/src/apps.ts';
 import { browserUnavailable, launchBrowser, screenshotPath } from '../support/browser.ts';
 
@@ -287,6 +287,61 @@ describe('accounts in a real browser', () => {
     await page.setViewportSize({ width: 390, height: 844 });
     await page.screenshot({ path: screenshotPath('account-notifications-mobile.png'), fullPage: true });
     await page.context().close();
+  });
+
+  it('renames, lists sessions, signs out the others, and signs out from a server-rendered page', async (ctx) => {
+    if (unavailable !== undefined) ctx.skip(unavailable);
+    const who = 'grace@example.com';
+    const password = 'compiler of the first kind';
+    await createTestUser(server.ballast, who, { password, roles: ['coach:user'] });
+    const page = await newPage();
+    await page.setViewportSize({ width: 1280, height: 900 });
+    await signIn(page, who, password);
+    await page.waitForURL(`${server.url}/account`);
+    const other = await newPage();
+    await signIn(other, who, password);
+    await other.waitForURL(`${server.url}/account`);
+
+    // The name: an empty field shows its error on blur; one click right after typing saves.
+    const name = page.getByLabel('Display name', { exact: true });
+    await name.fill('');
+    await name.blur();
+    await page.getByText('Enter your display name.').waitFor();
+    await name.fill('Grace Hopper');
+    await page.getByRole('button', { name: 'Save name' }).click();
+    await page.getByText('Name saved.').waitFor();
+    await expect.poll(() => page.locator('.topbar .account-link').textContent()).toBe('Grace Hopper');
+
+    // Products: coach's card with its balance in its unit and the way in.
+    await page.getByRole('heading', { name: 'Coach' }).waitFor();
+    await expect.poll(() => page.getByTestId('balance-coach').textContent()).toMatch(/Balance: .*sec/);
+
+    await page.reload();
+    const sessions = page.getByTestId('sessions').locator('li');
+    await expect.poll(() => sessions.count()).toBe(2);
+    await expect.poll(() => page.locator('[data-current="true"]').textContent()).toContain('this device');
+    await page.screenshot({ path: screenshotPath('account.png'), fullPage: true });
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.screenshot({ path: screenshotPath('account-mobile.png'), fullPage: true });
+    await page.setViewportSize({ width: 1280, height: 900 });
+
+    await page.getByRole('button', { name: 'Sign out other sessions' }).click();
+    await page.getByText('One other session is signed out.').waitFor();
+    await expect.poll(() => sessions.count()).toBe(1);
+    // The other browser is signed out at once; this one goes on.
+    await other.goto(`${server.url}/account`);
+    await other.getByRole('heading', { name: 'Sign in to continue' }).waitFor();
+    await page.goto(`${server.url}/account`);
+    await expect.poll(() => page.getByTestId('account-email').textContent()).toContain(who);
+
+    // The home page is rendered by the server: its header signs out too.
+    await page.goto(`${server.url}/`);
+    await page.locator('.topbar').getByRole('button', { name: 'Sign out' }).click();
+    await page.waitForURL(`${server.url}/sign-in`);
+    await page.goto(`${server.url}/account`);
+    await page.getByRole('heading', { name: 'Sign in to continue' }).waitFor();
+    await page.context().close();
+    await other.context().close();
   });
 
   it('ran every page without a script error or a CSP violation', (ctx) => {

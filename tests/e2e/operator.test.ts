@@ -83,6 +83,8 @@ describe('operator pages in a real browser', () => {
     const dead = page.locator('tr[data-dead-letter]');
     expect(await dead.count()).toBe(1);
     expect(await dead.locator('td').nth(3).textContent()).toBe('ledger service answered 503');
+    // Times read as a date and a clock with the zone named, not a raw ISO string.
+    expect(await dead.locator('td').nth(1).textContent()).toMatch(/^\d{1,2} [A-Z][a-z]{2} \d{4}, \d\d:\d\d:\d\d UTC$/);
     await page.screenshot({ path: screenshotPath('admin-tasks.png'), fullPage: true });
 
     healthy = true;

@@ -16,6 +16,26 @@ export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (char) => entities[char] ?? char);
 }
 
+const utcFormat = new Intl.DateTimeFormat('en-GB', {
+  timeZone: 'UTC',
+  day: 'numeric',
+  month: 'short',
+  year: 'numeric',
+  hour: '2-digit',
+  minute: '2-digit',
+  second: '2-digit',
+  hourCycle: 'h23',
+});
+
+/**
+ * An instant as a `<time>` element people can read: "3 Dec 2026, 14:05:09 UTC", the zone named,
+ * with the exact ISO instant in its `datetime` attribute (and tooltip).
+ */
+export function timeOf(instant: Date): SafeHtml {
+  const iso = instant.toISOString();
+  return html`<time datetime="${iso}" title="${iso}">${utcFormat.format(instant)} UTC</time>`;
+}
+
 type Interpolation = string | number | SafeHtml | readonly Interpolation[] | null | undefined | false;
 
 function render(value: Interpolation): string {

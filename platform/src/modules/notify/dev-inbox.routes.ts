@@ -5,7 +5,7 @@ import { z } from 'zod';
 import type { DB } from '#platform/db/platform.db.ts';
 import type { Config } from '#platform/kernel/config/load-config.ts';
 import { AppError } from '#platform/kernel/errors/errors.ts';
-import { html, page, type SafeHtml } from '#platform/kernel/http/html.ts';
+import { html, page, timeOf, type SafeHtml } from '#platform/kernel/http/html.ts';
 import { chromeOf } from '#platform/kernel/http/web-pages.ts';
 import { listDevInbox } from './providers/dev-inbox.ts';
 
@@ -51,7 +51,7 @@ export async function devInboxRoutes(server: FastifyInstance, options: DevInboxR
                 >
                 to <strong>${message.recipient}</strong>${message.sender === null ? '' : html` from ${message.sender}`}
                 ·
-                <time datetime="${message.createdAt.toISOString()}">${message.createdAt.toISOString()}</time>
+                ${timeOf(message.createdAt)}
               </p>
               ${message.subject === null ? '' : html`<h2 class="subject">${message.subject}</h2>`}
               <pre class="body">${linkify(message.text)}</pre>

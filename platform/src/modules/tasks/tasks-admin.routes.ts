@@ -4,7 +4,7 @@ import { deadLetterParams, tasksOverviewAnswer } from '@ballast/contracts/tasks'
 import { adminGuard } from '#platform/modules/auth/admin-guard.ts';
 import type { Config } from '#platform/kernel/config/load-config.ts';
 import { AppError } from '#platform/kernel/errors/errors.ts';
-import { html, page, type SafeHtml } from '#platform/kernel/http/html.ts';
+import { html, page, timeOf, type SafeHtml } from '#platform/kernel/http/html.ts';
 import { chromeOf } from '#platform/kernel/http/web-pages.ts';
 import type { TaskEngine, ThroughputPoint } from './task-engine.ts';
 
@@ -65,10 +65,10 @@ function throughputChart(points: readonly ThroughputPoint[]): SafeHtml {
 }
 
 function duration(seconds: number): string {
-  if (seconds < 1) return '0 s';
-  if (seconds < 120) return `${Math.round(seconds)} s`;
-  if (seconds < 7200) return `${Math.round(seconds / 60)} min`;
-  return `${Math.round(seconds / 3600)} h`;
+  if (seconds < 1) return '0 sec';
+  if (seconds < 120) return `${Math.round(seconds)} sec`;
+  if (seconds < 7200) return `${Math.floor(seconds / 60)} min ${Math.round(seconds % 60)} sec`;
+  return `${Math.floor(seconds / 3600)} hr ${Math.round((seconds % 3600) / 60)} min`;
 }
 
 /**
@@ -144,7 +144,7 @@ export async function tasksAdminRoutes(server: FastifyInstance, options: TasksAd
                   (letter) =>
                     html`<tr data-dead-letter="${letter.id}">
                       <td data-label="Task"><code>${letter.task}</code></td>
-                      <td data-label="Failed at">${letter.failedAt.toISOString()}</td>
+                      <td data-label="Failed at">${timeOf(letter.failedAt)}</td>
                       <td data-label="Attempts">${letter.attempts}</td>
                       <td data-label="Last error">${letter.lastError}</td>
                       <td data-label="Payload"><code>${JSON.stringify(letter.payload).slice(0, 200)}</code></td>
