@@ -4,10 +4,15 @@ import { messageAnswer, noContent, timestamp } from './common.ts';
 /** The longest password accepted, in characters (longer ones only cost hashing time). */
 export const MAX_PASSWORD_LENGTH = 128;
 
-const email = z.email().max(254);
+const email = z.email().max(254).meta({ example: 'asha@example.com' });
+/** An address as typed at sign-in or reset: not checked for shape (the answer is the same either way). */
+const typedEmail = z.string().max(254).meta({ example: 'asha@example.com' });
 // Counted in UTF-16 units here, in characters by the password policy: room for 4-unit characters.
-const newPassword = z.string().max(MAX_PASSWORD_LENGTH * 4);
-const displayName = z.string().trim().min(1).max(100);
+const newPassword = z
+  .string()
+  .max(MAX_PASSWORD_LENGTH * 4)
+  .meta({ example: 'correct horse battery staple' });
+const displayName = z.string().trim().min(1).max(100).meta({ example: 'Asha Rao' });
 const oneTimeToken = z.string().min(10).max(200);
 /**
  * Where to go once the address is confirmed: a path on this site (`/coach?x=1`), never another
@@ -16,7 +21,8 @@ const oneTimeToken = z.string().min(10).max(200);
 const nextPath = z
   .string()
   .max(500)
-  .regex(/^\/(?![/\\])[^\s]*$/, 'must be a path on this site, starting with a single /');
+  .regex(/^\/(?![/\\])[^\s]*$/, 'must be a path on this site, starting with a single /')
+  .meta({ example: '/coach/' });
 
 /** One role a user holds or asked for. */
 export const roleGrant = z.object({ role: z.string(), status: z.enum(['active', 'pending']) });
@@ -62,7 +68,10 @@ export const registerAnswer = messageAnswer;
 
 export const verifyEmailBody = z.object({ token: oneTimeToken });
 
-export const signInBody = z.object({ email: z.string().max(254), password: z.string().max(1024) });
+export const signInBody = z.object({
+  email: typedEmail,
+  password: z.string().max(1024).meta({ example: 'correct horse battery staple' }),
+});
 /** A session for clients that send a bearer token (the browser uses the cookie set alongside). */
 export const signInAnswer = z.object({ user: publicUser, token: z.string(), expiresAt: timestamp });
 
@@ -98,14 +107,14 @@ export const sessionAnswer = z.object({ user: publicUser.nullable() });
 
 export const changePasswordBody = z.object({ currentPassword: z.string().max(1024), newPassword });
 
-export const resetRequestBody = z.object({ email: z.string().max(254) });
+export const resetRequestBody = z.object({ email: typedEmail });
 export const resetRequestAnswer = messageAnswer;
 export const resetBody = z.object({ token: oneTimeToken, password: newPassword });
 export const resetAnswer = messageAnswer;
 /** Whether a reset link can still be used, asked before the page shows the form. */
 export const resetLinkBody = z.object({ token: oneTimeToken });
 export const resetLinkAnswer = z.object({ state: z.enum(['valid', 'unknown', 'used', 'expired']) });
-export const resendConfirmationBody = z.object({ email: z.string().max(254), next: nextPath.optional() });
+export const resendConfirmationBody = z.object({ email: typedEmail, next: nextPath.optional() });
 export const resendConfirmationAnswer = messageAnswer;
 
 export const googleSignInBody = z.object({ credential: z.string().min(10).max(8192) });

@@ -19,6 +19,7 @@ import type { Config } from '#platform/kernel/config/load-config.ts';
 import { AppError } from '#platform/kernel/errors/errors.ts';
 import { AccessLine, type Logger } from '#platform/kernel/logging/logger.ts';
 import { instrumentHttp, type Metrics } from '#platform/kernel/metrics/metrics.ts';
+import { API_DESCRIPTION, API_SECURITY, apiComponents, documentProblems } from './api-docs.ts';
 import { handleError, handleNotFound } from './errors.ts';
 import { homeRoutes } from './home.routes.ts';
 import { registerRateLimit } from './rate-limit.ts';
@@ -182,21 +183,34 @@ export async function createServer(options: CreateServerOptions): Promise<Fastif
     },
   });
   if (config.http.apiDocs) {
+    // The route catalog names each route with `:param`; OpenAPI paths read `{param}`.
+    const accessByRoute = new Map<string, Access | undefined>();
+    const accessOf = (method: string, path: string): Access | undefined => {
+      if (accessByRoute.size === 0) {
+        for (const route of routeCatalog) {
+          accessByRoute.set(`${route.method} ${route.url.replace(/:(\w+)/g, '{$1}')}`, route.access);
+        }
+      }
+      return accessByRoute.get(`${method} ${path}`);
+    };
     await app.register(fastifySwagger, {
       openapi: {
         openapi: '3.1.0',
-        info: {
-          title: 'Ballast API',
-          version: options.version,
-          description: 'Every error is an RFC 9457 problem (`application/problem+json`) carrying a `requestId`.',
-        },
+        info: { title: 'Ballast API', version: options.version, description: API_DESCRIPTION },
         // Relative: the docs call whichever host served them (PUBLIC_URL, a node, a tunnel).
         servers: [{ url: '/' }],
+        components: apiComponents(),
+        security: API_SECURITY,
       },
       transform: createJsonSchemaTransform({ skipList: ['/docs/openapi.json'] }),
+      transformObject: (documents) =>
+        'openapiObject' in documents
+          ? documentProblems(documents.openapiObject, accessOf)
+          : documents.swaggerObject,
     });
     await app.register(fastifySwaggerUi, {
       routePrefix: '/docs',
+      theme: { title: 'Ballast API' },
       // Swagger UI sets inline styles; only its pages get 'unsafe-inline' for styles (never scripts).
       transformStaticCSP: (header) => header.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'"),
     });
