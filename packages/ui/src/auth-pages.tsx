@@ -652,7 +652,8 @@ function SessionsSection() {
   const [busy, setBusy] = useState(false);
   const load = useCallback(() => {
     api('GET', '/api/auth/sessions', undefined, sessionsAnswer)
-      .then((answer) => setSessions(answer.sessions))
+      // This device first, then the others as the server lists them (most recently seen first).
+      .then((answer) => setSessions([...answer.sessions].sort((a, b) => Number(b.current) - Number(a.current))))
       .catch((failure: unknown) => setError(failure instanceof Error ? failure.message : String(failure)));
   }, []);
   useEffect(load, [load]);

@@ -203,6 +203,25 @@ describe.each(buses)('the actor cache on two nodes sharing a database and a $bus
     expect(await status(b, '/api/desk/mine', session.token)).toBe(401);
   });
 
+  it('refuses on the other node, at once, the sessions another one signed out, and keeps the one that asked', async (ctx) => {
+    if (!available()) return ctx.skip('no Redis answered at TEST_REDIS_URL, REDIS_URL or 127.0.0.1:6379');
+    const { a, b } = await pairWith(noFault);
+    const user = await createTestUser(a.ballast, `sessions-${bus}@example.com`);
+    const other = await a.ballast.auth.signIn({ email: user.email, password }, origin);
+    // B keeps the user: both sessions are answered from memory there.
+    expect(await status(b, '/api/desk/mine', other.token)).toBe(200);
+    expect(await status(b, '/api/desk/mine', user.token)).toBe(200);
+
+    const response = await fetch(`${a.url}/api/auth/sessions/sign-out-others`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${user.token}` },
+    });
+    expect(response.status).toBe(200);
+    const { token: renewed } = (await response.json()) as { token: string };
+    expect(await status(b, '/api/desk/mine', other.token)).toBe(401);
+    expect(await status(b, '/api/desk/mine', renewed)).toBe(200);
+  });
+
   it('refuses a token revoked on the other node at once while its own bus connection is cut, and caches again once it is back', async (ctx) => {
     if (!available()) return ctx.skip('no Redis answered at TEST_REDIS_URL, REDIS_URL or 127.0.0.1:6379');
     const { a, b, fault: cutter } = await pairWith(fault);
