@@ -107,7 +107,8 @@ describe('API documentation of every app', () => {
     expect(refOf(register, '429')).toBe('#/components/responses/TooManyRequests');
     const rename = document.paths['/api/auth/me']!['patch']!;
     expect(rename.security).toBeUndefined();
-    for (const status of ['400', '401', '403', '404', '409', '429']) expect(refOf(rename, status)).toMatch(/^#\/components/);
+    for (const status of ['400', '401', '403', '404', '409', '429'])
+      expect(refOf(rename, status)).toMatch(/^#\/components/);
     const missing = Object.entries(document.paths).flatMap(([path, item]) =>
       Object.entries(item)
         .filter(([method]) => methods.has(method) && method !== 'head' && method !== 'options')

@@ -282,7 +282,9 @@ describe('accounts in a real browser', () => {
     await carePlans.uncheck();
     await page.reload();
     await expect.poll(() => page.getByLabel('Care plan ready: Email', { exact: true }).isChecked()).toBe(false);
-    expect(await page.getByLabel('Email address confirmation: Email (always sent)', { exact: true }).isDisabled()).toBe(true);
+    expect(await page.getByLabel('Email address confirmation: Email (always sent)', { exact: true }).isDisabled()).toBe(
+      true,
+    );
     await page.screenshot({ path: screenshotPath('account-notifications.png'), fullPage: true });
     await page.setViewportSize({ width: 390, height: 844 });
     await page.screenshot({ path: screenshotPath('account-notifications-mobile.png'), fullPage: true });

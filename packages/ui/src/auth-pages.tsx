@@ -604,8 +604,8 @@ function ProductCard({ product }: { readonly product: Product }) {
             {purchases.map((purchase) => (
               <li key={purchase.id}>
                 {formatDate(purchase.paidAt ?? purchase.createdAt)}:{' '}
-                {formatMoney(purchase.amountMinor, purchase.currency)} for {formatBalance(purchase.units, purchase.unit)}{' '}
-                <span className="muted">({purchase.status})</span>
+                {formatMoney(purchase.amountMinor, purchase.currency)} for{' '}
+                {formatBalance(purchase.units, purchase.unit)} <span className="muted">({purchase.status})</span>
               </li>
             ))}
           </ul>
@@ -627,9 +627,7 @@ function ProductCard({ product }: { readonly product: Product }) {
 function ProductsSection({ user }: { readonly user: User }) {
   const config = useAuthConfig();
   if (config === undefined || config.products.length === 0) return null;
-  const products = [...config.products].sort(
-    (a, b) => Number(usesProduct(user, b)) - Number(usesProduct(user, a)),
-  );
+  const products = [...config.products].sort((a, b) => Number(usesProduct(user, b)) - Number(usesProduct(user, a)));
   return (
     <section id="products" aria-labelledby="products-title">
       <h2 id="products-title">Your products</h2>

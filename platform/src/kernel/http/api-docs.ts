@@ -41,7 +41,10 @@ const problemSchema = {
       items: {
         type: 'object' as const,
         required: ['field', 'message'],
-        properties: { field: { type: 'string' as const, examples: ['body.email'] }, message: { type: 'string' as const } },
+        properties: {
+          field: { type: 'string' as const, examples: ['body.email'] },
+          message: { type: 'string' as const },
+        },
       },
     },
     details: { type: 'object' as const, additionalProperties: true },

@@ -204,9 +204,7 @@ export async function createServer(options: CreateServerOptions): Promise<Fastif
       },
       transform: createJsonSchemaTransform({ skipList: ['/docs/openapi.json'] }),
       transformObject: (documents) =>
-        'openapiObject' in documents
-          ? documentProblems(documents.openapiObject, accessOf)
-          : documents.swaggerObject,
+        'openapiObject' in documents ? documentProblems(documents.openapiObject, accessOf) : documents.swaggerObject,
     });
     await app.register(fastifySwaggerUi, {
       routePrefix: '/docs',

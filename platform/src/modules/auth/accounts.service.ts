@@ -327,7 +327,10 @@ export function createAccounts(options: AccountsOptions) {
         },
         tx,
       );
-      return { updated: revoked, session: await sessions.issue(on, revoked, { ...origin, sessionId: actor.sessionId }) };
+      return {
+        updated: revoked,
+        session: await sessions.issue(on, revoked, { ...origin, sessionId: actor.sessionId }),
+      };
     });
     await sessions.announceRevoked(updated);
     return session;

@@ -506,7 +506,10 @@ describe('sessions', () => {
   it('lists each sign-in, and "sign out other sessions" ends the others at once while this one stays', async () => {
     const { token: first } = await signUp('sessions@example.com');
     const a = await signInAs('sessions@example.com');
-    const b = await signInAs('sessions@example.com', 'Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) Safari/604.1');
+    const b = await signInAs(
+      'sessions@example.com',
+      'Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) Safari/604.1',
+    );
     const listed = await sessionsOf(a);
     // Confirming the address signed in too (the verification link's session), then three sign-ins.
     expect(listed).toHaveLength(4);
@@ -546,7 +549,10 @@ describe('sessions', () => {
     });
     expect(ended.status).toBe(200);
     expect(ended.cookies['ballast_session']).toBeTruthy();
-    const renewed = { ballast_session: ended.cookies['ballast_session']!, ballast_csrf: ended.cookies['ballast_csrf']! };
+    const renewed = {
+      ballast_session: ended.cookies['ballast_session']!,
+      ballast_csrf: ended.cookies['ballast_csrf']!,
+    };
     expect((await call('GET', '/api/auth/me', { cookies: renewed })).status).toBe(200);
     expect((await call('GET', '/api/auth/me', { cookies: session })).status).toBe(401);
     expect((await call('GET', '/api/auth/me', { token: other })).status).toBe(401);

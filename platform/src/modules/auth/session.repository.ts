@@ -69,7 +69,11 @@ export async function lockSession(db: Kysely<DB>, userId: string, id: string): P
 
 /** Deletes every session of the user but `keepId`; how many went. */
 export async function deleteOtherSessions(db: Kysely<DB>, userId: string, keepId: string): Promise<number> {
-  const result = await db.deleteFrom('session').where('user_id', '=', userId).where('id', '<>', keepId).executeTakeFirst();
+  const result = await db
+    .deleteFrom('session')
+    .where('user_id', '=', userId)
+    .where('id', '<>', keepId)
+    .executeTakeFirst();
   return Number(result.numDeletedRows);
 }
 
@@ -82,7 +86,9 @@ export async function deleteSessions(db: Kysely<DB>, userId: string): Promise<vo
 export async function listSessions(db: Kysely<DB>, userId: string): Promise<SessionRow[]> {
   return db
     .selectFrom('session as s')
-    .innerJoin('user as u', (join) => join.onRef('u.id', '=', 's.user_id').onRef('u.token_generation', '=', 's.generation'))
+    .innerJoin('user as u', (join) =>
+      join.onRef('u.id', '=', 's.user_id').onRef('u.token_generation', '=', 's.generation'),
+    )
     .select(['s.id', 's.created_at', 's.last_seen_at', 's.user_agent', 's.ip'])
     .where('s.user_id', '=', userId)
     .orderBy('s.last_seen_at', 'desc')
@@ -92,5 +98,9 @@ export async function listSessions(db: Kysely<DB>, userId: string): Promise<Sess
 
 /** Notes that a session was used now. */
 export async function touchSession(db: Kysely<DB>, id: string): Promise<void> {
-  await db.updateTable('session').set({ last_seen_at: sql<Date>`now()` }).where('id', '=', id).execute();
+  await db
+    .updateTable('session')
+    .set({ last_seen_at: sql<Date>`now()` })
+    .where('id', '=', id)
+    .execute();
 }

@@ -81,11 +81,11 @@ export function createSessions(options: SessionsOptions) {
    */
   async function issue(on: Kysely<DB>, row: UserRow, client: SessionClient): Promise<Session> {
     const generation = row.token_generation;
+    const kept = client.sessionId;
     const renewed =
-      client.sessionId !== undefined &&
-      (await sessionRows.renewSession(on, { id: client.sessionId, userId: row.id, generation }));
+      kept !== undefined && (await sessionRows.renewSession(on, { id: kept, userId: row.id, generation }));
     const sessionId = renewed
-      ? client.sessionId!
+      ? kept
       : await sessionRows.insertSession(on, { userId: row.id, generation, userAgent: client.userAgent, ip: client.ip });
     const issued = await issueAccessToken(keys, tokens, { userId: row.id, generation, sessionId });
     return {
@@ -250,8 +250,11 @@ export function createSessions(options: SessionsOptions) {
         row.disabled_at === null &&
         row.token_generation === actor.tokenGeneration + 1 &&
         (actor.sessionId === undefined || (await sessionRows.lockSession(on, actor.id, actor.sessionId)));
-      if (!ownAlive) throw new AppError('unauthenticated', 'auth.session_ended', 'This session was signed out: sign in again');
-      const sessionId = actor.sessionId ?? (await sessionRows.insertSession(on, { userId: actor.id, generation: row.token_generation, ...origin }));
+      if (!ownAlive)
+        throw new AppError('unauthenticated', 'auth.session_ended', 'This session was signed out: sign in again');
+      const sessionId =
+        actor.sessionId ??
+        (await sessionRows.insertSession(on, { userId: actor.id, generation: row.token_generation, ...origin }));
       const ended = await sessionRows.deleteOtherSessions(on, actor.id, sessionId);
       await audit.record(
         {

@@ -50,8 +50,7 @@ export async function devInboxRoutes(server: FastifyInstance, options: DevInboxR
                   >${message.channel}</span
                 >
                 to <strong>${message.recipient}</strong>${message.sender === null ? '' : html` from ${message.sender}`}
-                ·
-                ${timeOf(message.createdAt)}
+                · ${timeOf(message.createdAt)}
               </p>
               ${message.subject === null ? '' : html`<h2 class="subject">${message.subject}</h2>`}
               <pre class="body">${linkify(message.text)}</pre>
