@@ -157,14 +157,20 @@ afterAll(async () => {
 });
 
 function routes() {
-  // Sign-out revokes the caller's tokens: try it last.
-  const signOutLast = (url: string) => (url === '/api/auth/sign-out' ? 1 : 0);
+  // Signing out the other sessions renews the caller's token (taken from its answer) and sign-out
+  // revokes it: try them last, in that order.
+  const signOutLast = (url: string) =>
+    url === '/api/auth/sign-out' ? 2 : url === '/api/auth/sessions/sign-out-others' ? 1 : 0;
   return server.ballast
     .server!.routeCatalog.filter((route) => !outside(route.url))
     .toSorted((a, b) => signOutLast(a.url) - signOutLast(b.url));
 }
 
-async function attempt(method: string, url: string, token?: string): Promise<{ status: number; code?: string }> {
+async function attempt(
+  method: string,
+  url: string,
+  token?: string,
+): Promise<{ status: number; code?: string; token?: string }> {
   const path = url.replace(/:[a-zA-Z]+/g, '00000000-0000-4000-8000-000000000000');
   if (url === '/realtime') return { status: 0 };
   const response = await fetch(`${server.url}${path}`, {
@@ -177,12 +183,17 @@ async function attempt(method: string, url: string, token?: string): Promise<{ s
   });
   const text = await response.text();
   let code: string | undefined;
+  let renewed: string | undefined;
   try {
-    code = (JSON.parse(text) as { code?: string }).code;
+    ({ code, token: renewed } = JSON.parse(text) as { code?: string; token?: string });
   } catch {
     code = undefined;
   }
-  return { status: response.status, ...(code === undefined ? {} : { code }) };
+  return {
+    status: response.status,
+    ...(code === undefined ? {} : { code }),
+    ...(url === '/api/auth/sessions/sign-out-others' && renewed !== undefined ? { token: renewed } : {}),
+  };
 }
 
 const refused = (answer: { status: number; code?: string }) =>
@@ -224,6 +235,9 @@ describe('the permission matrix', () => {
       const anonymous = await attempt(route.method, route.url);
       const user = await attempt(route.method, route.url, tokens.user);
       const admin = await attempt(route.method, route.url, tokens.admin);
+      // Signing out the other sessions renewed the caller's token.
+      if (user.token !== undefined) tokens.user = user.token;
+      if (admin.token !== undefined) tokens.admin = admin.token;
       const expectAnonymous = entry === 'public';
       const expectUser = entry !== 'admin' && !otherUsersObjects.includes(key);
       if (refused(anonymous) === expectAnonymous) problems.push(`${key}: anonymous ${JSON.stringify(anonymous)}`);
