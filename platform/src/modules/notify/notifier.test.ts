@@ -246,12 +246,14 @@ describe('in local mode (no SMTP, no Twilio)', () => {
     const preferences = await server.ballast.notify.preferences('user-2');
     expect(preferences).toContainEqual({
       type: 'probe.plan-ready',
+      title: 'Plan ready',
       channel: 'email',
       enabled: false,
       mandatory: false,
     });
     expect(preferences).toContainEqual({
       type: 'probe.sign-in-code',
+      title: 'Sign-in code',
       channel: 'email',
       enabled: true,
       mandatory: true,
