@@ -22,6 +22,12 @@ describe('the shape of access token claims', () => {
     });
   });
 
+  it('reads the session id (`sid`) when the token carries one', () => {
+    const sid = '4c2f1e0d-9b8a-4765-a432-10fedcba9876';
+    expect(accessClaimsOf({ ...payload, sid })?.sessionId).toBe(sid);
+    expect(accessClaimsOf(payload)?.sessionId).toBeUndefined();
+  });
+
   it.each<[string, number]>([
     ['generation zero (a user never signed out)', 0],
     ['the largest 32-bit generation', 2_147_483_647],
@@ -44,6 +50,8 @@ describe('the shape of access token claims', () => {
     ['an exp that is text', { exp: '1770000000' }],
     ['a fractional exp', { exp: 1_770_000_000.5 }],
     ['an exp of zero', { exp: 0 }],
+    ['a sid that is not a UUID', { sid: 'session-1' }],
+    ['a sid that is a number', { sid: 1 }],
   ])('refuses %s', (_case, change) => {
     expect(accessClaimsOf({ ...payload, ...change })).toBeNull();
   });
