@@ -144,9 +144,6 @@ export function defineApp<Settings = unknown, DB extends TableMap = EmptyDB>(
   }
   for (const item of definition.notifications ?? []) {
     if (!item.type.startsWith(`${name}.`)) throw new Error(`app ${name}: "${item.type}" must start with "${name}."`);
-    if (item.titled === false) {
-      throw new Error(`app ${name}: notification "${item.type}" needs a title (what people call it on their settings)`);
-    }
   }
   return Object.freeze({ ...definition });
 }

@@ -33,8 +33,6 @@ export interface NotificationDefinition<Schema extends z.ZodType = z.ZodType> {
   readonly channels: readonly Channel[];
   /** Sent whatever the user's preferences (password reset, receipts). */
   readonly mandatory: boolean;
-  /** Whether the title was given (false: made from the type, for types declared before titles). */
-  readonly titled?: boolean;
   readonly render: (data: z.output<Schema>) => RenderedNotification;
 }
 
@@ -45,11 +43,9 @@ export function defineNotification<Schema extends z.ZodType>(options: {
   readonly type: string;
   /**
    * What people call this kind of message, shown on their notification settings ("Care plan
-   * ready"), with the type as secondary text. Give one for every type: only types declared before
-   * titles existed may omit it (they show a name made from the type), and
-   * `cli/src/notification-titles.unit.test.ts` fails for any other type without one.
+   * ready"), with the type as secondary text.
    */
-  readonly title?: string;
+  readonly title: string;
   readonly data: Schema;
   readonly channels: readonly Channel[];
   readonly mandatory?: boolean;
@@ -59,16 +55,6 @@ export function defineNotification<Schema extends z.ZodType>(options: {
     throw new Error(`notification type "${options.type}" must read app.thing-happened, e.g. coach.care-plan-ready`);
   }
   if (options.channels.length === 0) throw new Error(`notification ${options.type} needs at least one channel`);
-  return Object.freeze({
-    ...options,
-    title: options.title ?? titleFromType(options.type),
-    titled: options.title !== undefined,
-    mandatory: options.mandatory ?? false,
-  });
-}
-
-/** `coach.care-plan-ready` → "Care plan ready": the name of a type declared without a title. */
-export function titleFromType(type: string): string {
-  const what = type.slice(type.lastIndexOf('.') + 1).replace(/-/g, ' ');
-  return `${what.charAt(0).toUpperCase()}${what.slice(1)}`;
+  if (options.title.trim() === '') throw new Error(`notification ${options.type} needs a title (what people call it)`);
+  return Object.freeze({ ...options, mandatory: options.mandatory ?? false });
 }

@@ -15,6 +15,7 @@ export function describeUnits(units: number, unit: string): string {
 
 export const paymentReceiptNotice = defineNotification({
   type: RECEIPT_NOTIFICATION,
+  title: 'Payment receipt',
   data: z.object({
     orderId: z.string(),
     paymentId: z.string(),
