@@ -211,6 +211,26 @@ describe('the voice coach in a real browser', () => {
     const followed = await inbox.goto(purchasesLink!);
     expect(followed?.status()).toBe(200);
     await inbox.getByRole('heading', { name: 'Purchases' }).waitFor();
+    // The receipt's own page: reached from the email and from the purchases list, TEST said, axe-clean.
+    const receiptLink = /This receipt: (\S+)/.exec(receipt)?.[1];
+    expect(receiptLink).toMatch(new RegExp(`^${server.url}/receipts/coach/[0-9a-f-]{36}$`));
+    await inbox
+      .getByRole('link', { name: /^Receipt for / })
+      .first()
+      .click();
+    await inbox.getByRole('heading', { name: 'TEST receipt: Voice coach' }).waitFor();
+    expect(inbox.url()).toBe(receiptLink);
+    expect(await inbox.locator('.receipt').textContent()).toContain('₹499.00');
+    const receiptAxe = await new AxeBuilder({ page: inbox })
+      .withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'])
+      .analyze();
+    expect(receiptAxe.violations.filter((found) => found.impact === 'serious' || found.impact === 'critical')).toEqual(
+      [],
+    );
+    await inbox.screenshot({ path: screenshotPath('receipt.png'), fullPage: true });
+    await inbox.setViewportSize({ width: 390, height: 844 });
+    expect(await inbox.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    await inbox.screenshot({ path: screenshotPath('receipt-phone.png'), fullPage: true });
     await page.reload();
     await page.locator('.care-plan').first().waitFor();
     expect(await page.locator('.care-plan h3').first().textContent()).toBe('Your care plan (template)');

@@ -57,6 +57,7 @@ const platformRows: PermissionRows = {
   'POST /api/payments/:app/orders': 'user',
   'POST /api/payments/:app/orders/:id/confirm': 'user',
   'GET /api/payments/:app/purchases': 'user',
+  'GET /api/payments/:app/purchases/:id': 'user',
   'POST /api/payments/webhooks/razorpay': 'public',
   'GET /payments/test-checkout': 'public',
   'POST /api/payments/test/pay': 'user',
@@ -84,6 +85,7 @@ const platformRows: PermissionRows = {
   'GET /awaiting-approval': 'public',
   'GET /welcome': 'public',
   'GET /setup': 'public',
+  'GET /receipts/:app/:id': 'public',
 };
 
 /** Each app's own rows, by app name (an app without routes may have no file). */

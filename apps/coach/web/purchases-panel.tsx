@@ -20,6 +20,7 @@ export function PurchasesPanel({ purchases }: { readonly purchases: readonly Pur
               <th scope="col">Price</th>
               <th scope="col">Status</th>
               <th scope="col">Payment reference</th>
+              <th scope="col">Receipt</th>
             </tr>
           </thead>
           <tbody>
@@ -31,6 +32,18 @@ export function PurchasesPanel({ purchases }: { readonly purchases: readonly Pur
                 <td data-label="Status">{purchaseState(item)}</td>
                 <td data-label="Payment reference" className="muted">
                   {item.paymentId ?? '—'}
+                </td>
+                <td data-label="Receipt">
+                  {item.status === 'created' ? (
+                    '—'
+                  ) : (
+                    <a
+                      href={`/receipts/coach/${item.id}`}
+                      aria-label={`Receipt for ${item.packTitle}, ${formatDate(item.createdAt)}`}
+                    >
+                      Receipt
+                    </a>
+                  )}
                 </td>
               </tr>
             ))}

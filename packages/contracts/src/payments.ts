@@ -84,6 +84,19 @@ export const confirmOrderAnswer = z.object({
 
 export const purchasesAnswer = z.object({ purchases: z.array(purchase).readonly() });
 
+export const purchaseParams = appParams.extend({ id: z.uuid() });
+
+/** One of the caller's orders as a receipt: what was bought, from which product, by whom. */
+export const receiptAnswer = z.object({
+  purchase,
+  /** The product's name ("Voice coach"). */
+  appTitle: z.string(),
+  /** The buyer's email address. */
+  email: z.string(),
+  /** This site takes test payments: no money moved, and the receipt says TEST. */
+  testMode: z.boolean(),
+});
+
 /** How a webhook delivery was applied (`duplicate` for a redelivery). */
 export const webhookAnswer = z.object({ duplicate: z.boolean(), outcome: z.string() });
 

@@ -14,7 +14,7 @@ import { api, ApiError } from './api.ts';
 import { ErrorMessage, formText, Notice } from './form.tsx';
 import { RequireUser } from './layout.tsx';
 import type { User } from './session.tsx';
-import { formatDate, formatDateTime, formatDuration, formatMoney } from './format.ts';
+import { formatDate, formatDateTime, formatDuration, formatMoney, formatUnits } from './format.ts';
 
 type ManageableRole = Parsed<typeof manageableRole>;
 
@@ -598,11 +598,6 @@ export function AdminAuditPage() {
 
 type AdminUserApp = Parsed<typeof adminUserApp>;
 type Purchase = Parsed<typeof purchase>;
-
-/** A balance in its unit: talk-time as "29 min 39 sec", anything else as a number and its unit. */
-function formatUnits(amount: number, unit: string): string {
-  return unit === 'seconds' ? formatDuration(amount) : `${new Intl.NumberFormat().format(amount)} ${unit}`;
-}
 
 /** An order's state in words: an unpaid order past its checkout is not a pending charge. */
 export function purchaseState(item: Pick<Purchase, 'status' | 'expired' | 'refundedUnits'>): string {

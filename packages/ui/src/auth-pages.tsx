@@ -606,6 +606,12 @@ function ProductCard({ product }: { readonly product: Product }) {
                 {formatDate(purchase.paidAt ?? purchase.createdAt)}:{' '}
                 {formatMoney(purchase.amountMinor, purchase.currency)} for{' '}
                 {formatBalance(purchase.units, purchase.unit)} <span className="muted">({purchase.status})</span>
+                {purchase.status === 'created' ? null : (
+                  <>
+                    {' '}
+                    <a href={`/receipts/${product.name}/${purchase.id}`}>Receipt</a>
+                  </>
+                )}
               </li>
             ))}
           </ul>

@@ -63,3 +63,8 @@ export function formatDuration(totalSeconds: number, options: FormatOptions = {}
     )
     .join(' ');
 }
+
+/** An amount in its unit: talk-time as "29 min 39 sec", anything else as a number and its unit. */
+export function formatUnits(amount: number, unit: string, options: FormatOptions = {}): string {
+  return unit === 'seconds' ? formatDuration(amount, options) : `${formatNumber(amount, options)} ${unit}`;
+}

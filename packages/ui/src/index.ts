@@ -49,6 +49,15 @@ export {
 export { mount } from './mount.tsx';
 export { connectRealtime, type RealtimeClient, type ConnectionState } from './realtime.ts';
 export { buyPack, type CreatedOrder, type CheckoutAnswer } from './checkout.ts';
-export { formatDate, formatDateTime, formatDuration, formatMoney, formatNumber, type FormatOptions } from './format.ts';
+export {
+  formatDate,
+  formatDateTime,
+  formatDuration,
+  formatMoney,
+  formatNumber,
+  formatUnits,
+  type FormatOptions,
+} from './format.ts';
+export { ReceiptPage } from './receipt-page.tsx';
 export { TestCheckoutPage, TestModeBanner } from './test-checkout.tsx';
 export { createLevelSource, LevelMeter, ToggleButton, type LevelSource } from './voice.tsx';

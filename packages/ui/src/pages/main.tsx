@@ -10,6 +10,7 @@ import {
   AwaitingApprovalPage,
   Layout,
   mount,
+  ReceiptPage,
   RegisterPage,
   ResetConfirmPage,
   ResetRequestPage,
@@ -38,7 +39,11 @@ const pages: Record<string, () => ReactNode> = {
 
 function PlatformPage() {
   const path = location.pathname.replace(/\/+$/, '') || '/';
-  const page = /^\/admin\/users\/[^/]+$/.test(path) ? () => <AdminUserPage /> : pages[path];
+  const page = /^\/admin\/users\/[^/]+$/.test(path)
+    ? () => <AdminUserPage />
+    : /^\/receipts\/[^/]+\/[^/]+$/.test(path)
+      ? () => <ReceiptPage />
+      : pages[path];
   return (
     <Layout>
       {page === undefined ? (

@@ -24,6 +24,8 @@ export const paymentReceiptNotice = defineNotification({
     unit: z.string(),
     amount: z.string(),
     link: z.url(),
+    /** This order's receipt page (receipts queued before it existed have none). */
+    receiptLink: z.url().optional(),
     /** The app the pack is for: the email carries its name. */
     app: z.string().optional(),
     /** Paid through a test gateway or a test key: no money moved, and the receipt says TEST. */
@@ -34,11 +36,14 @@ export const paymentReceiptNotice = defineNotification({
   render: (data) => {
     const what = describeUnits(data.units, data.unit);
     const test = data.testMode ? 'TEST payment: no money moved. ' : '';
+    const receipt = data.receiptLink === undefined ? '' : `\nThis receipt: ${data.receiptLink}`;
+    const receiptHtml =
+      data.receiptLink === undefined ? '' : ` · <a href="${escapeHtml(data.receiptLink)}">This receipt</a>`;
     return {
       title: `${data.testMode ? 'TEST ' : ''}Receipt: ${what} for ${data.amount}`,
       ...(data.app === undefined ? {} : { app: data.app }),
-      text: `${test}Thank you for your purchase.\n\nPack: ${data.pack} (${what})\nPaid: ${data.amount}\nPayment: ${data.paymentId}\nOrder: ${data.orderId}\n\nYour purchases: ${data.link}`,
-      html: `${data.testMode ? '<p><strong>TEST payment: no money moved.</strong></p>' : ''}<p>Thank you for your purchase.</p><table><tr><td>Pack</td><td>${escapeHtml(data.pack)} (${escapeHtml(what)})</td></tr><tr><td>Paid</td><td>${escapeHtml(data.amount)}</td></tr><tr><td>Payment</td><td>${escapeHtml(data.paymentId)}</td></tr><tr><td>Order</td><td>${escapeHtml(data.orderId)}</td></tr></table><p><a href="${escapeHtml(data.link)}">Your purchases</a></p>`,
+      text: `${test}Thank you for your purchase.\n\nPack: ${data.pack} (${what})\nPaid: ${data.amount}\nPayment: ${data.paymentId}\nOrder: ${data.orderId}\n\nYour purchases: ${data.link}${receipt}`,
+      html: `${data.testMode ? '<p><strong>TEST payment: no money moved.</strong></p>' : ''}<p>Thank you for your purchase.</p><table><tr><td>Pack</td><td>${escapeHtml(data.pack)} (${escapeHtml(what)})</td></tr><tr><td>Paid</td><td>${escapeHtml(data.amount)}</td></tr><tr><td>Payment</td><td>${escapeHtml(data.paymentId)}</td></tr><tr><td>Order</td><td>${escapeHtml(data.orderId)}</td></tr></table><p><a href="${escapeHtml(data.link)}">Your purchases</a>${receiptHtml}</p>`,
     };
   },
 });

@@ -14,7 +14,9 @@ import {
   grantBody,
   grantParams,
   packsAnswer,
+  purchaseParams,
   purchasesAnswer,
+  receiptAnswer,
   testPayAnswer,
   testPayBody,
   webhookAnswer,
@@ -148,6 +150,29 @@ export async function paymentsRoutes(server: FastifyInstance, options: PaymentsR
       },
     },
     async (request) => ({ purchases: await payments.purchases(request.user!, known(request.params.app)) }),
+  );
+
+  app.get(
+    '/api/payments/:app/purchases/:id',
+    {
+      config: { access: 'user' },
+      schema: {
+        tags: ['payments'],
+        summary: 'One of the caller’s orders as a receipt (another user’s answers 404)',
+        params: purchaseParams,
+        response: { 200: receiptAnswer },
+      },
+    },
+    async (request) => {
+      const app = known(request.params.app);
+      const { purchase, email } = await payments.receipt(request.user!, app, request.params.id);
+      return { purchase, email, appTitle: options.titleOf(app), testMode: payments.testMode };
+    },
+  );
+
+  // The receipt page: a shell like every page (its data comes from the route above).
+  app.get('/receipts/:app/:id', { config: { access: 'public' }, schema: { hide: true } }, async (_request, reply) =>
+    sendShell(reply, options.build, { title: 'Receipt · Ballast', entry: 'platform' }),
   );
 
   app.get(

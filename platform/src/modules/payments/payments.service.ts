@@ -202,8 +202,9 @@ export function createPaymentsService(options: PaymentsServiceOptions) {
           units: Number(order.units),
           unit: order.unit,
           amount: formatMoney(price.amountMinor, price.currency),
-          // The app page's purchases section (there is no /<app>/purchases page).
+          // The app page's purchases section, and this order's own receipt page.
           link: `${options.publicUrl}/${order.app}/#purchases`,
+          receiptLink: `${options.publicUrl}/receipts/${order.app}/${order.id}`,
           app: order.app,
           testMode,
         },
@@ -369,6 +370,19 @@ export function createPaymentsService(options: PaymentsServiceOptions) {
 
     async purchases(actor: Pick<Actor, 'id'>, app: string): Promise<Purchase[]> {
       return (await orders.listOrders(db, actor.id, app, 200)).map(purchaseOf);
+    },
+
+    /** One of the caller's orders in `app`, with the buyer's email; anyone else's is `not_found`. */
+    async receipt(
+      actor: Pick<Actor, 'id'>,
+      app: string,
+      orderId: string,
+    ): Promise<{ purchase: Purchase; email: string }> {
+      const order = await orders.findOrder(db, 'id', orderId);
+      if (order === undefined || order.user_id !== actor.id || order.app !== app) {
+        throw new AppError('not_found', 'payments.unknown_order', 'No such order');
+      }
+      return { purchase: purchaseOf(order), email: order.email ?? '' };
     },
 
     markPaid,

@@ -125,6 +125,28 @@ describe('payments with Razorpay', () => {
     expect(receipt.text_body).toMatch(/Choose which other emails you get: \S+\/account#notifications$/);
     const purchases = await call('GET', '/api/payments/coach/purchases', user);
     expect(purchases.body['purchases']).toMatchObject([{ status: 'paid', units: 1800, amountMinor: 49_900 }]);
+    // The email links the order's own receipt page, whose data only the buyer may read.
+    const receiptPath = `/receipts/coach/${order.orderId}`;
+    expect(receipt.html_body).toContain(`${receiptPath}">This receipt</a>`);
+    expect((await fetch(`${server.url}${receiptPath}`)).status).toBe(200);
+    const own = await call('GET', `/api/payments/coach/purchases/${order.orderId}`, user);
+    expect(own).toMatchObject({
+      status: 200,
+      body: {
+        purchase: { id: order.orderId, status: 'paid', units: 1800, packTitle: expect.any(String) },
+        appTitle: coach.title,
+        email: 'buyer@example.com',
+        testMode: true,
+      },
+    });
+    const stranger = await createTestUser(server.ballast, 'not-the-buyer@example.com');
+    expect((await call('GET', `/api/payments/coach/purchases/${order.orderId}`, stranger)).body).toMatchObject({
+      status: 404,
+      code: 'payments.unknown_order',
+    });
+    expect((await call('GET', `/api/payments/coach/purchases/${order.orderId}`)).status).toBe(401);
+    expect((await call('GET', '/api/payments/coach/purchases/not-a-uuid', user)).status).toBe(400);
+    expect((await call('GET', `/api/payments/nothing/purchases/${order.orderId}`, user)).status).toBe(404);
   });
 
   it('refuses a signature with one character changed, and one made for another order', async () => {
