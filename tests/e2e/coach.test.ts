@@ -229,7 +229,7 @@ describe('the voice coach in a real browser', () => {
     );
     await inbox.screenshot({ path: screenshotPath('receipt.png'), fullPage: true });
     await inbox.setViewportSize({ width: 390, height: 844 });
-    expect(await inbox.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    expect(Number(await inbox.evaluate('document.documentElement.scrollWidth'))).toBeLessThanOrEqual(390);
     await inbox.screenshot({ path: screenshotPath('receipt-phone.png'), fullPage: true });
     await page.reload();
     await page.locator('.care-plan').first().waitFor();
