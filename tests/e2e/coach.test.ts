@@ -356,7 +356,13 @@ describe('the first run', () => {
     const fresh = await startTestBallast({
       apps,
       roles: ['web', 'worker'],
-      env: { PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}`, TASKS_POLL_INTERVAL_SECONDS: '1' },
+      env: {
+        PORT: String(port),
+        PUBLIC_URL: `http://127.0.0.1:${port}`,
+        TASKS_POLL_INTERVAL_SECONDS: '1',
+        // The call lasts seconds: it still gets its care plan.
+        COACH_CARE_PLAN_MIN_SECONDS: '0',
+      },
     });
     const context = await browser!.newContext({ permissions: ['microphone'] });
     try {
