@@ -38,7 +38,7 @@ export function templatePlan(input: CarePlanInput): string {
   return [
     '(Template plan: no AI model is configured on this server, so this plan is built from your call data.)',
     '',
-    `You talked with your coach for ${minutes(input.meteredSeconds)} on ${input.startedAt.toUTCString()}.`,
+    `You talked with your coach for ${minutes(input.meteredSeconds)} on ${spokenDate(input.startedAt)}.`,
     input.summary === null ? '' : `Summary: ${input.summary}`,
     '',
     `1. Take five minutes today to write down how you feel about ${topics}.`,
@@ -90,4 +90,12 @@ export function createCarePlanWriter(ai: AiPort): CarePlanWriter {
       return { source, title: 'Your care plan', body };
     },
   };
+}
+
+/**
+ * When the call was, for a plan that is emailed and read anywhere: "3 December 2026 at 11:31 UTC"
+ * (the plan is written once, on the server, so it names its time zone rather than guess the reader's).
+ */
+function spokenDate(at: Date): string {
+  return `${new Intl.DateTimeFormat('en-GB', { dateStyle: 'long', timeZone: 'UTC' }).format(at)} at ${new Intl.DateTimeFormat('en-GB', { timeStyle: 'short', timeZone: 'UTC' }).format(at)} UTC`;
 }
