@@ -48,7 +48,8 @@ describe('schedules', () => {
     const client = new pg.Client({ connectionString: database.url });
     await client.connect();
     try {
-      // The schedule is `* * * * *`: wait until three minutes have been forwarded and their tasks run.
+      // The schedule is `* * * * *`: wait until two minutes have been forwarded and their tasks run
+      // (each tick once across three processes; a third minute cost CI a minute and proved no more).
       const deadline = Date.now() + 260_000;
       let minutes: string[] = [];
       let runs = 0;
@@ -56,7 +57,7 @@ describe('schedules', () => {
         await sleep(2000);
         minutes = await forwardedMinutes(client);
         runs = (await client.query<{ n: number }>('select count(*)::int as n from chaos.tick')).rows[0]!.n;
-        if (minutes.length >= 3 && runs >= minutes.length) break;
+        if (minutes.length >= 2 && runs >= minutes.length) break;
       }
       // Stop every worker, so nothing is half-way between a forward and its run when we count.
       for (const worker of workers) worker.child.kill('SIGTERM');
@@ -71,7 +72,7 @@ describe('schedules', () => {
       console.info(
         `schedule: minutes forwarded ${minutes.join(', ')}; ${jobs.rowCount} task job(s), ${ticks.rowCount} run(s), by ${pids.size} worker process(es)`,
       );
-      expect(minutes.length).toBeGreaterThanOrEqual(3);
+      expect(minutes.length).toBeGreaterThanOrEqual(2);
       // One forward per minute, minutes without a gap.
       expect(new Set(minutes).size).toBe(minutes.length);
       const times = minutes.map((minute) => Date.parse(`${minute.replace(' ', 'T')}Z`));
