@@ -3,8 +3,9 @@
 // with type check, size limit, SHA-256 and quota; download through a signed link) against a bare
 // node:http server that only pipes the bytes to fs or to the AWS SDK's multipart Upload. The S3
 // side is s3rver (an in-process S3 server) in this process. In S3 mode Ballast's download is the
-// presigned link, answered by the bucket itself.
-// Usage: node bench/files/run.ts [--mb 500] [--small-mb 50] [--json]
+// presigned link, answered by the bucket itself. Both servers run side by side and take turns, each
+// size --rounds times (the first of each pair alternating); each figure is the median of its rounds.
+// Usage: node bench/files/run.ts [--mb 500] [--small-mb 50] [--rounds 3] [--modes local,s3] [--json]
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -20,10 +21,17 @@ const { values } = parseArgs({
   options: {
     mb: { type: 'string', default: '500' },
     'small-mb': { type: 'string', default: '50' },
+    rounds: { type: 'string', default: '3' },
+    modes: { type: 'string', default: 'local,s3' },
     json: { type: 'boolean', default: false },
   },
 });
 const sizes = [Number(values['small-mb']), Number(values.mb)];
+const rounds = Math.max(1, Number(values.rounds));
+const modes = values.modes.split(',').map((mode) => {
+  if (mode !== 'local' && mode !== 's3') throw new Error(`--modes takes local and/or s3, not ${mode}`);
+  return mode;
+});
 const report = startReport(values.json);
 const postgres = await benchPostgres();
 const scratch = makeTempDir('ballast-bench-files-');
@@ -75,19 +83,56 @@ interface Figures {
   uploadMBps: number;
   downloadMBps: number;
   peakMiB: number;
+  /** Every round's figures, in order. */
+  uploads: number[];
+  downloads: number[];
 }
 
-/** Uploads and downloads each size through one server; the peak memory is read after each size. */
-async function measure(
-  server: BenchServer,
-  files: readonly string[],
-  transfer: (file: string, index: number) => Promise<{ up: number; down: number }>,
-): Promise<Figures[]> {
-  const figures: Figures[] = [];
+const median = (values: readonly number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+};
+
+/** Moves one file up and back down through a system; resolves with the seconds each way. */
+type Transfer = (file: string, index: number, round: number) => Promise<{ up: number; down: number }>;
+
+interface System {
+  server: BenchServer;
+  transfer: Transfer;
+}
+
+/**
+ * Each size through both systems `rounds` times, taking turns (who goes first alternates), so a
+ * slow moment of the machine falls on both; each system's peak memory is read after each size.
+ */
+async function measure(systems: {
+  ballast: System;
+  baseline: System;
+}): Promise<Record<keyof typeof systems, Figures[]>> {
+  const figures: Record<keyof typeof systems, Figures[]> = { ballast: [], baseline: [] };
   for (const [index, file] of files.entries()) {
     const mib = fs.statSync(file).size / 2 ** 20;
-    const { up, down } = await transfer(file, index);
-    figures.push({ uploadMBps: mib / up, downloadMBps: mib / down, peakMiB: server.peakRssMiB() });
+    const rows = {
+      ballast: { uploads: [] as number[], downloads: [] as number[] },
+      baseline: { uploads: [] as number[], downloads: [] as number[] },
+    };
+    for (let round = 0; round < rounds; round++) {
+      const order = round % 2 === 0 ? (['ballast', 'baseline'] as const) : (['baseline', 'ballast'] as const);
+      for (const name of order) {
+        const { up, down } = await systems[name].transfer(file, index, round);
+        rows[name].uploads.push(mib / up);
+        rows[name].downloads.push(mib / down);
+      }
+    }
+    for (const name of ['ballast', 'baseline'] as const) {
+      figures[name].push({
+        uploadMBps: median(rows[name].uploads),
+        downloadMBps: median(rows[name].downloads),
+        peakMiB: systems[name].server.peakRssMiB(),
+        ...rows[name],
+      });
+    }
   }
   return figures;
 }
@@ -98,12 +143,15 @@ const results: Record<string, { ballast: Figures[]; baseline: Figures[] }> = {};
 const lines: string[] = [];
 
 try {
-  for (const mode of ['local', 's3'] as const) {
+  for (const mode of modes) {
     const s3 = mode === 's3' ? await startLocalS3('bench-files') : undefined;
+    // Ballast, on a database of its own, and the baseline, side by side.
+    const database = await postgres.createDatabase('bench_files');
+    const baselineDir = makeTempDir('ballast-bench-baseline-');
+    let ballast: BenchServer | undefined;
+    let baseline: BenchServer | undefined;
     try {
-      // Ballast, on a database of its own.
-      const database = await postgres.createDatabase('bench_files');
-      const ballast = await startServer(
+      ballast = await startServer(
         'bench/files/ballast-server.ts',
         {
           DATABASE_URL: database.url,
@@ -117,62 +165,61 @@ try {
         },
         '/readyz',
       );
-      let ballastFigures: Figures[];
-      try {
-        const db = new pg.Client({ connectionString: database.url });
-        await db.connect();
-        await db.query(`insert into platform."user" (email, password_hash, email_verified_at) values ($1, $2, now())`, [
-          'files@example.com',
-          await hashPassword(password),
-        ]);
-        await db.end();
-        const signedIn = await fetch(`${ballast.url}/api/auth/sign-in`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ email: 'files@example.com', password }),
-        });
-        const { token } = (await signedIn.json()) as { token: string };
-        const auth = { authorization: `Bearer ${token}` };
-        ballastFigures = await measure(ballast, files, async (file) => {
-          const up = await send(
-            `${ballast.url}/api/storage/bench/uploads/blob?name=${path.basename(file)}`,
-            'POST',
-            file,
-            auth,
-          );
-          const id = (JSON.parse(up.body) as { file: { id: string } }).file.id;
-          const link = await fetch(`${ballast.url}/api/storage/bench/files/${id}/link`, {
-            method: 'POST',
-            headers: auth,
-          });
-          const { url } = (await link.json()) as { url: string };
-          const down = await receive(url.startsWith('/') ? `${ballast.url}${url}` : url);
-          return { up: up.seconds, down: down.seconds };
-        });
-      } finally {
-        await ballast.stop();
-        await database.drop();
-      }
-
-      const baselineDir = makeTempDir('ballast-bench-baseline-');
-      const baseline = await startServer('bench/files/baseline-server.ts', {
+      baseline = await startServer('bench/files/baseline-server.ts', {
         BASELINE_DIR: baselineDir,
         ...(s3 === undefined ? {} : { BASELINE_S3_BUCKET: s3.bucket, BASELINE_S3_ENDPOINT: s3.endpoint }),
       });
-      let baselineFigures: Figures[];
-      try {
-        baselineFigures = await measure(baseline, files, async (_file, index) => {
-          const key = `baseline-${index}`;
-          const up = await send(`${baseline.url}/${key}`, 'PUT', files[index]!, {});
-          const down = await receive(`${baseline.url}/${key}`);
-          return { up: up.seconds, down: down.seconds };
-        });
-      } finally {
-        await baseline.stop();
-        fs.rmSync(baselineDir, { recursive: true, force: true });
-      }
-      results[mode] = { ballast: ballastFigures, baseline: baselineFigures };
+      const db = new pg.Client({ connectionString: database.url });
+      await db.connect();
+      await db.query(`insert into platform."user" (email, password_hash, email_verified_at) values ($1, $2, now())`, [
+        'files@example.com',
+        await hashPassword(password),
+      ]);
+      await db.end();
+      const signedIn = await fetch(`${ballast.url}/api/auth/sign-in`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ email: 'files@example.com', password }),
+      });
+      const { token } = (await signedIn.json()) as { token: string };
+      const auth = { authorization: `Bearer ${token}` };
+      const ballastUrl = ballast.url;
+      const baselineUrl = baseline.url;
+      results[mode] = await measure({
+        ballast: {
+          server: ballast,
+          transfer: async (file) => {
+            const up = await send(
+              `${ballastUrl}/api/storage/bench/uploads/blob?name=${path.basename(file)}`,
+              'POST',
+              file,
+              auth,
+            );
+            const id = (JSON.parse(up.body) as { file: { id: string } }).file.id;
+            const link = await fetch(`${ballastUrl}/api/storage/bench/files/${id}/link`, {
+              method: 'POST',
+              headers: auth,
+            });
+            const { url } = (await link.json()) as { url: string };
+            const down = await receive(url.startsWith('/') ? `${ballastUrl}${url}` : url);
+            return { up: up.seconds, down: down.seconds };
+          },
+        },
+        baseline: {
+          server: baseline,
+          transfer: async (file, index, round) => {
+            const key = `baseline-${index}-${round}`;
+            const up = await send(`${baselineUrl}/${key}`, 'PUT', file, {});
+            const down = await receive(`${baselineUrl}/${key}`);
+            return { up: up.seconds, down: down.seconds };
+          },
+        },
+      });
     } finally {
+      await ballast?.stop();
+      await baseline?.stop();
+      await database.drop();
+      fs.rmSync(baselineDir, { recursive: true, force: true });
       await s3?.close();
     }
   }
@@ -183,15 +230,15 @@ try {
 
 const figures: Record<string, number> = {};
 lines.push(
-  `bench/files: ${sizes.join(' MiB and ')} MiB, one upload then one download each; server peak RSS (VmHWM) after each size`,
+  `bench/files: ${sizes.join(' MiB and ')} MiB, an upload then a download each, ${rounds} rounds taking turns; medians (every round in brackets); server peak RSS (VmHWM) after each size`,
 );
 lines.push('');
-lines.push('mode   system    size MiB  upload MB/s  download MB/s  peak RSS MiB');
+lines.push('mode   system    size MiB  upload MB/s (rounds)           download MB/s (rounds)         peak RSS MiB');
 for (const [mode, result] of Object.entries(results)) {
   for (const system of ['ballast', 'baseline'] as const) {
     result[system].forEach((row, index) => {
       lines.push(
-        `${mode.padEnd(6)} ${system.padEnd(9)} ${String(sizes[index]).padStart(8)}  ${fixed(row.uploadMBps, 1).padStart(11)}  ${fixed(row.downloadMBps, 1).padStart(13)}  ${fixed(row.peakMiB, 0).padStart(12)}`,
+        `${mode.padEnd(6)} ${system.padEnd(9)} ${String(sizes[index]).padStart(8)}  ${`${fixed(row.uploadMBps, 1)} (${row.uploads.map((value) => fixed(value, 0)).join(', ')})`.padEnd(30)} ${`${fixed(row.downloadMBps, 1)} (${row.downloads.map((value) => fixed(value, 0)).join(', ')})`.padEnd(30)} ${fixed(row.peakMiB, 0).padStart(12)}`,
       );
       const label = `${mode}_${system}_${sizes[index]}mb`;
       figures[`${label}_upload_mb_per_s`] = row.uploadMBps;

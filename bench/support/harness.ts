@@ -153,6 +153,10 @@ export async function startServer(
       HOME: process.env['HOME'] ?? '',
       PORT: String(port),
       HOST: '127.0.0.1',
+      // To profile a server under the bench's load: BENCH_SERVER_NODE_OPTIONS='--cpu-prof --cpu-prof-dir=…'.
+      ...(process.env['BENCH_SERVER_NODE_OPTIONS'] === undefined
+        ? {}
+        : { NODE_OPTIONS: process.env['BENCH_SERVER_NODE_OPTIONS'] }),
       ...env,
     },
     stdio: ['ignore', 'ignore', 'inherit'],

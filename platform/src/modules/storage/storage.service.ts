@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { Readable } from 'node:stream';
+import { Readable, Transform, pipeline } from 'node:stream';
 import { fileTypeFromBuffer } from 'file-type';
 import type { Kysely } from 'kysely';
 import client from 'prom-client';
@@ -169,6 +169,44 @@ async function readHead(
   return { head: Buffer.concat(chunks, length), rest };
 }
 
+/**
+ * The first `count` bytes of a stream (fewer when it is shorter), read in paused mode so that what
+ * follows stays in the stream: `ended` says whether the stream had nothing more. The bytes read
+ * are handed back with `unshift` by the caller when it goes on.
+ */
+async function readStreamHead(stream: Readable, count: number): Promise<{ head: Buffer; ended: boolean }> {
+  const chunks: Buffer[] = [];
+  let length = 0;
+  while (length < count) {
+    const chunk = stream.read() as Buffer | string | null;
+    if (chunk !== null) {
+      const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+      chunks.push(bytes);
+      length += bytes.length;
+      continue;
+    }
+    const ended = await new Promise<boolean>((resolve, reject) => {
+      const done = (value: boolean | Error) => {
+        stream.off('readable', onReadable);
+        stream.off('end', onEnd);
+        stream.off('error', done);
+        stream.off('close', onClose);
+        if (value instanceof Error) reject(value);
+        else resolve(value);
+      };
+      const onReadable = () => done(false);
+      const onEnd = () => done(true);
+      const onClose = () => done(stream.readableEnded ? true : new Error('the upload was cut off'));
+      stream.on('readable', onReadable);
+      stream.once('end', onEnd);
+      stream.once('error', done);
+      stream.once('close', onClose);
+    });
+    if (ended) return { head: Buffer.concat(chunks, length), ended: true };
+  }
+  return { head: Buffer.concat(chunks, length), ended: false };
+}
+
 /** Creates the storage service over a blob store and the platform's tables. */
 export function createStorage(options: StorageOptions) {
   const { database, store, settings, log } = options;
@@ -218,29 +256,31 @@ export function createStorage(options: StorageOptions) {
       try {
         if (input.declaredSize !== undefined && input.declaredSize > input.rule.maxBytes) throw tooLarge(input.rule);
         await checkQuota(input.ownerId, input.declaredSize ?? 0);
-        const { head, rest } = await readHead(input.body, HEAD_BYTES);
+        const body = input.body instanceof Readable ? input.body : Readable.from(input.body, { objectMode: false });
+        const { head, ended } = await readStreamHead(body, HEAD_BYTES);
         if (head.length > input.rule.maxBytes) throw tooLarge(input.rule);
         if (head.length === 0) throw new AppError('invalid_input', 'storage.empty', 'The file is empty');
         const decision = decideType(await fileTypeFromBuffer(head), name, head, input.rule);
         if (!decision.ok) throw new AppError('unsupported_media_type', decision.code, decision.message);
 
+        // The bytes go on to the store through one step that counts them against the limit and
+        // hashes them: a plain stream step, not a promise per chunk.
         const hash = createHash('sha256');
         let size = 0;
         const limit = input.rule.maxBytes;
-        const counted = Readable.from(
-          (async function* () {
-            hash.update(head);
-            size = head.length;
-            yield head;
-            for (let next = await rest.next(); next.done !== true; next = await rest.next()) {
-              size += next.value.byteLength;
-              if (size > limit) throw tooLarge(input.rule);
-              hash.update(next.value);
-              yield next.value;
+        const counter = new Transform({
+          transform(chunk: Buffer, _encoding, next) {
+            size += chunk.length;
+            if (size > limit) {
+              next(tooLarge(input.rule));
+              return;
             }
-          })(),
-          { objectMode: false },
-        );
+            hash.update(chunk);
+            next(null, chunk);
+          },
+        });
+        if (!ended) body.unshift(head);
+        const counted = pipeline(ended ? Readable.from([head]) : body, counter, () => undefined);
         const storageKey = newKey(input.app);
         try {
           await store.put(storageKey, counted, {
@@ -249,7 +289,7 @@ export function createStorage(options: StorageOptions) {
           });
         } catch (error) {
           counted.destroy();
-          await rest.return?.();
+          body.destroy();
           throw error;
         }
         try {
