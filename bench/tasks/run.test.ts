@@ -11,7 +11,7 @@ describe('bench/tasks', () => {
       process.execPath,
       [
         path.join(projectRoot, 'bench/tasks/run.ts'),
-        ...['--tasks', '300', '--latency-samples', '5', '--concurrency', '4', '--json'],
+        ...['--tasks', '300', '--latency-samples', '5', '--concurrency', '4', '--rounds', '1', '--json'],
       ],
       {
         cwd: projectRoot,

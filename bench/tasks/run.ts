@@ -2,8 +2,10 @@
 // task API, (b) bare pg-boss 12, (c) graphile-worker, each on its own fresh database, same concurrency.
 // After each bulk insert the database is analysed (a table with history has statistics; a fresh one
 // without them gets a plan that scans every ready row per claim); --no-analyze adds rows without it.
+// Each system runs --rounds times (default 3), the systems taking turns in a rotating order, each
+// round on a fresh database; every figure is the median of its rounds (each round is listed too).
 // Usage: node bench/tasks/run.ts [--tasks 20000] [--latency-samples 200] [--concurrency 16]
-//        [--prefetch <TASKS_PREFETCH>] [--no-analyze] [--json]
+//        [--prefetch <TASKS_PREFETCH>] [--rounds 3] [--no-analyze] [--json]
 import { parseArgs } from 'node:util';
 import { makeWorkerUtils, run as runGraphile, Logger as GraphileLogger } from 'graphile-worker';
 import pg from 'pg';
@@ -20,12 +22,14 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '16' },
     prefetch: { type: 'string' },
     'no-analyze': { type: 'boolean', default: false },
+    rounds: { type: 'string', default: '3' },
     json: { type: 'boolean', default: false },
   },
 });
 const total = Number(values.tasks);
 const samples = Number(values['latency-samples']);
 const concurrency = Number(values.concurrency);
+const rounds = Math.max(1, Number(values.rounds));
 const report = startReport(values.json);
 const postgres = await benchPostgres();
 
@@ -37,9 +41,11 @@ function probe() {
   let waiter: (() => void) | undefined;
   let allDone: (() => void) | undefined;
   let target = Number.POSITIVE_INFINITY;
+  let firstAt = Number.NaN;
   return {
     /** The no-op every system runs: count, yield once to the event loop (as any I/O would), return. */
     async run() {
+      if (started === 0) firstAt = performance.now();
       started++;
       running++;
       maxRunning = Math.max(maxRunning, running);
@@ -60,6 +66,10 @@ function probe() {
     get maxRunning() {
       return maxRunning;
     },
+    /** When the first task started (performance.now()). */
+    get firstAt() {
+      return firstAt;
+    },
   };
 }
 
@@ -68,6 +78,8 @@ interface Result {
   readonly analyzed: boolean;
   readonly enqueueSeconds: number;
   readonly drainPerSecond: number;
+  /** From the worker's start to its first task (ms): included in the drain rate. */
+  readonly firstTaskMs: number;
   readonly p50: number;
   readonly p95: number;
   readonly maxRunning: number;
@@ -131,8 +143,16 @@ async function benchBallast(url: string, analyzed: boolean): Promise<Omit<Result
     await ballast.start();
     await counter.waitFor(total);
     const drainPerSecond = total / ((performance.now() - t1) / 1000);
+    const firstTaskMs = counter.firstAt - t1;
     const latency = await measureLatency(() => ballast.tasks.enqueue(noop, { n: -1 }), counter);
-    return { label: "Ballast's task API", enqueueSeconds, drainPerSecond, ...latency, maxRunning: counter.maxRunning };
+    return {
+      label: "Ballast's task API",
+      enqueueSeconds,
+      drainPerSecond,
+      firstTaskMs,
+      ...latency,
+      maxRunning: counter.maxRunning,
+    };
   } finally {
     await ballast.stop();
   }
@@ -173,8 +193,16 @@ async function benchPgBoss(url: string, analyzed: boolean): Promise<Omit<Result,
     await counter.waitFor(total);
     clearInterval(progress);
     const drainPerSecond = total / ((performance.now() - t1) / 1000);
+    const firstTaskMs = counter.firstAt - t1;
     const latency = await measureLatency(() => boss.send('noop', { n: -1 }), counter);
-    return { label: 'bare pg-boss 12', enqueueSeconds, drainPerSecond, ...latency, maxRunning: counter.maxRunning };
+    return {
+      label: 'bare pg-boss 12',
+      enqueueSeconds,
+      drainPerSecond,
+      firstTaskMs,
+      ...latency,
+      maxRunning: counter.maxRunning,
+    };
   } finally {
     await boss.stop({ graceful: false, close: true });
   }
@@ -211,11 +239,13 @@ async function benchGraphile(url: string, analyzed: boolean): Promise<Omit<Resul
   try {
     await counter.waitFor(total);
     const drainPerSecond = total / ((performance.now() - t1) / 1000);
+    const firstTaskMs = counter.firstAt - t1;
     const latency = await measureLatency(() => utils.addJob('noop', { n: -1 }), counter);
     return {
       label: 'graphile-worker 0.18 (batching on)',
       enqueueSeconds,
       drainPerSecond,
+      firstTaskMs,
       ...latency,
       maxRunning: counter.maxRunning,
     };
@@ -226,36 +256,67 @@ async function benchGraphile(url: string, analyzed: boolean): Promise<Omit<Resul
   }
 }
 
-const results: Result[] = [];
+const median = (values: readonly number[]): number => {
+  const sorted = [...values].sort((x, y) => x - y);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+};
+
+/** One system's rounds and their medians. */
+interface Summary extends Result {
+  readonly rounds: readonly Result[];
+}
+
+const results: Summary[] = [];
 const autovacuum = await postgres.autovacuum();
 try {
+  const benches = [benchBallast, benchPgBoss, benchGraphile];
   for (const analyzed of values['no-analyze'] ? [true, false] : [true]) {
-    for (const bench of [benchBallast, benchPgBoss, benchGraphile]) {
-      process.stderr.write(`running ${bench.name}${analyzed ? '' : ' without ANALYZE'}...\n`);
-      const database = await postgres.createDatabase('bench_tasks');
-      try {
-        results.push({ ...(await bench(database.url, analyzed)), analyzed });
-      } finally {
-        await database.drop();
+    const runs: Result[][] = benches.map(() => []);
+    for (let round = 0; round < rounds; round++) {
+      // A rotating order: no system always runs first (a cold cache) or last (a warm machine).
+      for (let turn = 0; turn < benches.length; turn++) {
+        const index = (round + turn) % benches.length;
+        const bench = benches[index]!;
+        process.stderr.write(`round ${round + 1}/${rounds}: ${bench.name}${analyzed ? '' : ' without ANALYZE'}...\n`);
+        const database = await postgres.createDatabase('bench_tasks');
+        try {
+          runs[index]!.push({ ...(await bench(database.url, analyzed)), analyzed });
+        } finally {
+          await database.drop();
+        }
       }
+    }
+    for (const list of runs) {
+      results.push({
+        label: list[0]!.label,
+        analyzed,
+        enqueueSeconds: median(list.map((r) => r.enqueueSeconds)),
+        drainPerSecond: median(list.map((r) => r.drainPerSecond)),
+        firstTaskMs: median(list.map((r) => r.firstTaskMs)),
+        p50: median(list.map((r) => r.p50)),
+        p95: median(list.map((r) => r.p95)),
+        maxRunning: Math.max(...list.map((r) => r.maxRunning)),
+        rounds: list,
+      });
     }
   }
 } finally {
   await postgres.stop();
 }
 
-const [a, b, c] = results as [Result, Result, Result];
+const [a, b, c] = results as [Summary, Summary, Summary];
 const prefetch = values.prefetch ?? 'default';
 report.finish(
   [
-    `bench/tasks: ${total} no-op tasks drained by one process with concurrency ${concurrency} (Ballast TASKS_PREFETCH ${prefetch}); ${samples} serial enqueue-to-start samples`,
+    `bench/tasks: ${total} no-op tasks drained by one process with concurrency ${concurrency} (Ballast TASKS_PREFETCH ${prefetch}); ${samples} serial enqueue-to-start samples; medians of ${rounds} rounds, the systems taking turns`,
     `PostgreSQL: ${postgres.description}, autovacuum ${autovacuum}; each system on a fresh database, analysed after the bulk insert unless labelled`,
     '',
-    '| system | enqueue of all (s) | drain (tasks/s) | enqueue→start p50 ms | p95 ms | most running at once |',
-    '| --- | ---: | ---: | ---: | ---: | ---: |',
+    '| system | enqueue of all (s) | drain (tasks/s) | drain per round | start → first task (ms) | enqueue→start p50 ms | p95 ms | most running at once |',
+    '| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: |',
     ...results.map(
       (r) =>
-        `| ${r.label}${r.analyzed ? '' : ' (--no-analyze: no ANALYZE by the bench)'} | ${fixed(r.enqueueSeconds, 1)} | ${fixed(r.drainPerSecond, 0)} | ${fixed(r.p50, 1)} | ${fixed(r.p95, 1)} | ${r.maxRunning} |`,
+        `| ${r.label}${r.analyzed ? '' : ' (--no-analyze: no ANALYZE by the bench)'} | ${fixed(r.enqueueSeconds, 1)} | ${fixed(r.drainPerSecond, 0)} | ${r.rounds.map((round) => fixed(round.drainPerSecond, 0)).join(', ')} | ${fixed(r.firstTaskMs, 0)} | ${fixed(r.p50, 1)} | ${fixed(r.p95, 1)} | ${r.maxRunning} |`,
     ),
     '',
     `drain: Ballast/pg-boss = ${fixed(a.drainPerSecond / b.drainPerSecond)}   Ballast/graphile-worker = ${fixed(a.drainPerSecond / c.drainPerSecond)} (aim >= 0.8)`,
@@ -274,11 +335,14 @@ report.finish(
       analyzed: r.analyzed,
       enqueue_s: r.enqueueSeconds,
       drain_per_s: r.drainPerSecond,
+      first_task_ms: r.firstTaskMs,
       p50_ms: r.p50,
       p95_ms: r.p95,
       max_running: r.maxRunning,
+      drain_per_s_rounds: r.rounds.map((round) => round.drainPerSecond),
     })),
     drain_vs_graphile: a.drainPerSecond / c.drainPerSecond,
+    rounds,
     drain_vs_pgboss: a.drainPerSecond / b.drainPerSecond,
     p50_ms: a.p50,
     max_running: a.maxRunning,
