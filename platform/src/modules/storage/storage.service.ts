@@ -269,6 +269,8 @@ export function createStorage(options: StorageOptions) {
         let size = 0;
         const limit = input.rule.maxBytes;
         const counter = new Transform({
+          // A megabyte in flight on each side: the bytes move in few large steps, not many small ones.
+          highWaterMark: 1024 * 1024,
           transform(chunk: Buffer, _encoding, next) {
             size += chunk.length;
             if (size > limit) {

@@ -24,7 +24,7 @@ export function createLocalBlobStore(directory: string): BlobStore {
       await fsp.mkdir(path.dirname(target), { recursive: true, mode: 0o700 });
       const partial = `${target}.part-${randomBytes(6).toString('hex')}`;
       try {
-        await pipeline(body, fs.createWriteStream(partial, { flags: 'wx', mode: 0o600 }));
+        await pipeline(body, fs.createWriteStream(partial, { flags: 'wx', mode: 0o600, highWaterMark: 1024 * 1024 }));
         await fsp.rename(partial, target);
       } catch (error) {
         await fsp.rm(partial, { force: true });
