@@ -6,6 +6,7 @@
 // presigned link, answered by the bucket itself. Both servers run side by side and take turns, each
 // size --rounds times (the first of each pair alternating); each figure is the median of its rounds.
 // Usage: node bench/files/run.ts [--mb 500] [--small-mb 50] [--rounds 3] [--modes local,s3] [--json]
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -120,6 +121,9 @@ async function measure(systems: {
     for (let round = 0; round < rounds; round++) {
       const order = round % 2 === 0 ? (['ballast', 'baseline'] as const) : (['baseline', 'ballast'] as const);
       for (const name of order) {
+        // Every transfer starts with nothing waiting to be written to disk: the earlier ones' dirty
+        // pages would otherwise throttle whoever writes next (the kernel's writeback limits).
+        execFileSync('sync');
         const { up, down } = await systems[name].transfer(file, index, round);
         rows[name].uploads.push(mib / up);
         rows[name].downloads.push(mib / down);

@@ -147,19 +147,18 @@ export async function startServer(
   readyPath = '/healthz',
 ): Promise<BenchServer> {
   const port = await getPort();
-  const child: ChildProcess = spawn(process.execPath, [path.join(projectRoot, script)], {
+  // To profile a server under the bench's load: BENCH_SERVER_NODE_OPTIONS='--cpu-prof --cpu-prof-dir=…'
+  // (Node flags, V8's included, before the script); BENCH_SERVER_STDOUT=1 shows what it prints.
+  const flags = (process.env['BENCH_SERVER_NODE_OPTIONS'] ?? '').split(' ').filter((flag) => flag !== '');
+  const child: ChildProcess = spawn(process.execPath, [...flags, path.join(projectRoot, script)], {
     env: {
       PATH: process.env['PATH'] ?? '',
       HOME: process.env['HOME'] ?? '',
       PORT: String(port),
       HOST: '127.0.0.1',
-      // To profile a server under the bench's load: BENCH_SERVER_NODE_OPTIONS='--cpu-prof --cpu-prof-dir=…'.
-      ...(process.env['BENCH_SERVER_NODE_OPTIONS'] === undefined
-        ? {}
-        : { NODE_OPTIONS: process.env['BENCH_SERVER_NODE_OPTIONS'] }),
       ...env,
     },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', process.env['BENCH_SERVER_STDOUT'] === '1' ? 'inherit' : 'ignore', 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 120_000;
