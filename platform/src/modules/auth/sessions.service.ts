@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import DataLoader from 'dataloader';
 import type { Kysely } from 'kysely';
 import type { DB } from '#platform/db/platform.db.ts';
 import type { Database } from '#platform/kernel/db/database.ts';
@@ -56,6 +57,19 @@ export type Sessions = ReturnType<typeof createSessions>;
 export function createSessions(options: SessionsOptions) {
   const { database, audit, keys, tokens, log, actors } = options;
   const db = database.view<DB>('platform');
+  /**
+   * Users' rows for authentication, read together: every request whose user is not in the actor
+   * cache within one turn of the event loop shares one statement (and one pooled connection), so
+   * a burst of cache misses (many users' copies expiring together) does not queue for connections.
+   * It keeps nothing itself: the actor cache decides what is kept and forgets on every change.
+   */
+  const tokenHolders = new DataLoader<string, TokenHolder | undefined>(
+    async (ids) => {
+      const rows = await users.findTokenHolders(db, ids);
+      return ids.map((id) => rows.get(id));
+    },
+    { cache: false, maxBatchSize: 500, batchScheduleFn: (run) => setImmediate(run) },
+  );
 
   /**
    * Signature and claim checks of recently seen tokens, cached until shortly before they expire:
@@ -153,7 +167,7 @@ export function createSessions(options: SessionsOptions) {
     // node as it commits. A kept row older than the token (a newer sign-in) is read again.
     const holder = await actors.read(
       claims.userId,
-      () => users.findTokenHolder(db, claims.userId),
+      () => tokenHolders.load(claims.userId),
       (kept) => kept.token_generation >= claims.generation,
     );
     if (holder === undefined || holder.disabled || holder.token_generation !== claims.generation) return null;
