@@ -16,7 +16,7 @@ import pg from 'pg';
 import { hashPassword } from '../../platform/src/modules/auth/passwords.ts';
 import { startLocalS3 } from '../../platform/src/testing/s3-server.ts';
 import { makeTempDir } from '../../platform/src/testing/temp.ts';
-import { benchPostgres, fixed, startReport, startServer, type BenchServer } from '../support/harness.ts';
+import { benchPostgres, fixed, medianOf, startReport, startServer, type BenchServer } from '../support/harness.ts';
 
 const { values } = parseArgs({
   options: {
@@ -89,12 +89,6 @@ interface Figures {
   downloads: number[];
 }
 
-const median = (values: readonly number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-};
-
 /** Moves one file up and back down through a system; resolves with the seconds each way. */
 type Transfer = (file: string, index: number, round: number) => Promise<{ up: number; down: number }>;
 
@@ -131,8 +125,8 @@ async function measure(systems: {
     }
     for (const name of ['ballast', 'baseline'] as const) {
       figures[name].push({
-        uploadMBps: median(rows[name].uploads),
-        downloadMBps: median(rows[name].downloads),
+        uploadMBps: medianOf(rows[name].uploads),
+        downloadMBps: medianOf(rows[name].downloads),
         peakMiB: systems[name].server.peakRssMiB(),
         ...rows[name],
       });

@@ -238,6 +238,14 @@ export function fixed(value: number, digits = 2): string {
 }
 
 /** The round with the median throughput (its latencies stay consistent with it). */
+/** The median of some figures (the mean of the middle two for an even count). */
+export function medianOf(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  if (sorted.length === 0) throw new Error('no figures');
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
 export function median(results: readonly LoadResult[]): LoadResult {
   const sorted = [...results].sort((x, y) => x.requestsPerSecond - y.requestsPerSecond);
   const middle = sorted[Math.floor(sorted.length / 2)];

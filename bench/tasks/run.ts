@@ -13,7 +13,7 @@ import { PgBoss } from 'pg-boss';
 import { defineApp, defineTask, z } from '@ballast/platform';
 import { createBallast } from '@ballast/platform/host';
 import { makeTempDir } from '../../platform/src/testing/temp.ts';
-import { benchPostgres, fixed, startReport } from '../support/harness.ts';
+import { benchPostgres, fixed, medianOf, startReport } from '../support/harness.ts';
 
 const { values } = parseArgs({
   options: {
@@ -256,12 +256,6 @@ async function benchGraphile(url: string, analyzed: boolean): Promise<Omit<Resul
   }
 }
 
-const median = (values: readonly number[]): number => {
-  const sorted = [...values].sort((x, y) => x - y);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-};
-
 /** One system's rounds and their medians. */
 interface Summary extends Result {
   readonly rounds: readonly Result[];
@@ -291,11 +285,11 @@ try {
       results.push({
         label: list[0]!.label,
         analyzed,
-        enqueueSeconds: median(list.map((r) => r.enqueueSeconds)),
-        drainPerSecond: median(list.map((r) => r.drainPerSecond)),
-        firstTaskMs: median(list.map((r) => r.firstTaskMs)),
-        p50: median(list.map((r) => r.p50)),
-        p95: median(list.map((r) => r.p95)),
+        enqueueSeconds: medianOf(list.map((r) => r.enqueueSeconds)),
+        drainPerSecond: medianOf(list.map((r) => r.drainPerSecond)),
+        firstTaskMs: medianOf(list.map((r) => r.firstTaskMs)),
+        p50: medianOf(list.map((r) => r.p50)),
+        p95: medianOf(list.map((r) => r.p95)),
         maxRunning: Math.max(...list.map((r) => r.maxRunning)),
         rounds: list,
       });
