@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import pg from 'pg';
+import { afterAll, describe, expect, inject, it, vi } from 'vitest';
 import { defineApp } from '#platform/kernel/lifecycle/define-app.ts';
 import { startTestBallast, type TestBallast } from '#platform/testing/ballast.ts';
 import { testSigningKeys } from '#platform/testing/keys.ts';
@@ -261,4 +262,47 @@ describe.each(buses)('the actor cache on two nodes sharing a database and a $bus
     expect(await status(b, '/api/desk/mine', session.token)).toBe(200);
     expect(await lookups(b, 'hit')).toBeGreaterThan(again);
   });
+});
+
+describe('reading users to authenticate', () => {
+  it('reads the users of requests that arrive together in one statement, each answered with its own row', async () => {
+    // The cache off: every request reads its user, so every read goes through the batching.
+    const node = await startTestBallast({
+      apps: [deskApp],
+      env: {
+        AUTH_SIGNING_KEYS: await testSigningKeys(),
+        AUTH_REGISTRATIONS_PER_HOUR: '1000',
+        AUTH_ACTOR_CACHE_SECONDS: '0',
+      },
+    });
+    try {
+      const users = [];
+      for (let index = 0; index < 20; index++)
+        users.push(await createTestUser(node.ballast, `batch-${index}@example.com`));
+      // One of them disabled behind the node's back (the cache is off, so it is read as it is).
+      const client = new pg.Client({ connectionString: node.databaseUrl });
+      await client.connect();
+      await client.query('update platform."user" set disabled_at = now() where id = $1', [users[3]!.id]);
+      await client.end();
+      // Each token checked once: its signature check is then remembered, so the requests below all
+      // reach the read of their user in the same turn of the event loop.
+      for (const user of users) await node.ballast.auth.authenticate(user.token);
+      const query = vi.spyOn(pg.Client.prototype, 'query');
+      try {
+        const actors = await Promise.all(users.map((user) => node.ballast.auth.authenticate(user.token)));
+        const reads = query.mock.calls.filter(([statement]) => {
+          const text = typeof statement === 'string' ? statement : (statement as { text?: string }).text;
+          return text?.includes('"user" as "u"') === true;
+        });
+        expect(reads).toHaveLength(1);
+        expect(actors.map((actor) => actor?.id ?? null)).toEqual(
+          users.map((user, index) => (index === 3 ? null : user.id)),
+        );
+      } finally {
+        query.mockRestore();
+      }
+    } finally {
+      await node.close();
+    }
+  }, 60_000);
 });

@@ -151,30 +151,12 @@ function notFound(): AppError {
   return new AppError('not_found', 'storage.not_found', 'No such file');
 }
 
-/** Reads up to `count` bytes off the front of a stream; returns them and an iterator over the rest. */
-async function readHead(
-  body: AsyncIterable<Uint8Array>,
-  count: number,
-): Promise<{ head: Buffer; rest: AsyncIterator<Uint8Array> }> {
-  const rest = body[Symbol.asyncIterator]();
-  const chunks: Buffer[] = [];
-  let length = 0;
-  while (length < count) {
-    const next = await rest.next();
-    if (next.done === true) break;
-    const chunk = Buffer.from(next.value.buffer, next.value.byteOffset, next.value.byteLength);
-    chunks.push(chunk);
-    length += chunk.length;
-  }
-  return { head: Buffer.concat(chunks, length), rest };
-}
-
 /**
  * The first `count` bytes of a stream (fewer when it is shorter), read in paused mode so that what
  * follows stays in the stream: `ended` says whether the stream had nothing more. The bytes read
  * are handed back with `unshift` by the caller when it goes on.
  */
-async function readStreamHead(stream: Readable, count: number): Promise<{ head: Buffer; ended: boolean }> {
+async function readHead(stream: Readable, count: number): Promise<{ head: Buffer; ended: boolean }> {
   const chunks: Buffer[] = [];
   let length = 0;
   while (length < count) {
@@ -185,6 +167,9 @@ async function readStreamHead(stream: Readable, count: number): Promise<{ head: 
       length += bytes.length;
       continue;
     }
+    // Already over: no event would come.
+    if (stream.readableEnded) return { head: Buffer.concat(chunks, length), ended: true };
+    if (stream.destroyed) throw stream.errored ?? new Error('the upload was cut off');
     const ended = await new Promise<boolean>((resolve, reject) => {
       const done = (value: boolean | Error) => {
         stream.off('readable', onReadable);
@@ -257,7 +242,7 @@ export function createStorage(options: StorageOptions) {
         if (input.declaredSize !== undefined && input.declaredSize > input.rule.maxBytes) throw tooLarge(input.rule);
         await checkQuota(input.ownerId, input.declaredSize ?? 0);
         const body = input.body instanceof Readable ? input.body : Readable.from(input.body, { objectMode: false });
-        const { head, ended } = await readStreamHead(body, HEAD_BYTES);
+        const { head, ended } = await readHead(body, HEAD_BYTES);
         if (head.length > input.rule.maxBytes) throw tooLarge(input.rule);
         if (head.length === 0) throw new AppError('invalid_input', 'storage.empty', 'The file is empty');
         const decision = decideType(await fileTypeFromBuffer(head), name, head, input.rule);
@@ -569,12 +554,9 @@ export function createStorage(options: StorageOptions) {
           ),
         );
       }
-      const head = await readHead(
-        await store.get(row.storage_key, { start: 0, end: Math.min(size, HEAD_BYTES) - 1 }),
-        HEAD_BYTES,
-      );
-      await head.rest.return?.();
-      const decision = decideType(await fileTypeFromBuffer(head.head), row.name, head.head, rule);
+      const start = await store.get(row.storage_key, { start: 0, end: Math.min(size, HEAD_BYTES) - 1 });
+      const { head } = await readHead(start, HEAD_BYTES).finally(() => start.destroy());
+      const decision = decideType(await fileTypeFromBuffer(head), row.name, head, rule);
       if (!decision.ok) return refuse(new AppError('unsupported_media_type', decision.code, decision.message));
       const confirmed = await files.confirmUpload(db, id, decision.type);
       if (confirmed === undefined)
