@@ -25,6 +25,8 @@ describe('loadConfig in production', () => {
     expect(config.isProduction).toBe(true);
     expect(config.http.corsOrigins).toEqual(['https://app.example.com']);
     expect(config.http.host).toBe('0.0.0.0');
+    // Connections waiting to be accepted: a storm of 10,000 hang-ups overflows Node's own 511.
+    expect(config.http.listenBacklog).toBe(4096);
   });
 
   it.each([

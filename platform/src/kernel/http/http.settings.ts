@@ -23,6 +23,9 @@ export const httpSettings = defineSettings('http', {
       .optional()
       .describe('Address to listen on (default: localhost in development, 0.0.0.0 in production)'),
     PORT: integerSetting(3000, 0, 65535).describe('Port to listen on'),
+    LISTEN_BACKLOG: integerSetting(4096, 1, 65535).describe(
+      "New connections the kernel holds until the server accepts them (capped by the system's net.core.somaxconn); beyond it a client's connection attempt is dropped and retried a second or more later",
+    ),
     PUBLIC_URL: z
       .url({ protocol: /^https?$/ })
       .optional()
@@ -80,6 +83,7 @@ export const httpSettings = defineSettings('http', {
     return {
       host: values.HOST ?? (ctx.env === 'production' ? '0.0.0.0' : 'localhost'),
       port,
+      listenBacklog: values.LISTEN_BACKLOG,
       publicUrl: publicUrl.origin + publicUrl.pathname.replace(/\/$/, ''),
       publicOrigin: publicUrl.origin,
       corsOrigins: corsOrigins.map((origin) => origin.replace(/\/$/, '')),

@@ -1,3 +1,5 @@
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
@@ -63,6 +65,7 @@ beforeAll(async () => {
       CORS_ORIGINS: 'https://app.example.com',
       BODY_LIMIT_BYTES: '2048',
       LOAD_SHED_MAX_EVENT_LOOP_DELAY_MS: '100',
+      LISTEN_BACKLOG: '1000',
     },
   });
 });
@@ -82,6 +85,23 @@ function postJson(path: string, body: unknown, headers: Record<string, string> =
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
 }
+
+/** The listening socket's accept-queue length as the kernel reports it (`ss`), or undefined off Linux. */
+function listenBacklog(port: string): number | undefined {
+  if (process.platform !== 'linux') return undefined;
+  const line = execFileSync('ss', ['-ltnH', `sport = :${port}`], { encoding: 'utf8' }).trim();
+  return Number(line.split(/\s+/)[2]);
+}
+
+describe('listening', () => {
+  it.skipIf(process.platform !== 'linux')(
+    "holds LISTEN_BACKLOG new connections for the server (Node's own 511 drops a storm of them)",
+    () => {
+      const somaxconn = Number(fs.readFileSync('/proc/sys/net/core/somaxconn', 'utf8'));
+      expect(listenBacklog(new URL(server.url).port)).toBe(Math.min(1000, somaxconn));
+    },
+  );
+});
 
 describe('security headers', () => {
   it('sends nosniff, frame and referrer headers on every response, and no HSTS outside production', async () => {

@@ -192,12 +192,14 @@ export async function createBallast(options: CreateBallastOptions): Promise<Ball
           log.info({ version, roles }, 'Ballast worker started');
           return undefined;
         }
-        await server.listen({ host: config.http.host, port: config.http.port }).catch((error: unknown) => {
-          if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
-            throw new StartupError([portInUse(config.http.port)]);
-          }
-          throw error;
-        });
+        await server
+          .listen({ host: config.http.host, port: config.http.port, backlog: config.http.listenBacklog })
+          .catch((error: unknown) => {
+            if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+              throw new StartupError([portInUse(config.http.port)]);
+            }
+            throw error;
+          });
         const address = server.server.address();
         const port = typeof address === 'object' && address !== null ? address.port : config.http.port;
         const host = config.http.host === '0.0.0.0' || config.http.host === '::' ? 'localhost' : config.http.host;
