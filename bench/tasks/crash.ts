@@ -3,7 +3,7 @@
 // starts. Reports the tasks the dead worker held (claimed, not settled), how many of them had
 // already run (and so ran again), and how long from the kill until every one of them completed,
 // against the documented bound (heartbeat + monitor interval + retry delay + poll).
-// Usage: node bench/tasks/crash.ts [--tasks 20000] [--concurrency 16] [--prefetch 0,100] [--json]
+// Usage: node bench/tasks/crash.ts [--tasks 20000] [--concurrency 16] [--prefetch 0,200] [--json]
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -17,7 +17,7 @@ const { values } = parseArgs({
   options: {
     tasks: { type: 'string', default: '20000' },
     concurrency: { type: 'string', default: '16' },
-    prefetch: { type: 'string', default: '0,100' },
+    prefetch: { type: 'string', default: '0,200' },
     json: { type: 'boolean', default: false },
   },
 });

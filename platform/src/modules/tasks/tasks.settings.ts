@@ -8,7 +8,7 @@ export const taskSettings = defineSettings('tasks', {
     TASKS_CONCURRENCY: integerSetting(4, 1, 256).describe(
       'Tasks of one kind a worker process runs at once, unless the task sets its own concurrency',
     ),
-    TASKS_PREFETCH: integerSetting(100, 0, 10_000).describe(
+    TASKS_PREFETCH: integerSetting(200, 0, 10_000).describe(
       'Tasks of one kind a worker claims ahead of its free slots, for short tasks (fewer when runs are long; 0 claims only free slots)',
     ),
     TASKS_HEARTBEAT_SECONDS: integerSetting(10, 10, 600).describe(
