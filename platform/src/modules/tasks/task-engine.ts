@@ -11,6 +11,7 @@ import type { ScheduleDefinition, TaskDefinition } from '#platform/kernel/lifecy
 import * as jobs from './job-table.repository.ts';
 import { claimDedupeKeys } from './task-dedupe.repository.ts';
 import { createTaskWorker, taskLogger, type TaskWorker } from './task-worker.ts';
+import { createPreparingClient } from './prepared-statements.ts';
 
 /** pg-boss keeps its tables here, apart from the platform's and the apps'. */
 export const TASKS_SCHEMA = 'pgboss';
@@ -79,6 +80,8 @@ export interface TaskEngineOptions {
     readonly pollIntervalSeconds: number;
     readonly keepCompletedSeconds: number;
     readonly poolMax: number;
+    /** Prepare pg-boss's repeated statements on each connection (`createPreparingClient`). */
+    readonly preparedStatements?: boolean;
   };
   /** Whether this process runs the maintenance and cron passes (worker processes do). */
   readonly supervise: boolean;
@@ -168,6 +171,8 @@ export async function createTaskEngine(options: TaskEngineOptions): Promise<Task
     // Keep-alive and client-side timeouts (passed through to pg): a silent database fails
     // pg-boss's statements instead of hanging its workers.
     ...database.clientOptions,
+    // Passed through to pg's pool: which client class its connections are.
+    ...((settings.preparedStatements ?? true) ? { Client: createPreparingClient() } : {}),
     notifyHeartbeatIntervalMs: database.listenerCheckMs,
     notifyHeartbeatTimeoutMs: database.listenerCheckMs,
     notifyKeepAliveInitialDelayMs: database.clientOptions.keepAliveInitialDelayMillis,

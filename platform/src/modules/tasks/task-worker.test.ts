@@ -55,11 +55,21 @@ function recording(name: string, options: { prefetch?: number } = {}) {
 describe('one task at a time (TASKS_CONCURRENCY=1) with a poll far away', () => {
   const oneAtATime = recording('probe.one-at-a-time', { prefetch: 0 });
   const claimedAhead = recording('probe.claimed-ahead');
+  /** 20 ahead, runs of 3 ms: each slot frees long after a claim statement would have returned. */
+  const fewAhead = defineTask({
+    name: 'probe.few-ahead',
+    payload: z.object({ key: z.string() }),
+    prefetch: 20,
+    handler: async (payload, ctx) => {
+      await sleep(3);
+      runs.push({ task: 'probe.few-ahead', key: payload.key, attempt: ctx.attempt });
+    },
+  });
   let server: TestBallast;
 
   beforeAll(async () => {
     // A poll every 300 s: a backlog that drains in seconds cannot have waited for it.
-    server = await startWorker([oneAtATime, claimedAhead], {
+    server = await startWorker([oneAtATime, claimedAhead, fewAhead], {
       TASKS_CONCURRENCY: '1',
       TASKS_POLL_INTERVAL_SECONDS: '300',
     });
@@ -104,6 +114,13 @@ describe('one task at a time (TASKS_CONCURRENCY=1) with a poll far away', () => 
     const claims = await drainBacklog(claimedAhead, 50);
     expect(claims).toBeGreaterThanOrEqual(1);
     expect(claims).toBeLessThan(50 / 4);
+  });
+
+  it('claims again once half its room ahead is free, not as each task finishes', async () => {
+    // 20 ahead: after the first claim, a claim of at least 10 each time the queue runs that low.
+    const claims = await drainBacklog(fewAhead, 300);
+    expect(claims).toBeGreaterThanOrEqual(300 / 21);
+    expect(claims).toBeLessThanOrEqual(300 / 10 + 2);
   });
 });
 

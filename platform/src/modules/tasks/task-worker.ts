@@ -172,8 +172,13 @@ class TaskKindLoop {
 
   #fetch(): void {
     if (this.#stopping || this.#fetching !== undefined || !this.#more) return;
-    const want = this.#concurrency + this.#ahead() - this.#running - this.#queue.length;
+    const ahead = this.#ahead();
+    const want = this.#concurrency + ahead - this.#running - this.#queue.length;
     if (want <= 0) return;
+    // While a full round of slots is still queued, claim again only once half the room ahead is
+    // free: a claim per finished task would cost a statement each (and PostgreSQL a plan each, for
+    // a text with a batch size no statement before had).
+    if (this.#queue.length > this.#concurrency && want < ahead / 2) return;
     this.#more = false;
     const name = this.#task.name;
     this.#fetching = this.#options.boss.fetch<unknown>(name, { batchSize: want }).then(
