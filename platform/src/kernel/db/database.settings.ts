@@ -38,6 +38,9 @@ export const databaseSettings = defineSettings('db', {
     EMBEDDED_DB_RESTARTS: integerSetting(3, 0, 100).describe(
       'Times the embedded PostgreSQL is restarted after it dies before the process gives up and exits non-zero',
     ),
+    DATABASE_PREPARED_STATEMENTS: booleanSetting(true).describe(
+      'Repeated statements are prepared once per connection instead of planned at every call (turn off behind a pooler that cannot keep them, such as PgBouncer before 1.21 in transaction mode)',
+    ),
     MIGRATE_ON_START: booleanSetting(true).describe('Run pending migrations when a web or worker process starts'),
   }),
   resolve: (values) => ({
@@ -51,6 +54,7 @@ export const databaseSettings = defineSettings('db', {
     embeddedRestarts: values.EMBEDDED_DB_RESTARTS,
     embeddedPort: values.EMBEDDED_DB_PORT,
     migrateOnStart: values.MIGRATE_ON_START,
+    preparedStatements: values.DATABASE_PREPARED_STATEMENTS,
   }),
   checkProduction: (values) => {
     const problems: StartupProblem[] = [];

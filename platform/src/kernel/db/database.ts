@@ -13,6 +13,7 @@ import type { Logger } from '#platform/kernel/logging/logger.ts';
 import { isDatabaseUnavailable } from './connection-errors.ts';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres.ts';
 import { selectOne } from './server.repository.ts';
+import { createPreparingClient } from './prepared-statements.ts';
 
 /** Tables by name, as Kysely types them (the generated `*.db.ts` files declare one per schema). */
 export type TableMap = Record<string, Record<string, unknown>>;
@@ -56,6 +57,8 @@ export interface Database {
   readonly clientOptions: DatabaseClientOptions;
   /** How often a long-lived LISTEN connection must prove it still answers, in ms. */
   readonly listenerCheckMs: number;
+  /** Whether pools prepare repeated statements (`DATABASE_PREPARED_STATEMENTS`, `createPreparingClient`). */
+  readonly preparedStatements: boolean;
   /** Set when Ballast runs the embedded PostgreSQL for this process. */
   readonly embedded: EmbeddedPostgres | undefined;
   /** A typed handle on one schema's tables (`Tables` from its generated `*.db.ts`): unqualified tables resolve there. */
@@ -174,6 +177,10 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
     idleTimeoutMillis: 30_000,
     application_name: options.applicationName,
     ...clientOptions,
+    // Repeated statements prepared per connection; `*` selects stay unprepared (see PreparingOptions).
+    ...(config.db.preparedStatements
+      ? { Client: createPreparingClient({ withParameters: 256, withoutParameters: 32, skipStar: true }) }
+      : {}),
   });
   // An idle client whose server went away emits here; without a listener the process would crash.
   pool.on('error', (error) => log.warn({ err: error }, 'idle database connection failed'));
@@ -189,6 +196,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
     url: connectionString,
     clientOptions,
     listenerCheckMs: config.db.listenerCheckMs,
+    preparedStatements: config.db.preparedStatements,
     embedded,
     view: <Tables extends TableMap>(schema: string) => db.withSchema(schema).withTables<Tables>(),
     transaction: <T>(work: (tx: Tx) => Promise<T>) => db.transaction().execute((trx) => work(txOf(trx))),

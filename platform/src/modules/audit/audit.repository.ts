@@ -1,5 +1,5 @@
 import { sql, type Kysely } from 'kysely';
-import type { DB, Json } from '#platform/db/platform.db.ts';
+import type { DB } from '#platform/db/platform.db.ts';
 import type { AuditEntry, AuditEvent, AuditFilter } from './audit.ts';
 
 /**
@@ -23,39 +23,30 @@ export const auditColumns = [
   'details',
 ] as const;
 
-/** A value as a jsonb document; undefined stays SQL null. */
-const jsonb = (value: unknown) => (value === undefined ? null : sql<Json>`${JSON.stringify(value)}::jsonb`);
-
 /** `%` and `_` match themselves in a LIKE pattern built from `text`. */
 const likeLiteral = (text: string) => text.replace(/[%_\\]/g, (c) => `\\${c}`);
 
-/** Appends entries in one statement; an actor named by id alone gets their current email. */
+/**
+ * Appends entries in one statement whose text is the same for any number of entries (columns as
+ * arrays, `unnest`ed), so it is planned once per connection; an actor named by id alone gets their
+ * current email.
+ */
 export async function insertAuditEvents(db: Kysely<DB>, entries: readonly AuditEntry[]): Promise<void> {
   if (entries.length === 0) return;
-  await db
-    .insertInto('audit_event')
-    .values(
-      entries.map((entry) => {
-        const actorId = entry.actor?.id ?? null;
-        const email = entry.actor?.email ?? null;
-        return {
-          actor_id: actorId,
-          actor_email:
-            email !== null || actorId === null
-              ? email
-              : sql<string>`(select u.email from platform."user" u where u.id = ${actorId}::uuid)`,
-          action: entry.action,
-          target_type: entry.target?.type ?? null,
-          target_id: entry.target?.id ?? null,
-          ip: entry.ip ?? null,
-          user_agent: entry.userAgent?.slice(0, 500) ?? null,
-          before: jsonb(entry.before),
-          after: jsonb(entry.after),
-          details: jsonb(entry.details),
-        };
-      }),
-    )
-    .execute();
+  const column = <T>(value: (entry: AuditEntry) => T) => entries.map(value);
+  const json = (value: unknown) => (value === undefined ? null : JSON.stringify(value));
+  await sql`insert into platform.audit_event
+      (actor_id, actor_email, action, target_type, target_id, ip, user_agent, before, after, details)
+    select x.actor_id,
+      coalesce(x.actor_email, (select u.email from platform."user" u where u.id = x.actor_id)),
+      x.action, x.target_type, x.target_id, x.ip, x.user_agent, x.before, x.after, x.details
+    from unnest(${column((entry) => entry.actor?.id ?? null)}::uuid[],
+      ${column((entry) => entry.actor?.email ?? null)}::text[], ${column((entry) => entry.action)}::text[],
+      ${column((entry) => entry.target?.type ?? null)}::text[], ${column((entry) => entry.target?.id ?? null)}::text[],
+      ${column((entry) => entry.ip ?? null)}::text[], ${column((entry) => entry.userAgent?.slice(0, 500) ?? null)}::text[],
+      ${column((entry) => json(entry.before))}::jsonb[], ${column((entry) => json(entry.after))}::jsonb[],
+      ${column((entry) => json(entry.details))}::jsonb[])
+      as x(actor_id, actor_email, action, target_type, target_id, ip, user_agent, before, after, details)`.execute(db);
 }
 
 /** The trail, newest first, filtered by actor email (substring), action (prefix) and time. */

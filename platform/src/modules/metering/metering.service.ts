@@ -577,11 +577,14 @@ export function createMetering(options: MeteringOptions) {
         { session: session.id, reason: pending.reason, metered: session.meteredSeconds },
         'metered session ended',
       );
+      // Answered at once: the live update to the user's other sockets goes out behind it (a storm
+      // of hang-ups sends them in a few statements), and a failure to send it is logged there.
+      pending.resolve(session);
       void publish(session.userId, session.app, 'metering.ended', {
         sessionId: session.id,
         reason: session.endReason,
         meteredSeconds: session.meteredSeconds,
-      }).then(() => pending.resolve(session));
+      });
     }
   }
 

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { DB } from '#platform/db/platform.db.ts';
 
 /**
@@ -16,16 +16,13 @@ export async function claimDedupeKeys(
   keys: readonly { readonly key: string; readonly jobId: string }[],
 ): Promise<string[]> {
   if (keys.length === 0) return [];
-  const claimed = await db
-    .insertInto('task_dedupe')
-    // In key order: two batches racing over the same keys wait for each other, never deadlock.
-    .values(
-      [...keys]
-        .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
-        .map(({ key, jobId }) => ({ task, key, job_id: jobId })),
-    )
-    .onConflict((conflict) => conflict.doNothing())
-    .returning('key')
-    .execute();
+  // In key order: two batches racing over the same keys wait for each other, never deadlock. One
+  // text for any number of keys (arrays, `unnest`ed), so it is planned once per connection.
+  const sorted = [...keys].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  const { rows: claimed } = await sql<{ key: string }>`insert into platform.task_dedupe (task, key, job_id)
+    select ${task}, x.key, x.job_id from unnest(${sorted.map((k) => k.key)}::text[], ${sorted.map((k) => k.jobId)}::uuid[])
+      as x(key, job_id)
+    on conflict do nothing
+    returning key`.execute(db);
   return claimed.map((row) => row.key);
 }

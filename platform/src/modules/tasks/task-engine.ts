@@ -5,13 +5,13 @@ import type { DB as PgBossDB } from '#platform/db/pgboss.db.ts';
 import type { DB } from '#platform/db/platform.db.ts';
 import { AppError } from '#platform/kernel/errors/errors.ts';
 import type { Database, Tx } from '#platform/kernel/db/database.ts';
+import { createPreparingClient } from '#platform/kernel/db/prepared-statements.ts';
 import type { ReadinessCheck, RegisteredTask } from '#platform/kernel/lifecycle/module.ts';
 import type { Logger } from '#platform/kernel/logging/logger.ts';
 import type { ScheduleDefinition, TaskDefinition } from '#platform/kernel/lifecycle/define-task.ts';
 import * as jobs from './job-table.repository.ts';
 import { claimDedupeKeys } from './task-dedupe.repository.ts';
 import { createTaskWorker, taskLogger, type TaskWorker } from './task-worker.ts';
-import { createPreparingClient } from './prepared-statements.ts';
 
 /** pg-boss keeps its tables here, apart from the platform's and the apps'. */
 export const TASKS_SCHEMA = 'pgboss';
@@ -80,8 +80,6 @@ export interface TaskEngineOptions {
     readonly pollIntervalSeconds: number;
     readonly keepCompletedSeconds: number;
     readonly poolMax: number;
-    /** Prepare pg-boss's repeated statements on each connection (`createPreparingClient`). */
-    readonly preparedStatements?: boolean;
   };
   /** Whether this process runs the maintenance and cron passes (worker processes do). */
   readonly supervise: boolean;
@@ -171,8 +169,11 @@ export async function createTaskEngine(options: TaskEngineOptions): Promise<Task
     // Keep-alive and client-side timeouts (passed through to pg): a silent database fails
     // pg-boss's statements instead of hanging its workers.
     ...database.clientOptions,
-    // Passed through to pg's pool: which client class its connections are.
-    ...((settings.preparedStatements ?? true) ? { Client: createPreparingClient() } : {}),
+    // Passed through to pg's pool: its connections prepare pg-boss's repeated statements (its
+    // statements name their result columns, so `*` in a subquery is no hazard).
+    ...(database.preparedStatements
+      ? { Client: createPreparingClient({ withParameters: 128, withoutParameters: 32, skipStar: false }) }
+      : {}),
     notifyHeartbeatIntervalMs: database.listenerCheckMs,
     notifyHeartbeatTimeoutMs: database.listenerCheckMs,
     notifyKeepAliveInitialDelayMs: database.clientOptions.keepAliveInitialDelayMillis,

@@ -1,6 +1,6 @@
 import type { SettingsOf } from '#platform/kernel/config/load-config.ts';
 import { z } from 'zod';
-import { booleanSetting, defineSettings, integerSetting } from '#platform/kernel/config/settings.ts';
+import { defineSettings, integerSetting } from '#platform/kernel/config/settings.ts';
 
 /** The background task engine (pg-boss in its own schema). */
 export const taskSettings = defineSettings('tasks', {
@@ -24,9 +24,6 @@ export const taskSettings = defineSettings('tasks', {
       'How long finished tasks are kept for statistics and inspection, in seconds',
     ),
     TASKS_POOL_MAX: integerSetting(6, 2, 200).describe('Database connections the task engine opens per process'),
-    TASKS_PREPARED_STATEMENTS: booleanSetting(true).describe(
-      'The task engine prepares its repeated statements on each connection (off behind a pooler that cannot keep them, such as PgBouncer before 1.21 in transaction mode)',
-    ),
   }),
   resolve: (values) => ({
     concurrency: values.TASKS_CONCURRENCY,
@@ -36,7 +33,6 @@ export const taskSettings = defineSettings('tasks', {
     pollIntervalSeconds: values.TASKS_POLL_INTERVAL_SECONDS,
     keepCompletedSeconds: values.TASKS_KEEP_COMPLETED_SECONDS,
     poolMax: values.TASKS_POOL_MAX,
-    preparedStatements: values.TASKS_PREPARED_STATEMENTS,
   }),
 });
 
