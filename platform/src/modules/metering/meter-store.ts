@@ -31,6 +31,8 @@ export interface MeterStore {
   beat(id: string, userId: string, at: number): Promise<LiveSession | undefined>;
   /** Removes the session and returns it as it was, in one step (a heartbeat lands before or not at all). */
   take(id: string): Promise<LiveSession | undefined>;
+  /** `take` of many sessions at once (one round trip to Redis): those that were live, by id. */
+  takeMany(ids: readonly string[]): Promise<Map<string, LiveSession>>;
   setFlushed(id: string, seconds: number): Promise<void>;
   /** Marks the warning sent; true only for the caller that marked it first. */
   markWarned(id: string): Promise<boolean>;
@@ -74,6 +76,15 @@ export function createMemoryMeterStore(): MeterStore {
       const session = sessions.get(id);
       sessions.delete(id);
       return session === undefined ? undefined : { ...session };
+    },
+    async takeMany(ids) {
+      const taken = new Map<string, LiveSession>();
+      for (const id of ids) {
+        const session = sessions.get(id);
+        sessions.delete(id);
+        if (session !== undefined) taken.set(id, { ...session });
+      }
+      return taken;
     },
     async remove(id) {
       sessions.delete(id);
@@ -176,6 +187,20 @@ export function createRedisMeterStore(redis: Redis, prefix: string): MeterStore 
       const [error, hash] = results?.[0] ?? [null, {}];
       if (error !== null) throw error;
       return fromHash(id, hash as Record<string, string>);
+    },
+    async takeMany(ids) {
+      const taken = new Map<string, LiveSession>();
+      if (ids.length === 0) return taken;
+      const step = redis.multi();
+      for (const id of ids) step.hgetall(key(id)).del(key(id)).zrem(beats, id).zrem(deadlines, id);
+      const results = (await step.exec()) ?? [];
+      ids.forEach((id, index) => {
+        const [error, hash] = results[index * 4] ?? [null, {}];
+        if (error !== null) throw error;
+        const session = fromHash(id, hash as Record<string, string>);
+        if (session !== undefined) taken.set(id, session);
+      });
+      return taken;
     },
     async remove(id) {
       await redis.multi().del(key(id)).zrem(beats, id).zrem(deadlines, id).exec();

@@ -466,6 +466,7 @@ export function createMetering(options: MeteringOptions) {
           ).map((row) => [row.id, row]),
         );
         const ending: { pending: PendingEnd; current: sessions.SessionRow; total: number; until: number }[] = [];
+        const live: { pending: PendingEnd; current: sessions.SessionRow }[] = [];
         for (const pending of batch) {
           const current = rows.get(pending.id);
           if (
@@ -474,18 +475,18 @@ export function createMetering(options: MeteringOptions) {
             (pending.hangUp.app !== undefined && current.app !== pending.hangUp.app)
           ) {
             refused.push(pending);
-            continue;
-          }
-          if (current.status === 'ended') {
+          } else if (current.status === 'ended') {
             answers.push({ pending, session: toSession(current), endedNow: false });
-            continue;
-          }
-          // Taken under the row lock, as in `end`: a heartbeat landed before (billed here) or waits.
-          const live = await store.take(pending.id);
-          if (live !== undefined) taken.set(pending.id, live);
-          const session = live ?? liveFrom(current, current.last_heartbeat_at.getTime());
+          } else live.push({ pending, current });
+        }
+        // Taken under the row locks, as in `end` (a heartbeat landed before and is billed here, or
+        // waits), all in one step: one round trip to a Redis store, not one per session.
+        for (const [id, session] of await store.takeMany(live.map(({ pending }) => pending.id))) taken.set(id, session);
+        for (const { pending, current } of live) {
+          const held = taken.get(pending.id);
+          const session = held ?? liveFrom(current, current.last_heartbeat_at.getTime());
           if (pending.reason === 'heartbeat_lost' && isAlive(session.lastBeatAt, pending.at, settings.gapSeconds)) {
-            if (live !== undefined) await store.put(live);
+            if (held !== undefined) await store.put(held);
             taken.delete(pending.id);
             answers.push({ pending, session: toSession(current), endedNow: false });
             continue;
@@ -566,8 +567,11 @@ export function createMetering(options: MeteringOptions) {
       throw error;
     }
     for (const pending of refused) pending.reject(unknownSession());
+    // Together (a Redis store pipelines them): answers do not wait for one removal after another.
+    await Promise.all(
+      answers.filter(({ session }) => session.status === 'ended').map(({ session }) => store.remove(session.id)),
+    );
     for (const { pending, session, endedNow } of answers) {
-      if (session.status === 'ended') await store.remove(session.id);
       if (!endedNow) {
         pending.resolve(session);
         continue;
