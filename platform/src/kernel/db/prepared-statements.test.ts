@@ -61,6 +61,13 @@ describe('the preparing client of the database pools', () => {
     expect(await prepared(client)).toEqual([]);
   });
 
+  it('neither prepares nor remembers a text longer than 16 KiB', async () => {
+    const client = await connect(createPreparingClient(options));
+    const long = `select $1::int as n -- ${'x'.repeat(17_000)}`;
+    for (let run = 0; run < 3; run++) expect((await client.query(long, [run])).rows).toEqual([{ n: run }]);
+    expect(await prepared(client)).toEqual([]);
+  });
+
   it('prepares a bounded number of texts without parameters (a claim writes its batch size into its text)', async () => {
     const client = await connect(createPreparingClient(options));
     for (let limit = 1; limit <= 40; limit++) {

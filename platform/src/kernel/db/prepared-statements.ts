@@ -16,6 +16,8 @@ export interface PreparingOptions {
   readonly skipStar: boolean;
 }
 
+/** Longer texts are never prepared nor counted (a multi-row `VALUES` list of thousands of rows). */
+const LONGEST = 16_384;
 /** A text is prepared from its `PREPARE_AFTER`-th use: one-off statements never are. */
 const PREPARE_AFTER = 2;
 /** Texts seen fewer times than that, remembered to count them (forgotten all at once when full). */
@@ -48,7 +50,7 @@ export function createPreparingClient(options: PreparingOptions): typeof pg.Clie
 
   function nameFor(text: string, parameterized: boolean): string | undefined {
     const known = names.get(text);
-    if (known !== undefined) return known;
+    if (known !== undefined || text.length > LONGEST) return known;
     if (parameterized ? withParameters >= options.withParameters : withoutParameters >= options.withoutParameters) {
       return undefined;
     }
