@@ -8,10 +8,9 @@ export interface PreparingOptions {
   readonly withoutParameters: number;
   /**
    * Leaves texts whose `*` expands a table's columns (`select * from t`, `"t".*`, `returning *`)
-   * unprepared. A prepared
-   * statement's result columns are fixed when it is prepared: after a migration adds a column
-   * (another node's, in a rolling deploy) PostgreSQL refuses it with "cached plan must not change
-   * result type". Statements that name their columns are unaffected.
+   * unprepared. A prepared statement's result columns are fixed when it is prepared: after a
+   * migration adds a column (another node's, in a rolling deploy) PostgreSQL refuses it with
+   * "cached plan must not change result type". Statements that name their columns are unaffected.
    */
   readonly skipStar: boolean;
 }

@@ -270,18 +270,18 @@ export async function recordFlushes(
     where m.id = x.id`.execute(db);
 }
 
-/** Locks the sessions among `ids` (live or ended), in id order, as `findSession` reads them. */
+/**
+ * Locks the sessions among `ids` (live or ended), in id order, as `findSession` reads them. One
+ * text for any number of ids (`= any`, planned once per connection), not an `in` list per length.
+ */
 export async function lockSessions(db: Kysely<DB>, ids: readonly string[]): Promise<SessionRow[]> {
-  return (
-    db
-      .selectFrom('metered_session')
-      .select(sessionColumns)
-      // One text for any number of ids (planned once per connection), not an `in` list per length.
-      .where('id', '=', sql<string>`any(${ids}::uuid[])`)
-      .orderBy('id')
-      .forUpdate()
-      .execute()
-  );
+  return db
+    .selectFrom('metered_session')
+    .select(sessionColumns)
+    .where('id', '=', sql<string>`any(${ids}::uuid[])`)
+    .orderBy('id')
+    .forUpdate()
+    .execute();
 }
 
 /** Ends many sessions at once: each its end, reason and metered time, its last heartbeat moved forward (never back). */
