@@ -200,6 +200,8 @@ interface Connection {
   readonly log: FastifyBaseLogger;
   /** Answered the last ping. */
   alive: boolean;
+  /** The turn of the ping sweep that visits it (see `sweep`). */
+  readonly turn: number;
 }
 
 /**
@@ -232,6 +234,14 @@ export function createRealtimeHub(options: CreateRealtimeHubOptions): RealtimeHu
   const byApp = new Map<string, Set<Connection>>();
   const byChannel = new Map<string, Set<Connection>>();
   let sweeper: NodeJS.Timeout | undefined;
+  /**
+   * The ping sweep visits the sockets in turns, about one a second (30 at the default interval),
+   * each socket once per interval: 10,000 sockets pinged at once hold the event loop for a quarter
+   * of a second, which every request and heartbeat then waits out.
+   */
+  const sweepTurns = Math.max(1, Math.min(60, Math.round(settings.pingIntervalMs / 1000)));
+  let nextTurn = 0;
+  let sweepTurn = 0;
 
   new client.Gauge({
     name: 'realtime_connections',
@@ -508,9 +518,13 @@ export function createRealtimeHub(options: CreateRealtimeHubOptions): RealtimeHu
     }
   }
 
+  /** One turn of the ping sweep: the sockets of this turn, each pinged once per interval. */
   function sweep(): void {
+    const turn = sweepTurn;
+    sweepTurn = (sweepTurn + 1) % sweepTurns;
     for (const open of byApp.values()) {
       for (const connection of open) {
+        if (connection.turn !== turn) continue;
         if (!connection.alive) {
           connection.log.info({ app: connection.app }, 'realtime socket missed a ping; dropped');
           connection.socket.terminate();
@@ -592,7 +606,9 @@ export function createRealtimeHub(options: CreateRealtimeHubOptions): RealtimeHu
         socket.close(CLOSE_TOO_MANY_CONNECTIONS, 'too many connections');
         return;
       }
-      const connection: Connection = { socket, app, identity, channels: new Set(), log: requestLog, alive: true };
+      const turn = nextTurn;
+      nextTurn = (nextTurn + 1) % sweepTurns;
+      const connection: Connection = { socket, app, identity, channels: new Set(), log: requestLog, alive: true, turn };
       open.add(connection);
       byApp.set(app, open);
       join(connection, `user:${identity.userId}`);
@@ -610,7 +626,7 @@ export function createRealtimeHub(options: CreateRealtimeHubOptions): RealtimeHu
     async start() {
       if (!options.serve) return;
       await bus.listen(deliver);
-      sweeper = setInterval(sweep, settings.pingIntervalMs);
+      sweeper = setInterval(sweep, settings.pingIntervalMs / sweepTurns);
       sweeper.unref();
       log.info({ bus: bus.name }, 'realtime listening');
     },

@@ -487,6 +487,29 @@ describe('dead peers and shutdown', () => {
     }
   });
 
+  it('pings its sockets in turns spread over the interval, each once per interval', async () => {
+    // 2 s: two turns a second apart, taken by the sockets in the order they connected.
+    const node = await startTestBallast({ apps, env: { REALTIME_PING_INTERVAL_MS: '2000' } });
+    try {
+      const url = socketUrl(node, { app: 'probe', ticket: ticketFor(node, 'alice') });
+      const sockets = [];
+      for (let index = 0; index < 4; index++) sockets.push(await connect(url));
+      const pingedAt = (socket: WebSocket) =>
+        new Promise<number>((resolve) => socket.once('ping', () => resolve(performance.now())));
+      const [first, second, third, fourth] = await Promise.all(sockets.map(({ socket }) => pingedAt(socket)));
+      // Sockets of one turn are pinged together; the two turns half an interval apart.
+      expect(Math.abs(first! - third!)).toBeLessThan(300);
+      expect(Math.abs(second! - fourth!)).toBeLessThan(300);
+      expect(Math.abs(first! - second!)).toBeGreaterThan(600);
+      // Each socket's next ping comes a whole interval after its first.
+      const again = await pingedAt(sockets[0]!.socket);
+      expect(again - first!).toBeGreaterThan(1600);
+      await closeAll(sockets);
+    } finally {
+      await node.close();
+    }
+  });
+
   it('tells open sockets the server is going away (1001) when Ballast stops', async () => {
     const node = await startTestBallast({ apps });
     const client = await connect(socketUrl(node, { app: 'probe', ticket: ticketFor(node, 'alice') }));
