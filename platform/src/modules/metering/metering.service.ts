@@ -444,7 +444,7 @@ export function createMetering(options: MeteringOptions) {
    * Ends a batch of sessions in one transaction, each exactly as `end` would: lock the rows (id
    * order, as the flush does), take each live session out of the store under its lock, debit every
    * session's last seconds at once (once per key, never below zero), end the rows in one
-   * statement, read what each still owes in one statement and settle the few that owe more (a
+   * statement that also reads what each has been charged, settle the few that owe more (a
    * provider's report, a balance that fell), then the app's hook per session. Callers whose
    * session is not theirs get `not_found`; an ended session answers as it is.
    */
@@ -519,6 +519,7 @@ export function createMetering(options: MeteringOptions) {
               idempotencyKey: `session:${current.id}:${total}`,
             })),
         );
+        // Each row ended, with what it has been charged so far (this batch's debits included).
         const ended = new Map(
           (
             await sessions.endSessions(
@@ -533,12 +534,8 @@ export function createMetering(options: MeteringOptions) {
             )
           ).map((row) => [row.id, row]),
         );
-        const charges = await sessions.readCharges(
-          scope,
-          ending.map(({ current }) => current.id),
-        );
         for (const { pending, current } of ending) {
-          const charge = charges.get(current.id)!;
+          const charge = ended.get(current.id)!;
           const owed = owedSeconds({
             status: 'ended',
             meteredSeconds: charge.metered_seconds,
@@ -551,7 +548,7 @@ export function createMetering(options: MeteringOptions) {
             owed > 0 || charge.unsettled_seconds !== 0
               ? (await settleOwed(tx, current.id)).unsettledSeconds
               : charge.unsettled_seconds;
-          const session = { ...toSession(ended.get(current.id)!), unsettledSeconds: unsettled };
+          const session = { ...toSession(charge), unsettledSeconds: unsettled };
           answers.push({ pending, session, endedNow: true });
         }
         // Each app's hook once, with all of its sessions ended here.
@@ -571,25 +568,30 @@ export function createMetering(options: MeteringOptions) {
     await Promise.all(
       answers.filter(({ session }) => session.status === 'ended').map(({ session }) => store.remove(session.id)),
     );
-    for (const { pending, session, endedNow } of answers) {
-      if (!endedNow) {
+    // Answered once the next batch's first statement is on its way (the check phase comes after
+    // this turn's promise jobs, which send it): the database works on it while these answers are
+    // written, instead of waiting for all of them.
+    setImmediate(() => {
+      for (const { pending, session, endedNow } of answers) {
+        if (!endedNow) {
+          pending.resolve(session);
+          continue;
+        }
+        writes?.inc({ kind: 'end' });
+        log.info(
+          { session: session.id, reason: pending.reason, metered: session.meteredSeconds },
+          'metered session ended',
+        );
+        // The live update to the user's other sockets goes out behind the answer (a storm of
+        // hang-ups sends them in a few statements), and a failure to send it is logged there.
         pending.resolve(session);
-        continue;
+        void publish(session.userId, session.app, 'metering.ended', {
+          sessionId: session.id,
+          reason: session.endReason,
+          meteredSeconds: session.meteredSeconds,
+        });
       }
-      writes?.inc({ kind: 'end' });
-      log.info(
-        { session: session.id, reason: pending.reason, metered: session.meteredSeconds },
-        'metered session ended',
-      );
-      // Answered at once: the live update to the user's other sockets goes out behind it (a storm
-      // of hang-ups sends them in a few statements), and a failure to send it is logged there.
-      pending.resolve(session);
-      void publish(session.userId, session.app, 'metering.ended', {
-        sessionId: session.id,
-        reason: session.endReason,
-        meteredSeconds: session.meteredSeconds,
-      });
-    }
+    });
   }
 
   function endedAnswer(session: MeteredSession, warning = false): HeartbeatAnswer {

@@ -284,29 +284,28 @@ export async function lockSessions(db: Kysely<DB>, ids: readonly string[]): Prom
     .execute();
 }
 
-/** Ends many sessions at once: each its end, reason and metered time, its last heartbeat moved forward (never back). */
+/** A session's row as a batched end leaves it, with what it has been charged (`ChargeRow`). */
+export type EndedRow = SessionRow & ChargeRow;
+
+/**
+ * Ends many sessions at once: each its end, reason and metered time, its last heartbeat moved
+ * forward (never back). Each row comes back with what the session has been charged, read from the
+ * ledger as this transaction left it (the batch's own debits, written before, included).
+ */
 export async function endSessions(
   db: Kysely<DB>,
   ends: readonly { id: string; at: Date; reason: string; meteredSeconds: number; lastBeatAt: Date }[],
-): Promise<SessionRow[]> {
-  const result = await sql<SessionRow>`update platform.metered_session m set status = 'ended', ended_at = x.at,
+): Promise<EndedRow[]> {
+  const result = await sql<EndedRow>`update platform.metered_session m set status = 'ended', ended_at = x.at,
       end_reason = x.reason, metered_seconds = x.metered, last_heartbeat_at = greatest(m.last_heartbeat_at, x.beat)
     from unnest(${ends.map((end) => end.id)}::uuid[], ${ends.map((end) => end.at.toISOString())}::timestamptz[],
       ${ends.map((end) => end.reason)}::text[], ${ends.map((end) => end.meteredSeconds)}::int[],
       ${ends.map((end) => end.lastBeatAt.toISOString())}::timestamptz[]) as x(id, at, reason, metered, beat)
     where m.id = x.id
     returning m.id::text, m.user_id::text, m.app, m.unit, m.status, m.started_at, m.max_seconds, m.metered_seconds,
-      m.last_heartbeat_at, m.warned_at, m.ended_at, m.end_reason, m.details, m.unsettled_seconds`.execute(db);
-  return result.rows;
-}
-
-/** `readCharge` of many sessions in one statement, by session id. */
-export async function readCharges(db: Kysely<DB>, ids: readonly string[]): Promise<Map<string, ChargeRow>> {
-  const result = await sql<ChargeRow & { id: string }>`select s.id::text, s.user_id::text, s.app, s.unit, s.status,
-      s.metered_seconds, s.forgiven_seconds, s.unsettled_seconds,
-      (select coalesce(sum(r.seconds), 0)::int from platform.metered_report r where r.session_id = s.id) as reported,
+      m.last_heartbeat_at, m.warned_at, m.ended_at, m.end_reason, m.details, m.unsettled_seconds, m.forgiven_seconds,
+      (select coalesce(sum(r.seconds), 0)::int from platform.metered_report r where r.session_id = m.id) as reported,
       (select coalesce(-sum(e.amount), 0)::text from platform.ledger_entry e
-        where e.app = s.app and e.reference = 'session:' || s.id::text and e.kind = 'usage') as charged
-    from platform.metered_session s where s.id = any(${ids}::uuid[])`.execute(db);
-  return new Map(result.rows.map((row) => [row.id, row]));
+        where e.app = m.app and e.reference = 'session:' || m.id::text and e.kind = 'usage') as charged`.execute(db);
+  return result.rows;
 }

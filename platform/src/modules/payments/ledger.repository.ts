@@ -139,24 +139,25 @@ export async function lockBalances(db: Kysely<DB>, accounts: readonly AccountKey
   return locked.rows;
 }
 
-/** Writes many debits' entries; resolves with the idempotency keys that were new. */
-export async function insertDebits(db: Kysely<DB>, kind: string, debits: readonly BatchDebit[]): Promise<Set<string>> {
-  const inserted = await sql<Pick<Selectable<LedgerEntry>, 'idempotency_key'>>`insert into platform.ledger_entry
-      (user_id, app, unit, kind, amount, balance_after, reference, idempotency_key)
-    select user_id, app, unit, ${kind}, -take, after, reference, key
-    from unnest(${debits.map((d) => d.userId)}::uuid[], ${debits.map((d) => d.app)}::text[],
-      ${debits.map((d) => d.unit)}::text[], ${debits.map((d) => d.take)}::bigint[], ${debits.map((d) => d.after)}::bigint[],
-      ${debits.map((d) => d.reference)}::text[], ${debits.map((d) => d.idempotencyKey)}::text[])
-      as x(user_id, app, unit, take, after, reference, key)
-    on conflict (app, idempotency_key) do nothing
-    returning idempotency_key`.execute(db);
+/**
+ * Writes many debits' entries and takes each new one from its (locked) balance, in one statement:
+ * a debit whose idempotency key was already used writes nothing and takes nothing. Resolves with
+ * the keys that were new.
+ */
+export async function applyDebits(db: Kysely<DB>, kind: string, debits: readonly BatchDebit[]): Promise<Set<string>> {
+  const inserted = await sql<Pick<Selectable<LedgerEntry>, 'idempotency_key'>>`with fresh as (
+      insert into platform.ledger_entry (user_id, app, unit, kind, amount, balance_after, reference, idempotency_key)
+      select user_id, app, unit, ${kind}, -take, after, reference, key
+      from unnest(${debits.map((d) => d.userId)}::uuid[], ${debits.map((d) => d.app)}::text[],
+        ${debits.map((d) => d.unit)}::text[], ${debits.map((d) => d.take)}::bigint[], ${debits.map((d) => d.after)}::bigint[],
+        ${debits.map((d) => d.reference)}::text[], ${debits.map((d) => d.idempotencyKey)}::text[])
+        as x(user_id, app, unit, take, after, reference, key)
+      on conflict (app, idempotency_key) do nothing
+      returning user_id, app, unit, amount, idempotency_key
+    ), taken as (
+      update platform.ledger_balance b set balance = b.balance + fresh.amount, updated_at = now()
+      from fresh where b.user_id = fresh.user_id and b.app = fresh.app and b.unit = fresh.unit
+    )
+    select idempotency_key from fresh`.execute(db);
   return new Set(inserted.rows.map((row) => row.idempotency_key));
-}
-
-/** Takes each debit from its (locked) balance. */
-export async function subtractFromBalances(db: Kysely<DB>, debits: readonly BatchDebit[]): Promise<void> {
-  await sql`update platform.ledger_balance b set balance = b.balance - x.take, updated_at = now()
-    from unnest(${debits.map((d) => d.userId)}::uuid[], ${debits.map((d) => d.app)}::text[],
-      ${debits.map((d) => d.unit)}::text[], ${debits.map((d) => d.take)}::bigint[]) as x(user_id, app, unit, take)
-    where b.user_id = x.user_id and b.app = x.app and b.unit = x.unit`.execute(db);
 }

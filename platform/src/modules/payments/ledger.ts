@@ -159,10 +159,8 @@ export function createLedger(database: Database): Ledger {
         })
         .filter((debit) => debit.take > 0);
       if (debits.length === 0) return taken;
-      const fresh = await entries.insertDebits(db, kind, debits);
-      const applied = debits.filter((debit) => fresh.has(debit.idempotencyKey));
-      if (applied.length > 0) await entries.subtractFromBalances(db, applied);
-      for (const debit of applied) taken.set(debit.idempotencyKey, debit.take);
+      const fresh = await entries.applyDebits(db, kind, debits);
+      for (const debit of debits) if (fresh.has(debit.idempotencyKey)) taken.set(debit.idempotencyKey, debit.take);
       return taken;
     },
 
