@@ -568,30 +568,25 @@ export function createMetering(options: MeteringOptions) {
     await Promise.all(
       answers.filter(({ session }) => session.status === 'ended').map(({ session }) => store.remove(session.id)),
     );
-    // Answered once the next batch's first statement is on its way (the check phase comes after
-    // this turn's promise jobs, which send it): the database works on it while these answers are
-    // written, instead of waiting for all of them.
-    setImmediate(() => {
-      for (const { pending, session, endedNow } of answers) {
-        if (!endedNow) {
-          pending.resolve(session);
-          continue;
-        }
-        writes?.inc({ kind: 'end' });
-        log.info(
-          { session: session.id, reason: pending.reason, metered: session.meteredSeconds },
-          'metered session ended',
-        );
-        // The live update to the user's other sockets goes out behind the answer (a storm of
-        // hang-ups sends them in a few statements), and a failure to send it is logged there.
+    for (const { pending, session, endedNow } of answers) {
+      if (!endedNow) {
         pending.resolve(session);
-        void publish(session.userId, session.app, 'metering.ended', {
-          sessionId: session.id,
-          reason: session.endReason,
-          meteredSeconds: session.meteredSeconds,
-        });
+        continue;
       }
-    });
+      writes?.inc({ kind: 'end' });
+      log.info(
+        { session: session.id, reason: pending.reason, metered: session.meteredSeconds },
+        'metered session ended',
+      );
+      // Answered at once: the live update to the user's other sockets goes out behind it (a storm
+      // of hang-ups sends them in a few statements), and a failure to send it is logged there.
+      pending.resolve(session);
+      void publish(session.userId, session.app, 'metering.ended', {
+        sessionId: session.id,
+        reason: session.endReason,
+        meteredSeconds: session.meteredSeconds,
+      });
+    }
   }
 
   function endedAnswer(session: MeteredSession, warning = false): HeartbeatAnswer {
