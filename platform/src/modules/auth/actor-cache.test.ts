@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, describe, expect, inject, it, vi } from 'vitest';
+import WebSocket from 'ws';
 import { defineApp } from '#platform/kernel/lifecycle/define-app.ts';
 import { startTestBallast, type TestBallast } from '#platform/testing/ballast.ts';
 import { testSigningKeys } from '#platform/testing/keys.ts';
@@ -18,6 +19,7 @@ const deskApp = defineApp({
     router.get('/mine', { config: { access: 'user' } }, async (request) => ({ userId: request.user!.id }));
     router.get('/mediation', { config: { access: ['desk:mediator'] } }, async () => ({ ok: true }));
   },
+  realtimeRequests: { whoami: async (userId) => ({ userId }) },
 });
 
 const password = 'a test passphrase of some length';
@@ -37,6 +39,38 @@ async function post(node: TestBallast, path: string, token: string, body: unknow
   });
   await response.arrayBuffer();
   return response.status;
+}
+
+/** A live-updates socket of the desk app opened with a bearer token, sending requests one at a time. */
+async function openSocket(node: TestBallast, token: string) {
+  const socket = new WebSocket(`${node.url.replace('http', 'ws')}/realtime?app=desk`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
+  const closed = new Promise<number>((resolve) => socket.once('close', (code) => resolve(code)));
+  await new Promise((resolve, reject) => {
+    socket.once('open', resolve);
+    socket.once('error', reject);
+  });
+  let next = 0;
+  return {
+    closed,
+    request(name: string): Promise<{ ok: boolean; data?: unknown; error?: { code: string } }> {
+      const id = ++next;
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no reply to ${name} within 10 s`)), 10_000);
+        const onMessage = (raw: Buffer) => {
+          const frame = JSON.parse(raw.toString('utf8')) as { type: string; id?: number };
+          if (frame.type !== 'reply' || frame.id !== id) return;
+          clearTimeout(timer);
+          socket.off('message', onMessage);
+          resolve(frame as never);
+        };
+        socket.on('message', onMessage);
+        socket.send(JSON.stringify({ type: 'request', id, name, data: {} }));
+      });
+    },
+    close: () => socket.close(),
+  };
 }
 
 /** `auth_actor_cache_lookups_total{result}` on the node's /metrics. */
@@ -227,6 +261,9 @@ describe.each(buses)('the actor cache on two nodes sharing a database and a $bus
     if (!available()) return ctx.skip('no Redis answered at TEST_REDIS_URL, REDIS_URL or 127.0.0.1:6379');
     const { a, b, fault: cutter } = await pairWith(fault);
     const user = await createTestUser(a.ballast, `cut-${bus}@example.com`);
+    // A live socket on B, opened with the same token, whose requests are checked as requests are.
+    const socket = await openSocket(b, user.token);
+    expect(await socket.request('whoami')).toMatchObject({ ok: true, data: { userId: user.id } });
     expect(await status(b, '/api/desk/mine', user.token)).toBe(200);
     const hits = await lookups(b, 'hit');
     expect(await status(b, '/api/desk/mine', user.token)).toBe(200);
@@ -247,7 +284,12 @@ describe.each(buses)('the actor cache on two nodes sharing a database and a $bus
       expect(await post(a, '/api/auth/sign-out', user.token)).toBe(204);
       expect(b.ballast.realtime.isBusUp()).toBe(false);
       expect(await status(b, '/api/desk/mine', user.token)).toBe(401);
+      // The socket, which the missed message would have closed, is refused and closed at its
+      // next request.
+      expect(await socket.request('whoami')).toMatchObject({ ok: false, error: { code: 'realtime.unauthenticated' } });
+      expect(await socket.closed).toBe(4401);
     } finally {
+      socket.close();
       await cutter.restore();
     }
 

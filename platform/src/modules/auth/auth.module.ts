@@ -91,6 +91,12 @@ export const authModule = defineModule({
       onUserChanged: (userId) => deps.realtime.announceUserChanged(userId),
       actors,
     });
+    // A live socket's requests are checked against the user's row as an HTTP request is, so a
+    // revocation this node never heard of (its bus was down) stops the socket at its next request.
+    // Sockets opened with a ticket (short-lived, and not always a user's) are closed by messages.
+    deps.realtime.guardRequests(async (identity) =>
+      identity.tokenGeneration === undefined ? true : auth.holdsToken(identity.userId, identity.tokenGeneration),
+    );
     return {
       service: auth,
       identify: (server) => registerAuthentication(server, { config, auth }),

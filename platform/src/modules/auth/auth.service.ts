@@ -66,6 +66,7 @@ export function createAuthService(options: AuthServiceOptions) {
     roleDefinitions: administration.roleDefinitions,
     jwks: sessions.jwks,
     authenticate: sessions.authenticate,
+    holdsToken: sessions.holdsToken,
     signIn: sessions.signIn,
     signOut: sessions.signOut,
     signOutOthers: sessions.signOutOthers,

@@ -183,6 +183,20 @@ export function createSessions(options: SessionsOptions) {
     };
   }
 
+  /**
+   * Whether a token of `generation` still speaks for the user: they exist, are not disabled, and
+   * that generation was not revoked. Read as `authenticate` reads it (the actor cache), for what
+   * holds such a token without sending it again: a live socket's requests.
+   */
+  async function holdsToken(userId: string, generation: number): Promise<boolean> {
+    const holder = await actors.read(
+      userId,
+      () => tokenHolders.load(userId),
+      (kept) => kept.token_generation >= generation,
+    );
+    return holder !== undefined && !holder.disabled && holder.token_generation === generation;
+  }
+
   async function signIn(input: { email: string; password: string }, origin: AuditOrigin): Promise<Session> {
     const email = normaliseEmail(input.email);
     // Growing delay against guessing: after 3 recent failures, 0.5 s, 1 s, 2 s, ... up to 8 s.
@@ -304,6 +318,7 @@ export function createSessions(options: SessionsOptions) {
     announceRevoked,
     announceChanged,
     authenticate,
+    holdsToken,
     signIn,
     signOut,
     signOutOthers,

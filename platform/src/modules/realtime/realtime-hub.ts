@@ -102,7 +102,16 @@ export interface RealtimeHub extends Realtime, Service {
   onBusState(listener: (state: BusState) => void): void;
   /** Whether this node hears the bus now: messages published now will reach it. */
   isBusUp(): boolean;
+  /**
+   * Sets the check every request a socket sends must pass before its app's handler runs: false
+   * answers `realtime.unauthenticated` and closes the socket with 4401 (the auth module checks
+   * that the user's token is still valid, through its actor cache).
+   */
+  guardRequests(check: RequestGuard): void;
 }
+
+/** Whether a socket's identity may still send requests (see `RealtimeHub.guardRequests`). */
+export type RequestGuard = (identity: RealtimeIdentity) => Promise<boolean>;
 
 export interface CreateRealtimeHubOptions {
   readonly config: Config;
@@ -225,6 +234,7 @@ export function createRealtimeHub(options: CreateRealtimeHubOptions): RealtimeHu
         });
   const userChangedListeners: ((userId: string) => void)[] = [];
   const busStateListeners: ((state: BusState) => void)[] = [];
+  let requestGuard: RequestGuard | undefined;
   let busUp = false;
   const echoes = new Map<string, () => void>();
   bus.onState((state) => {
@@ -505,6 +515,20 @@ export function createRealtimeHub(options: CreateRealtimeHubOptions): RealtimeHu
       return;
     }
     try {
+      // The token the socket was opened with, checked again on every request (through the auth
+      // module's actor cache): a sign-out or a disabling whose bus message this node missed still
+      // stops the socket at its next request, as it stops an HTTP request.
+      if (requestGuard !== undefined && !(await requestGuard(connection.identity))) {
+        send(connection, {
+          type: 'reply',
+          id,
+          ok: false,
+          error: { code: 'realtime.unauthenticated', message: 'Your session has ended; sign in again' },
+        });
+        connection.log.info({ app: connection.app }, 'realtime socket closed: its token is no longer valid');
+        connection.socket.close(CLOSE_REVOKED, 'signed out');
+        return;
+      }
       const result = await handler(connection.identity.userId, data);
       send(connection, { type: 'reply', id, ok: true, data: result ?? null });
     } catch (error) {
@@ -587,6 +611,9 @@ export function createRealtimeHub(options: CreateRealtimeHubOptions): RealtimeHu
     announceUserChanged: (userId) => announce({ userChanged: { userId } }),
     onUserChanged(listener) {
       userChangedListeners.push(listener);
+    },
+    guardRequests(check) {
+      requestGuard = check;
     },
     onBusState(listener) {
       busStateListeners.push(listener);
