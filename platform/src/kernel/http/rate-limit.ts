@@ -154,15 +154,16 @@ export async function registerRateLimit(app: FastifyInstance, options: RateLimit
     }
   });
 
-  app.addHook('onSend', async (request, reply, payload) => {
+  app.addHook('onSend', (request, reply, payload, done) => {
     const state = request.rateLimit;
-    if (state === null) return payload;
-    const name = headerName(state.policy);
-    void reply.header(
-      'ratelimit-policy',
-      `"${name}";q=${state.policy.max};w=${Math.ceil(state.policy.windowMs / 1000)}`,
-    );
-    void reply.header('ratelimit', `"${name}";r=${state.remaining};t=${state.resetSeconds}`);
-    return payload;
+    if (state !== null) {
+      const name = headerName(state.policy);
+      void reply.header(
+        'ratelimit-policy',
+        `"${name}";q=${state.policy.max};w=${Math.ceil(state.policy.windowMs / 1000)}`,
+      );
+      void reply.header('ratelimit', `"${name}";r=${state.remaining};t=${state.resetSeconds}`);
+    }
+    done(null, payload);
   });
 }

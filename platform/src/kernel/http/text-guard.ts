@@ -52,18 +52,23 @@ export function findUnstorableText(value: unknown, root: string): FieldError[] {
  * `http.invalid_text`, listing each field, instead of a 500 from the database.
  */
 export function registerTextGuard(app: FastifyInstance): void {
-  app.addHook('preValidation', async (request) => {
+  app.addHook('preValidation', (request, _reply, done) => {
     const errors = [
       ...findUnstorableText(request.params, 'params'),
       ...findUnstorableText(request.query, 'querystring'),
       ...findUnstorableText(request.body, 'body'),
     ];
-    if (errors.length === 0) return;
-    throw new AppError(
-      'invalid_input',
-      'http.invalid_text',
-      'Text may not contain NUL characters or unpaired surrogates; see errors for each field',
-      { errors },
+    if (errors.length === 0) {
+      done();
+      return;
+    }
+    done(
+      new AppError(
+        'invalid_input',
+        'http.invalid_text',
+        'Text may not contain NUL characters or unpaired surrogates; see errors for each field',
+        { errors },
+      ),
     );
   });
 }

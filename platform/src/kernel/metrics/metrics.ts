@@ -56,14 +56,21 @@ export function createMetrics(options: CreateMetricsOptions): Metrics {
 
 /** Records the latency of every request, labelled by its route pattern (never the raw URL). */
 export function instrumentHttp(app: FastifyInstance, metrics: Metrics): void {
-  app.addHook('onResponse', async (request, reply) => {
-    metrics.httpDuration.observe(
-      {
+  // Each label set's series looked up once (prom-client hashes the labels on every `observe`).
+  const series = new Map<string, client.Histogram.Internal<'method' | 'route' | 'status_code'>>();
+  app.addHook('onResponse', (request, reply, done) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    const key = `${request.method} ${reply.statusCode} ${route}`;
+    let observer = series.get(key);
+    if (observer === undefined) {
+      observer = metrics.httpDuration.labels({
         method: request.method,
-        route: request.routeOptions.url ?? 'unmatched',
+        route,
         status_code: String(reply.statusCode),
-      },
-      reply.elapsedTime / 1000,
-    );
+      });
+      series.set(key, observer);
+    }
+    observer.observe(reply.elapsedTime / 1000);
+    done();
   });
 }
