@@ -53,25 +53,33 @@ export async function registerAuthentication(app: FastifyInstance, options: Auth
 
   // One hook, before body parsing and validation: who is calling, may they write (CSRF), and may
   // they call this route at all. An anonymous caller gets 401 whatever the body holds.
-  app.addHook('onRequest', async (request) => {
+  // A request without a token is decided at once (no promise); one with a token waits for its user.
+  app.addHook('onRequest', (request, _reply, done) => {
     const bearer = bearerToken(request);
     const token = bearer ?? request.cookies[SESSION_COOKIE];
-    if (token !== undefined && token !== '') {
-      const actor = await auth.authenticate(token);
-      if (actor !== null) request.user = { ...actor, via: bearer === undefined ? 'cookie' : 'bearer' };
+    if (token === undefined || token === '') {
+      done(refusalOf(request));
+      return;
     }
+    auth.authenticate(token).then((actor) => {
+      if (actor !== null) request.user = { ...actor, via: bearer === undefined ? 'cookie' : 'bearer' };
+      done(refusalOf(request));
+    }, done);
+  });
+
+  /** Why the request may not go on (a CSRF failure, no access to the route), or undefined. */
+  function refusalOf(request: FastifyRequest): AppError | undefined {
     const user: RequestUser | null = request.user;
     if (user !== null && user.via === 'cookie' && unsafeMethods.has(request.method)) {
       const sent = request.headers[CSRF_HEADER];
       const expected = csrfTokenFor(config.security.sessionSecret, user.tokenId);
       if (typeof sent !== 'string' || !constantTimeEqual(sent, expected)) {
-        throw new AppError('forbidden', 'auth.csrf', 'Missing or wrong CSRF token (send the x-csrf-token header)');
+        return new AppError('forbidden', 'auth.csrf', 'Missing or wrong CSRF token (send the x-csrf-token header)');
       }
     }
     const access: Access | undefined = request.routeOptions.config.access;
-    const refusal = accessRefusal(decideAccess(access, user));
-    if (refusal !== undefined) throw refusal;
-  });
+    return accessRefusal(decideAccess(access, user));
+  }
 }
 
 function setSessionCookies(reply: FastifyReply, config: Config, session: Session): void {
