@@ -159,18 +159,27 @@ export function createSessions(options: SessionsOptions) {
     }
   }
 
+  /**
+   * The user's row when a token of `generation` still speaks for them (they exist, are not
+   * disabled, that generation was not revoked), else undefined. Kept in memory between requests;
+   * every change to it is forgotten on every node as it commits. A kept row older than the token
+   * (a newer sign-in) is read again.
+   */
+  async function validHolder(userId: string, generation: number): Promise<TokenHolder | undefined> {
+    const holder = await actors.read(
+      userId,
+      () => tokenHolders.load(userId),
+      (kept) => kept.token_generation >= generation,
+    );
+    return holder === undefined || holder.disabled || holder.token_generation !== generation ? undefined : holder;
+  }
+
   /** Verifies a token and loads its user: disabled users and revoked tokens are refused. */
   async function authenticate(token: string): Promise<Actor | null> {
     const claims = await verifiedClaims(token);
     if (claims === null) return null;
-    // The user's row, kept in memory between requests; every change to it is forgotten on every
-    // node as it commits. A kept row older than the token (a newer sign-in) is read again.
-    const holder = await actors.read(
-      claims.userId,
-      () => tokenHolders.load(claims.userId),
-      (kept) => kept.token_generation >= claims.generation,
-    );
-    if (holder === undefined || holder.disabled || holder.token_generation !== claims.generation) return null;
+    const holder = await validHolder(claims.userId, claims.generation);
+    if (holder === undefined) return null;
     if (claims.sessionId !== undefined) noteSeen(claims.sessionId);
     return {
       id: claims.userId,
@@ -184,17 +193,11 @@ export function createSessions(options: SessionsOptions) {
   }
 
   /**
-   * Whether a token of `generation` still speaks for the user: they exist, are not disabled, and
-   * that generation was not revoked. Read as `authenticate` reads it (the actor cache), for what
-   * holds such a token without sending it again: a live socket's requests.
+   * Whether a token of `generation` still speaks for the user (see `validHolder`), for what holds
+   * such a token without sending it again: a live socket's requests.
    */
   async function holdsToken(userId: string, generation: number): Promise<boolean> {
-    const holder = await actors.read(
-      userId,
-      () => tokenHolders.load(userId),
-      (kept) => kept.token_generation >= generation,
-    );
-    return holder !== undefined && !holder.disabled && holder.token_generation === generation;
+    return (await validHolder(userId, generation)) !== undefined;
   }
 
   async function signIn(input: { email: string; password: string }, origin: AuditOrigin): Promise<Session> {
