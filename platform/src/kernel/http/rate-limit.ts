@@ -1,6 +1,9 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import fastifyRateLimit from '@fastify/rate-limit';
+import type { FastifyInstance, FastifyRequest, onRequestHookHandler } from 'fastify';
+import { normalizeIP, type FastifyRateLimitStore } from '@fastify/rate-limit';
+import LocalStore from '@fastify/rate-limit/store/LocalStore.js';
+import RedisStore from '@fastify/rate-limit/store/RedisStore.js';
 import type { Redis } from 'ioredis';
+import type { Logger } from '#platform/kernel/logging/logger.ts';
 import { AppError } from '#platform/kernel/errors/errors.ts';
 
 /**
@@ -27,16 +30,24 @@ function keyFor(policy: Pick<RateLimitPolicy, 'by'>, request: FastifyRequest): s
   const userId = request.user?.id;
   switch (policy.by) {
     case 'ip':
-      return `ip:${request.ip}`;
+      return `ip:${clientOf(request)}`;
     case 'user':
-      return userId === undefined ? `ip:${request.ip}` : `user:${userId}`;
+      return userId === undefined ? `ip:${clientOf(request)}` : `user:${userId}`;
     case 'ip+user':
-      return `ip:${request.ip}|user:${userId ?? '-'}`;
+      return `ip:${clientOf(request)}|user:${userId ?? '-'}`;
     case 'email':
       return `email:${emailOf(request)}`;
     case 'ip+email':
-      return `ip:${request.ip}|email:${emailOf(request)}`;
+      return `ip:${clientOf(request)}|email:${emailOf(request)}`;
   }
+}
+
+/**
+ * The client a request is counted against: its IPv4 address, or its IPv6 /64 (one customer
+ * commonly holds a whole /64, and would otherwise get a fresh budget from each address in it).
+ */
+function clientOf(request: FastifyRequest): string {
+  return normalizeIP(request.ip, IPV6_PREFIX);
 }
 
 function emailOf(request: FastifyRequest): string {
@@ -65,6 +76,7 @@ export interface RateLimitOptions {
   readonly windowMs: number;
   /** Shared counters across nodes; per-process memory when absent. */
   readonly redis: Redis | undefined;
+  readonly log: Logger;
 }
 
 /** Where a request stands against its route's policy, once counted. */
@@ -88,60 +100,119 @@ function headerName(policy: RateLimitPolicy): string {
   return policy.name.replace(/[^a-zA-Z0-9_.-]/g, '_');
 }
 
+/** What the memory store keeps per counter: the most recent clients, least recent dropped first. */
+const LOCAL_STORE_KEYS = 5000;
+/** An IPv6 client is counted by its /64, the block one customer is usually given. */
+const IPV6_PREFIX = 64;
+/** How long a request waits for Redis to count it before going on uncounted. */
+const REDIS_COUNT_DEADLINE_MS = 1000;
+const WARN_EVERY_MS = 10_000;
+
+type Counter = Pick<FastifyRateLimitStore, 'incr'>;
+
+/**
+ * A store whose answer is given up after `deadlineMs`: a Redis that went silent (a failover that
+ * leaves the connection open to nothing) would otherwise hold every request forever. The late
+ * answer, if any, is ignored.
+ */
+function withDeadline(store: Counter, deadlineMs: number, onLate: () => void): Counter {
+  return {
+    incr(key, callback, timeWindow, max) {
+      let answered = false;
+      const timer = setTimeout(() => {
+        answered = true;
+        onLate();
+        callback(new Error(`the rate-limit store did not answer within ${deadlineMs} ms`));
+      }, deadlineMs);
+      store.incr(
+        key,
+        (error, result) => {
+          if (answered) return;
+          answered = true;
+          clearTimeout(timer);
+          callback(error, result);
+        },
+        timeWindow,
+        max,
+      );
+    },
+  };
+}
+
 /**
  * Registers rate limiting for every route: a default per-IP policy, overridable per route with
- * `rateLimit()`, counted in @fastify/rate-limit's store (Redis or memory) through its
- * `createRateLimit`. Answers 429 problems with `Retry-After`, and reports `RateLimit-Policy` and
- * `RateLimit` headers (draft-ietf-httpapi-ratelimit-headers) on every limited response, written
- * once from `request.rateLimit`.
+ * `rateLimit()`. Counts go to @fastify/rate-limit's stores (Redis's atomic script when `redis` is
+ * given, process memory otherwise), one counter per policy or `group`, by route hooks in Fastify's
+ * callback form: no promise per request. Answers 429 problems with `Retry-After`, and reports
+ * `RateLimit-Policy` and `RateLimit` headers (draft-ietf-httpapi-ratelimit-headers) on every
+ * limited response, written once from `request.rateLimit`. If Redis fails, or does not answer
+ * within a second, the request goes through uncounted: an outage of the limiter must not become
+ * an outage of the product (/readyz reports Redis).
  */
-export async function registerRateLimit(app: FastifyInstance, options: RateLimitOptions): Promise<void> {
+export function registerRateLimit(app: FastifyInstance, options: RateLimitOptions): void {
   const defaultPolicy: RateLimitPolicy = { name: 'default', max: options.max, windowMs: options.windowMs, by: 'ip' };
-  await app.register(fastifyRateLimit, {
-    // Routes are counted by the hooks below, not by the plugin's own (which add headers only to
-    // have them rewritten).
-    global: false,
-    // Fail open: an unreachable Redis must not take the whole API down; it is logged and
-    // reported by /readyz.
-    skipOnError: true,
-    nameSpace: 'ballast:ratelimit:',
-    ...(options.redis === undefined ? {} : { redis: options.redis }),
-  });
   app.decorateRequest('rateLimit', null);
 
+  let lastWarning = 0;
+  const late = () => {
+    if (Date.now() - lastWarning < WARN_EVERY_MS) return;
+    lastWarning = Date.now();
+    options.log.warn(
+      { deadlineMs: REDIS_COUNT_DEADLINE_MS },
+      'rate limits: Redis did not answer; requests go uncounted',
+    );
+  };
   /** One counter per policy (or group of policies), shared by every route that uses it. */
-  const limiters = new Map<string, ReturnType<FastifyInstance['createRateLimit']>>();
-  function limiterFor(policy: RateLimitPolicy) {
-    const counter = policy.group ?? policy.name;
-    let limiter = limiters.get(counter);
-    if (limiter === undefined) {
-      limiter = app.createRateLimit({
-        max: policy.max,
-        timeWindow: policy.windowMs,
-        keyGenerator: (request) => `${counter}|${keyFor(policy, request)}`,
-      });
-      limiters.set(counter, limiter);
+  const stores = new Map<string, Counter>();
+  function storeFor(counter: string): Counter {
+    let store = stores.get(counter);
+    if (store === undefined) {
+      store =
+        options.redis === undefined
+          ? new LocalStore(false, false, LOCAL_STORE_KEYS)
+          : withDeadline(
+              new RedisStore(false, false, options.redis, `ballast:ratelimit:${counter}|`),
+              REDIS_COUNT_DEADLINE_MS,
+              late,
+            );
+      stores.set(counter, store);
     }
-    return limiter;
+    return store;
   }
 
   app.addHook('onRoute', (route) => {
     if (route.config?.rateLimit === false) return;
     const primary = route.config?.rateLimitPolicy ?? defaultPolicy;
     for (const policy of [...(route.config?.rateLimitAlso ?? []), primary]) {
-      const limiter = limiterFor(policy);
+      const store = storeFor(policy.group ?? policy.name);
       const reports = policy === primary;
-      const count = async (request: FastifyRequest): Promise<void> => {
-        const result = await limiter(request);
-        if (result.isAllowed) return;
-        const resetSeconds = result.ttlInSeconds;
-        if (reports || result.isExceeded) request.rateLimit = { policy, remaining: result.remaining, resetSeconds };
-        if (!result.isExceeded) return;
-        const seconds = Math.max(1, resetSeconds);
-        throw new AppError('rate_limited', 'http.rate_limited', `Too many requests; retry in ${seconds} s`, {
-          details: { limit: result.max, retryAfterSeconds: seconds },
-          headers: { 'retry-after': String(seconds) },
-        });
+      const count: onRequestHookHandler = (request, _reply, done) => {
+        store.incr(
+          keyFor(policy, request),
+          (error, result) => {
+            if (error !== null || result === undefined) {
+              done();
+              return;
+            }
+            const remaining = Math.max(0, policy.max - result.current);
+            const resetSeconds = Math.ceil(result.ttl / 1000);
+            const exceeded = result.current > policy.max;
+            if (reports || exceeded) request.rateLimit = { policy, remaining, resetSeconds };
+            if (!exceeded) {
+              done();
+              return;
+            }
+            const seconds = Math.max(1, resetSeconds);
+            done(
+              new AppError('rate_limited', 'http.rate_limited', `Too many requests; retry in ${seconds} s`, {
+                details: { limit: policy.max, retryAfterSeconds: seconds },
+                headers: { 'retry-after': String(seconds) },
+              }),
+            );
+          },
+          policy.windowMs,
+          policy.max,
+        );
       };
       // Keys from the body need it parsed, and valid-only counts need it checked: count in
       // preHandler (after validation and the route's own preHandler) instead of onRequest.

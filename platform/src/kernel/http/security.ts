@@ -74,10 +74,15 @@ function isLoopbackName(hostname: string): boolean {
  */
 export function hostChecker(options: Pick<SecurityOptions, 'production' | 'publicOrigin'>): (host: string) => boolean {
   const publicHost = new URL(options.publicOrigin).hostname;
+  // Nearly every request names the same host: the last one accepted is known without parsing.
+  let lastAccepted: string | undefined;
   return (host) => {
+    if (host === lastAccepted) return true;
     const hostname = hostnameOf(host);
     if (hostname === undefined) return false;
-    return hostname === publicHost || (!options.production && isLoopbackName(hostname));
+    const accepted = hostname === publicHost || (!options.production && isLoopbackName(hostname));
+    if (accepted) lastAccepted = host;
+    return accepted;
   };
 }
 

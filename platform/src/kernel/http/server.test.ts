@@ -1,12 +1,14 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { inject } from 'vitest';
+import { Redis } from 'ioredis';
 import { z } from 'zod';
 import { defineApp } from '#platform/kernel/lifecycle/define-app.ts';
 import { AppError } from '#platform/kernel/errors/errors.ts';
 import { startTestBallast, type TestBallast } from '#platform/testing/ballast.ts';
+import { startTcpProxy } from '#platform/testing/tcp-proxy.ts';
 import { rateLimit } from './rate-limit.ts';
 
 const probeApp = defineApp({
@@ -335,6 +337,22 @@ describe('request ids', () => {
   });
 });
 
+describe('the access line', () => {
+  it('is written once per request, with its id once, and not for the health probes (which log at warn)', async () => {
+    await get('/healthz', { 'x-request-id': 'probe-quiet-1' });
+    await get('/api/probe/conflict', { 'x-request-id': 'access-once-1' });
+    await vi.waitFor(() => expect(server.logs.text()).toContain('access-once-1'));
+    expect(server.logs.text()).not.toContain('probe-quiet-1');
+    const lines = server.logs
+      .text()
+      .split('\n')
+      .filter((line) => line.includes('access-once-1'));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]!.match(/"reqId"/g)).toHaveLength(1);
+    expect(JSON.parse(lines[0]!)).toMatchObject({ msg: 'request completed', url: '/api/probe/conflict', status: 409 });
+  });
+});
+
 describe('log redaction', () => {
   it('never writes passwords, tokens, cookies or authorization headers', async () => {
     await postJson(
@@ -422,8 +440,54 @@ describe('rate limits', () => {
       const statuses = [];
       for (const node of [a, b, a]) statuses.push((await fetch(`${node.url}/api/shared/limited`)).status);
       expect(statuses).toEqual([200, 200, 429]);
+      // One key per counter and client, named by the policy.
+      const redis = new Redis(redisUrl);
+      try {
+        expect(await redis.keys(`ballast:ratelimit:${policy}|*`)).toEqual([`ballast:ratelimit:${policy}|ip:127.0.0.1`]);
+      } finally {
+        redis.disconnect();
+      }
     } finally {
       for (const node of nodes) await node.close();
+    }
+  });
+
+  it('lets requests through uncounted when Redis goes silent, instead of holding them', async (ctx) => {
+    const redisUrl = inject('redisUrl');
+    if (redisUrl === '') ctx.skip('no Redis answers at REDIS_URL or 127.0.0.1:6379');
+    const target = new URL(redisUrl);
+    const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 6379) });
+    const silentApp = defineApp({
+      name: 'silent',
+      title: 'Silent',
+      summary: 'One limited route.',
+      status: 'available',
+      defaultAccess: 'public',
+      routes: async (router) => {
+        router.get(
+          '/limited',
+          { config: rateLimit({ name: `silent-${Date.now().toString(36)}`, max: 5, windowMs: 60_000, by: 'ip' }) },
+          async () => ({ ok: true }),
+        );
+      },
+    });
+    const node = await startTestBallast({
+      apps: [silentApp],
+      databaseUrl: server.databaseUrl,
+      env: { REDIS_URL: proxy.through(redisUrl), MIGRATE_ON_START: 'false' },
+    });
+    try {
+      const counted = await fetch(`${node.url}/api/silent/limited`);
+      expect(counted.status).toBe(200);
+      expect(counted.headers.get('ratelimit')).toMatch(/;r=4;/);
+      proxy.blackHole();
+      const uncounted = await fetch(`${node.url}/api/silent/limited`, { signal: AbortSignal.timeout(20_000) });
+      expect(uncounted.status).toBe(200);
+      expect(uncounted.headers.get('ratelimit')).toBeNull();
+      expect(node.logs.text()).toContain('rate limits: Redis did not answer');
+    } finally {
+      await node.close();
+      await proxy.close();
     }
   });
 });

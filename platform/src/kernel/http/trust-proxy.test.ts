@@ -91,6 +91,23 @@ describe('TRUST_PROXY behind a proxy', () => {
     }
   });
 
+  it('counts an IPv6 client by its /64, so rotating addresses inside it earns no fresh budget', async () => {
+    const { node, url } = await behindProxy('1');
+    try {
+      const email = 'ipv6@example.com';
+      expect(await failSignIn(url, email, '2001:db8:1:2::10')).toBe(401);
+      expect(await failSignIn(url, email, '2001:db8:1:2:ffff:ffff:ffff:ffff')).toBe(429);
+      // The next /64 is another customer; an IPv4-mapped address counts as its IPv4 address.
+      expect(await failSignIn(url, email, '2001:db8:1:3::10')).toBe(401);
+      expect(await failSignIn(url, email, '203.0.113.10')).toBe(401);
+      expect(await failSignIn(url, email, '::ffff:203.0.113.10')).toBe(429);
+      // The audit trail keeps each full address.
+      expect(await auditedIps(node, email)).toEqual(['2001:db8:1:2::10', '2001:db8:1:3::10', '203.0.113.10']);
+    } finally {
+      await node.close();
+    }
+  });
+
   it.each(['10.0.0.0/8', 'false'])(
     'with TRUST_PROXY=%s, ignores X-Forwarded-For from a peer it does not trust',
     async (setting) => {

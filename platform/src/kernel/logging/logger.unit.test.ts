@@ -1,6 +1,10 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { captureLogs } from '#platform/testing/logs.ts';
-import { AccessLine, REDACTED, createLogger, redactUrl, scrub, shouldPrettyPrint } from './logger.ts';
+import { makeTempDir } from '#platform/testing/temp.ts';
+import { AccessLine, LineBatch, REDACTED, createLogger, redactUrl, scrub, shouldPrettyPrint } from './logger.ts';
 
 describe('scrub', () => {
   it('replaces sensitive keys at any depth, whatever their case or separators', () => {
@@ -44,7 +48,10 @@ describe('the logger', () => {
     const logs = captureLogs();
     const log = createLogger({ level: 'info', pretty: false, destination: logs.stream });
     const request = log.child({ reqId: 'access-1' });
-    request.info(new AccessLine('GET', '/cb?code=secret-code-1&state=x&api_key=secret-key-2', 200, 1.23456), 'done');
+    log.info(
+      new AccessLine('access-1', 'GET', '/cb?code=secret-code-1&state=x&api_key=secret-key-2', 200, 1.23456),
+      'done',
+    );
     request.info({ password: 'secret-password-3' }, 'other');
     expect(logs.text()).not.toMatch(/secret-code-1|secret-key-2|secret-password-3/);
     const [access, other] = logs.lines();
@@ -84,5 +91,20 @@ describe('pretty logs', () => {
   it('follow LOG_PRETTY when it is set', () => {
     expect(shouldPrettyPrint(settings('development', false), terminal)).toBe(false);
     expect(shouldPrettyPrint(settings('development', true), pipe)).toBe(true);
+  });
+});
+
+describe('the line batch in front of stdout', () => {
+  it('hands lines on in order, a batch at a time, and everything pending when the process exits', () => {
+    const file = path.join(makeTempDir('ballast-log-'), 'out.log');
+    const batch = new LineBatch(pino.destination({ dest: file, sync: true }), 100);
+    const read = () => fs.readFileSync(file, 'utf8');
+    for (const line of ['one\n', 'two\n', 'three\n']) batch.write(line);
+    expect(read()).toBe('');
+    batch.write(`${'x'.repeat(100)}\n`);
+    expect(read()).toBe(`one\ntwo\nthree\n${'x'.repeat(100)}\n`);
+    batch.write('last\n');
+    batch.flushSync();
+    expect(read().endsWith('x\nlast\n')).toBe(true);
   });
 });
