@@ -19,7 +19,7 @@ import type { Config } from '#platform/kernel/config/load-config.ts';
 import { AppError } from '#platform/kernel/errors/errors.ts';
 import { AccessLine, type Logger } from '#platform/kernel/logging/logger.ts';
 import { lazyRequestLogger } from '#platform/kernel/logging/request-logger.ts';
-import { instrumentHttp, type Metrics } from '#platform/kernel/metrics/metrics.ts';
+import type { Metrics } from '#platform/kernel/metrics/metrics.ts';
 import { API_DESCRIPTION, API_SECURITY, apiComponents, documentProblems } from './api-docs.ts';
 import { handleError, handleNotFound } from './errors.ts';
 import { homeRoutes } from './home.routes.ts';
@@ -128,14 +128,21 @@ export async function createServer(options: CreateServerOptions): Promise<Fastif
     if (options.lifecycle.isShuttingDown()) void reply.header('connection', 'close');
     done(null, payload);
   });
-  // The access line goes through the server's logger with the request id as a field, so a request
-  // that logs nothing else never makes its child logger; a route that logs at warn (the health
-  // probes) writes none.
+  // Once a request is answered: its latency, labelled by its route pattern (never the raw URL),
+  // and its access line. The line goes through the server's logger with the request id as a
+  // field, so a request that logs nothing else never makes its child logger; a route that logs at
+  // warn (the health probes) writes none.
+  const latency = options.metrics.httpDuration;
   const levelValues = log.levels.values;
   const infoValue = levelValues['info']!;
   app.addHook('onResponse', (request, reply, done) => {
-    const routeLevel = request.routeOptions.logLevel;
-    if (routeLevel === undefined || routeLevel === '' || (levelValues[routeLevel] ?? infoValue) <= infoValue) {
+    const route = request.routeOptions;
+    latency.observe(request.method, route.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+    const routeLevel = route.logLevel;
+    if (
+      log.isLevelEnabled('info') &&
+      (routeLevel === undefined || routeLevel === '' || (levelValues[routeLevel] ?? infoValue) <= infoValue)
+    ) {
       log.info(
         new AccessLine(request.id, request.method, request.url, reply.statusCode, reply.elapsedTime),
         'request completed',
@@ -143,7 +150,6 @@ export async function createServer(options: CreateServerOptions): Promise<Fastif
     }
     done();
   });
-  instrumentHttp(app, options.metrics);
 
   if (config.http.maxEventLoopDelayMs > 0) {
     await app.register(fastifyUnderPressure, {

@@ -47,12 +47,45 @@ export function findUnstorableText(value: unknown, root: string): FieldError[] {
 }
 
 /**
+ * Whether `value` holds any text `findUnstorableText` would report: the same walk without
+ * building field names, for the common case where there is nothing to report.
+ */
+export function holdsUnstorableText(value: unknown): boolean {
+  if (typeof value === 'string') return problemOf(value) !== undefined;
+  if (typeof value !== 'object' || value === null) return false;
+  const pending: unknown[] = [value];
+  while (pending.length > 0) {
+    const current = pending.pop();
+    if (typeof current === 'string') {
+      if (problemOf(current) !== undefined) return true;
+    } else if (Array.isArray(current)) {
+      for (const item of current as unknown[]) pending.push(item);
+    } else if (typeof current === 'object' && current !== null && !isBinary(current)) {
+      for (const key in current) {
+        if (!Object.hasOwn(current, key)) continue;
+        if (problemOf(key) !== undefined) return true;
+        pending.push((current as Record<string, unknown>)[key]);
+      }
+    }
+  }
+  return false;
+}
+
+/**
  * Refuses, for every route and before any schema or handler sees it, a request whose path
  * parameters, query string or JSON body hold text PostgreSQL cannot store: 400
  * `http.invalid_text`, listing each field, instead of a 500 from the database.
  */
 export function registerTextGuard(app: FastifyInstance): void {
   app.addHook('preValidation', (request, _reply, done) => {
+    if (
+      !holdsUnstorableText(request.params) &&
+      !holdsUnstorableText(request.query) &&
+      !holdsUnstorableText(request.body)
+    ) {
+      done();
+      return;
+    }
     const errors = [
       ...findUnstorableText(request.params, 'params'),
       ...findUnstorableText(request.query, 'querystring'),

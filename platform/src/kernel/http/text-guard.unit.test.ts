@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { findUnstorableText } from './text-guard.ts';
+import { findUnstorableText, holdsUnstorableText } from './text-guard.ts';
 
 describe('findUnstorableText', () => {
   it('finds NUL characters and unpaired surrogates in strings, array items and keys, by field', () => {
@@ -36,5 +36,30 @@ describe('findUnstorableText', () => {
   it('does not look into bytes or streams (raw webhook bodies, uploads)', () => {
     expect(findUnstorableText(Buffer.from('a\u0000b'), 'body')).toEqual([]);
     expect(findUnstorableText(Readable.from(['a\u0000b']), 'body')).toEqual([]);
+  });
+});
+
+describe('holdsUnstorableText', () => {
+  it('agrees with findUnstorableText on every kind of value', () => {
+    let deep: unknown = 'bottom\u0000';
+    for (let depth = 0; depth < 200_000; depth++) deep = [deep];
+    const cases: unknown[] = [
+      { name: 'Ada\u0000' },
+      { notes: ['fine', { 'x\u0000': 1 }] },
+      { nested: { deeper: { text: '\udc00' } } },
+      ['ok', 'high \ud800 alone'],
+      'plain',
+      'nul\u0000',
+      { a: 'plain', b: 3, c: null, d: [true, 'ok'], e: 'emoji 🎉' },
+      Object.assign(Object.create({ inherited: 'x\u0000' }) as object, { own: 'fine' }),
+      Buffer.from('bytes\u0000'),
+      undefined,
+      null,
+      7,
+      deep,
+    ];
+    for (const value of cases) {
+      expect(holdsUnstorableText(value)).toBe(findUnstorableText(value, 'body').length > 0);
+    }
   });
 });

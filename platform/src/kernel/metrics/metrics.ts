@@ -1,4 +1,3 @@
-import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
 import client from 'prom-client';
 
@@ -141,17 +140,4 @@ export function createMetrics(options: CreateMetricsOptions): Metrics {
     });
   }
   return { registry, httpDuration };
-}
-
-/** Records the latency of every request, labelled by its route pattern (never the raw URL). */
-export function instrumentHttp(app: FastifyInstance, metrics: Metrics): void {
-  app.addHook('onResponse', (request, reply, done) => {
-    metrics.httpDuration.observe(
-      request.method,
-      request.routeOptions.url ?? 'unmatched',
-      reply.statusCode,
-      reply.elapsedTime / 1000,
-    );
-    done();
-  });
 }
