@@ -192,19 +192,21 @@ export async function registerSecurity(app: FastifyInstance, options: SecurityOp
     : 'use localhost, 127.0.0.1 or the host of PUBLIC_URL';
   // Hooks that never wait take Fastify's callback form: no promise and no extra microtask per
   // request (bench/http).
+  const allowed = allowedOrigins(options);
+  // Not a browser, or a browser's same-origin read (no `Origin`): no CORS work.
   app.addHook('onRequest', (request, reply, done) => {
     void reply.headers(apiBlock);
-    if (isOwnHost(request.host) || anyHostRoutes.has(request.routeOptions.url ?? '')) {
-      done();
-      return;
-    }
-    done(
-      new AppError(
-        'invalid_input',
-        'http.host_not_allowed',
-        `This server does not answer for the host ${JSON.stringify(request.host)}; ${hostHint}`,
-      ),
-    );
+    if (!isOwnHost(request.host) && !anyHostRoutes.has(request.routeOptions.url ?? '')) {
+      done(
+        new AppError(
+          'invalid_input',
+          'http.host_not_allowed',
+          `This server does not answer for the host ${JSON.stringify(request.host)}; ${hostHint}`,
+        ),
+      );
+    } else if (request.headers.origin === undefined) done();
+    // Answered here (a preflight) or refused: `done` only when the request goes on.
+    else crossOrigin(request, reply).then(() => (reply.sent ? undefined : done()), done);
   });
   app.addHook('onSend', (_request, reply, payload, done) => {
     // Answered before the hook above ran (load shedding, a framework error): the block now.
@@ -223,13 +225,6 @@ export async function registerSecurity(app: FastifyInstance, options: SecurityOp
     done(null, payload);
   });
 
-  const allowed = allowedOrigins(options);
-  // Not a browser, or a browser's same-origin read (no `Origin`): nothing to allow or refuse.
-  app.addHook('onRequest', (request, reply, done) => {
-    if (request.headers.origin === undefined) done();
-    // Answered here (a preflight) or refused: `done` only when the request goes on.
-    else crossOrigin(request, reply).then(() => (reply.sent ? undefined : done()), done);
-  });
   async function crossOrigin(request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
     const origin = request.headers.origin!;
     const preflight = request.method === 'OPTIONS' && request.headers['access-control-request-method'] !== undefined;

@@ -49,12 +49,16 @@ function bearerToken(request: FastifyRequest): string | undefined {
  */
 export async function registerAuthentication(app: FastifyInstance, options: AuthHttpOptions): Promise<void> {
   const { auth, config } = options;
-  await app.register(fastifyCookie);
+  // Cookies are parsed by the hook below (the plugin's own hook would be one more per request,
+  // and would make a map for cookies to set on every answer; `setCookie` makes it when used).
+  await app.register(fastifyCookie, { hook: false });
 
   // One hook, before body parsing and validation: who is calling, may they write (CSRF), and may
   // they call this route at all. An anonymous caller gets 401 whatever the body holds.
   // A request without a token is decided at once (no promise); one with a token waits for its user.
   app.addHook('onRequest', (request, _reply, done) => {
+    const cookieHeader = request.headers.cookie;
+    request.cookies = cookieHeader === undefined ? {} : app.parseCookie(cookieHeader);
     const bearer = bearerToken(request);
     const token = bearer ?? request.cookies[SESSION_COOKIE];
     if (token === undefined || token === '') {
