@@ -244,7 +244,8 @@ export function createLogger(options: CreateLoggerOptions): Logger {
   // Asynchronous writes in batches of 4 KiB: a log line never blocks a request on a syscall, and
   // a busy server writes a batch per syscall rather than a line. A quiet one still shows each
   // line within a quarter of a second; what is pending is written when the process exits.
-  const sink = new SonicBoom({ fd: 1, sync: false });
+  // minLength 1: each batch is written at once, and `flush(done)` waits for the writes to finish.
+  const sink = new SonicBoom({ fd: 1, sync: false, minLength: 1 });
   const batch = new LineBatch(sink, 4096);
   setInterval(() => batch.flush(), 250).unref();
   process.once('exit', () => batch.flushSync());
@@ -273,13 +274,18 @@ export class LineBatch implements DestinationStream {
     if (this.#chars >= this.#batchChars) this.flush();
   }
 
-  /** Hands what is gathered to sonic-boom, which writes it asynchronously. */
-  flush(): void {
-    if (this.#lines.length === 0) return;
-    const chunk = this.#lines.join('');
-    this.#lines = [];
-    this.#chars = 0;
-    this.#sink.write(chunk);
+  /**
+   * Hands what is gathered to sonic-boom, which writes it asynchronously; with `done` (pino's
+   * `logger.flush(done)`), calls it once sonic-boom has written everything.
+   */
+  flush(done?: (error?: Error) => void): void {
+    if (this.#lines.length > 0) {
+      const chunk = this.#lines.join('');
+      this.#lines = [];
+      this.#chars = 0;
+      this.#sink.write(chunk);
+    }
+    if (done !== undefined) this.#sink.flush(done);
   }
 
   /** Writes everything still pending before returning: the process is exiting. */

@@ -95,7 +95,7 @@ describe('pretty logs', () => {
 });
 
 describe('the line batch in front of stdout', () => {
-  it('hands lines on in order, a batch at a time, and everything pending when the process exits', () => {
+  it('hands lines on in order, a batch at a time, and everything pending when the process exits', async () => {
     const file = path.join(makeTempDir('ballast-log-'), 'out.log');
     const batch = new LineBatch(pino.destination({ dest: file, sync: true }), 100);
     const read = () => fs.readFileSync(file, 'utf8');
@@ -106,5 +106,9 @@ describe('the line batch in front of stdout', () => {
     batch.write('last\n');
     batch.flushSync();
     expect(read().endsWith('x\nlast\n')).toBe(true);
+    // pino's `logger.flush(done)`: done once what was gathered is written.
+    batch.write('flushed\n');
+    await new Promise((resolve) => batch.flush(resolve));
+    expect(read().endsWith('last\nflushed\n')).toBe(true);
   });
 });
