@@ -95,6 +95,22 @@ function listenBacklog(port: string): number | undefined {
   return Number(line.split(/\s+/)[2]);
 }
 
+/** An app named `name` with one public route, `/limited`, under its own rate-limit policy. */
+function limitedApp(name: string, policy: string, max: number) {
+  return defineApp({
+    name,
+    title: name,
+    summary: 'One limited route.',
+    status: 'available',
+    defaultAccess: 'public',
+    routes: async (router) => {
+      router.get('/limited', { config: rateLimit({ name: policy, max, windowMs: 60_000, by: 'ip' }) }, async () => ({
+        ok: true,
+      }));
+    },
+  });
+}
+
 describe('listening', () => {
   it.skipIf(process.platform !== 'linux')(
     "holds LISTEN_BACKLOG new connections for the server (Node's own 511 drops a storm of them)",
@@ -410,22 +426,7 @@ describe('rate limits', () => {
     if (redisUrl === '') ctx.skip('no Redis answers at REDIS_URL or 127.0.0.1:6379');
     // A policy name of its own, so counters left in Redis by an earlier run cannot interfere.
     const policy = `shared-${Date.now().toString(36)}`;
-    const sharedApp = defineApp({
-      name: 'shared',
-      title: 'Shared',
-      summary: 'One limited route.',
-      status: 'available',
-      defaultAccess: 'public',
-      routes: async (router) => {
-        router.get(
-          '/limited',
-          { config: rateLimit({ name: policy, max: 2, windowMs: 60_000, by: 'ip' }) },
-          async () => ({
-            ok: true,
-          }),
-        );
-      },
-    });
+    const sharedApp = limitedApp('shared', policy, 2);
     const nodes = await Promise.all(
       [0, 1].map(() =>
         startTestBallast({
@@ -457,20 +458,7 @@ describe('rate limits', () => {
     if (redisUrl === '') ctx.skip('no Redis answers at REDIS_URL or 127.0.0.1:6379');
     const target = new URL(redisUrl);
     const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 6379) });
-    const silentApp = defineApp({
-      name: 'silent',
-      title: 'Silent',
-      summary: 'One limited route.',
-      status: 'available',
-      defaultAccess: 'public',
-      routes: async (router) => {
-        router.get(
-          '/limited',
-          { config: rateLimit({ name: `silent-${Date.now().toString(36)}`, max: 5, windowMs: 60_000, by: 'ip' }) },
-          async () => ({ ok: true }),
-        );
-      },
-    });
+    const silentApp = limitedApp('silent', `silent-${Date.now().toString(36)}`, 5);
     const node = await startTestBallast({
       apps: [silentApp],
       databaseUrl: server.databaseUrl,
